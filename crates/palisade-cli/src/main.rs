@@ -1,0 +1,59 @@
+//! `palisade`: operator commands for Palisade's crates.
+//!
+//! Every command reads its input on stdin and writes its result on stdout. The exit
+//! status is part of the interface that scripts rely on:
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | success, or the check passed (`valid`, `ok`) |
+//! | 1 | the check failed (`invalid`), or the input did not verify |
+//! | 2 | usage or configuration error (unknown command, bad flag, missing key) |
+#![forbid(unsafe_code)]
+
+mod exit;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+use crate::exit::{Outcome, UsageError};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success, or the check passed (\"valid\", \"ok\")
+  1  the check failed (\"invalid\"), or the input did not verify
+  2  usage or configuration error";
+
+/// Operator commands for Palisade: keys, envelopes, passwords, TOTP, webhooks, audit logs.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about, after_help = EXIT_CODES, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The command groups, one per crate.
+#[derive(Debug, clap::Subcommand)]
+enum Command {}
+
+fn run(cli: Cli) -> Result<Outcome, UsageError> {
+    match cli.command {}
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version on stdout with status 0, usage errors on
+            // stderr with status 2.
+            let _ = err.print();
+            return ExitCode::from(exit::clap_status(&err));
+        }
+    };
+    match run(cli) {
+        Ok(outcome) => outcome.into(),
+        Err(err) => {
+            eprintln!("palisade: {err}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
