@@ -266,6 +266,36 @@ fn redis_addr(url: &str) -> std::io::Result<SocketAddr> {
         .ok_or_else(|| invalid("no address for host"))
 }
 
+/// Environment variable naming the directory of the shared known-answer vectors.
+pub const VECTORS_ENV: &str = "PALISADE_VECTORS";
+
+/// The directory of the project's shared known-answer data (`xaes-256-gcm.md`,
+/// `rfc6962/`, ...), which lives beside the checkout as `../shared/vectors`.
+///
+/// Looks at [`VECTORS_ENV`] first, then for `shared/vectors` beside each ancestor of this
+/// crate's directory, so it is found from any clone that sits next to `shared/`.
+///
+/// # Panics
+///
+/// When the directory cannot be found: a known-answer test must never pass without its
+/// data.
+pub fn shared_vectors() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os(VECTORS_ENV) {
+        return dir.into();
+    }
+    let start = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .map(|dir| dir.join("shared").join("vectors"))
+        .find(|candidate| candidate.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "shared known-answer vectors not found beside any ancestor of {}: set {VECTORS_ENV}",
+                start.display()
+            )
+        })
+}
+
 /// [`Services::from_env`] then [`Services::postgres`]: the one call a test makes.
 ///
 /// ```no_run
@@ -303,5 +333,12 @@ mod tests {
         assert_eq!(redis_addr("redis://127.0.0.1/2").unwrap().port(), 6379);
         assert!(redis_addr("http://127.0.0.1").is_err());
         assert!(redis_addr("redis://user:pw@127.0.0.1:6379").is_err());
+    }
+
+    #[test]
+    fn shared_vectors_are_found_beside_the_checkout() {
+        let dir = shared_vectors();
+        assert!(dir.join("xaes-256-gcm.md").is_file(), "{}", dir.display());
+        assert!(dir.join("rfc6962").is_dir(), "{}", dir.display());
     }
 }
