@@ -29,12 +29,16 @@ pub enum Error {
     /// was not verified.
     ///
     /// [`VerifyLimits`]: crate::VerifyLimits
-    #[error("password hash exceeds the verify limits: {0}; raise the limits if the hash is genuine")]
+    #[error(
+        "password hash exceeds the verify limits: {0}; raise the limits if the hash is genuine"
+    )]
     TooExpensive(String),
 
     /// The stored hash was made with a pepper key this hasher does not hold. It fails closed:
     /// the hash is never verified without its pepper.
-    #[error("password hash is peppered with key {0}, which is not configured: add it as a previous pepper key")]
+    #[error(
+        "password hash is peppered with key {0}, which is not configured: add it as a previous pepper key"
+    )]
     UnknownPepperKey(PepperId),
 
     /// The hashing pool's queue is full; retry later (for example with HTTP 503).

@@ -168,7 +168,9 @@ fn parse_bcrypt(encoded: &str) -> Result<Parsed, Error> {
     // its hashes do not match a correct bcrypt for non-ASCII passwords.
     let prefix_ok = matches!(bytes.get(..4), Some(b"$2a$" | b"$2b$" | b"$2y$"));
     if !prefix_ok {
-        return Err(Error::MalformedHash("bcrypt prefix must be $2a$, $2b$ or $2y$"));
+        return Err(Error::MalformedHash(
+            "bcrypt prefix must be $2a$, $2b$ or $2y$",
+        ));
     }
     let cost_digits = bytes.get(4..6).filter(|d| d.iter().all(u8::is_ascii_digit));
     let (Some(digits), Some(b'$')) = (cost_digits, bytes.get(6)) else {
@@ -176,11 +178,13 @@ fn parse_bcrypt(encoded: &str) -> Result<Parsed, Error> {
     };
     let cost = u32::from(digits[0] - b'0') * 10 + u32::from(digits[1] - b'0');
     if !(4..=31).contains(&cost) {
-        return Err(Error::MalformedHash("bcrypt cost must be between 04 and 31"));
+        return Err(Error::MalformedHash(
+            "bcrypt cost must be between 04 and 31",
+        ));
     }
-    encoded
-        .parse::<bcrypt::HashParts>()
-        .map_err(|_| Error::MalformedHash("bcrypt salt or hash is not 53 bcrypt-base64 characters"))?;
+    encoded.parse::<bcrypt::HashParts>().map_err(|_| {
+        Error::MalformedHash("bcrypt salt or hash is not 53 bcrypt-base64 characters")
+    })?;
     Ok(Parsed::Bcrypt { cost })
 }
 
@@ -226,8 +230,14 @@ mod tests {
             let hash = PasswordHash::parse(s).unwrap();
             assert_eq!(hash.to_string(), s);
         }
-        assert_eq!(PasswordHash::parse(ARGON2).unwrap().algorithm(), Algorithm::Argon2id);
-        assert_eq!(PasswordHash::parse(BCRYPT).unwrap().algorithm(), Algorithm::Bcrypt);
+        assert_eq!(
+            PasswordHash::parse(ARGON2).unwrap().algorithm(),
+            Algorithm::Argon2id
+        );
+        assert_eq!(
+            PasswordHash::parse(BCRYPT).unwrap().algorithm(),
+            Algorithm::Bcrypt
+        );
     }
 
     #[test]

@@ -7,11 +7,11 @@ use subtle::ConstantTimeEq;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use zeroize::Zeroizing;
 
+use crate::Error;
 use crate::hash::{Parsed, PasswordHash};
 use crate::params::{Argon2Params, BcryptCost, VerifyLimits};
 use crate::pepper::Peppers;
 use crate::random::{OsRandom, RandomSource};
-use crate::Error;
 
 /// The longest password accepted for argon2, in bytes after normalization.
 pub const MAX_PASSWORD_LEN: usize = 1024;
@@ -482,9 +482,8 @@ fn phc_string(
     let hash = phc::PasswordHash {
         algorithm: algorithm.ident(),
         version: Some(argon2::Version::V0x13.into()),
-        params: phc::ParamsString::try_from(params).map_err(|_| {
-            Error::Config("argon2 parameters do not fit a PHC string".to_owned())
-        })?,
+        params: phc::ParamsString::try_from(params)
+            .map_err(|_| Error::Config("argon2 parameters do not fit a PHC string".to_owned()))?,
         salt: Some(phc::Salt::new(salt).map_err(shape)?),
         hash: Some(phc::Output::new(output).map_err(shape)?),
     };
@@ -565,7 +564,10 @@ mod tests {
         let decomposed = hasher.prepare("cafe\u{301}".as_bytes()).unwrap();
         assert_eq!(composed, decomposed);
         // Compatibility forms fold too: the "fi" ligature is two letters.
-        assert_eq!(*hasher.prepare("\u{fb01}".as_bytes()).unwrap(), b"fi".to_vec());
+        assert_eq!(
+            *hasher.prepare("\u{fb01}".as_bytes()).unwrap(),
+            b"fi".to_vec()
+        );
         // Bytes that are not UTF-8 pass through untouched.
         assert_eq!(*hasher.prepare(&[0xff, 0xfe]).unwrap(), vec![0xff, 0xfe]);
     }

@@ -57,8 +57,11 @@ impl Argon2Params {
     ///
     /// [`Error::Config`] when the parameters are not valid argon2 parameters.
     pub fn dangerous_weak(m_cost: u32, t_cost: u32, p_cost: u32) -> Result<Self, Error> {
-        argon2::Params::new(m_cost, t_cost, p_cost, None)
-            .map_err(|e| Error::Config(format!("argon2 parameters m={m_cost}, t={t_cost}, p={p_cost}: {e}")))?;
+        argon2::Params::new(m_cost, t_cost, p_cost, None).map_err(|e| {
+            Error::Config(format!(
+                "argon2 parameters m={m_cost}, t={t_cost}, p={p_cost}: {e}"
+            ))
+        })?;
         Ok(Self {
             m_cost,
             t_cost,
@@ -127,7 +130,9 @@ impl BcryptCost {
     /// [`Error::Config`] outside 4..=31.
     pub fn dangerous_weak(cost: u32) -> Result<Self, Error> {
         if !(4..=Self::MAX).contains(&cost) {
-            return Err(Error::Config(format!("bcrypt cost {cost} is outside 4..=31")));
+            return Err(Error::Config(format!(
+                "bcrypt cost {cost} is outside 4..=31"
+            )));
         }
         Ok(Self(cost))
     }
@@ -198,7 +203,9 @@ impl VerifyLimits {
 
     pub(crate) fn check_argon2(&self, m: u32, t: u32, p: u32) -> Result<(), Error> {
         let over = |what: &str, value: u32, max: u32| {
-            Err(Error::TooExpensive(format!("argon2 {what}={value} is over the limit {max}")))
+            Err(Error::TooExpensive(format!(
+                "argon2 {what}={value} is over the limit {max}"
+            )))
         };
         if m > self.max_m_cost {
             return over("m", m, self.max_m_cost);
@@ -281,7 +288,10 @@ mod tests {
     fn limits_refuse_costly_hashes() {
         let limits = VerifyLimits::DEFAULT;
         assert!(limits.check_argon2(262_144, 16, 16).is_ok());
-        assert!(matches!(limits.check_argon2(262_145, 1, 1), Err(Error::TooExpensive(_))));
+        assert!(matches!(
+            limits.check_argon2(262_145, 1, 1),
+            Err(Error::TooExpensive(_))
+        ));
         assert!(limits.check_argon2(8, 17, 1).is_err());
         assert!(limits.check_argon2(8, 1, 17).is_err());
         assert!(limits.check_bcrypt(16).is_ok());

@@ -36,7 +36,9 @@ impl PepperId {
 
     /// Reads a `keyid` parameter; anything but 4 bytes is not one of ours.
     pub(crate) fn from_keyid(bytes: &[u8]) -> Option<Self> {
-        <[u8; 4]>::try_from(bytes).ok().map(|b| Self(u32::from_be_bytes(b)))
+        <[u8; 4]>::try_from(bytes)
+            .ok()
+            .map(|b| Self(u32::from_be_bytes(b)))
     }
 }
 

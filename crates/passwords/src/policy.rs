@@ -208,9 +208,19 @@ mod tests {
     #[test]
     fn common_passwords_and_their_variants_are_refused() {
         let policy = Policy::new();
-        for common in ["password", "Password1", "p@ssw0rd", "qwertyuiop", "iloveyou", "drowssap"] {
+        for common in [
+            "password",
+            "Password1",
+            "p@ssw0rd",
+            "qwertyuiop",
+            "iloveyou",
+            "drowssap",
+        ] {
             let reasons = policy.check(common).unwrap_err();
-            assert!(reasons.contains(&Violation::Common), "{common}: {reasons:?}");
+            assert!(
+                reasons.contains(&Violation::Common),
+                "{common}: {reasons:?}"
+            );
         }
         assert!(policy.check("correct horse battery staple").is_ok());
         assert!(policy.check("vYq4!mT9#wK2").is_ok());
@@ -248,9 +258,22 @@ mod tests {
         assert!(Policy::builder().min_chars(7).build().is_err());
         assert!(Policy::builder().max_chars(63).build().is_err());
         assert!(Policy::builder().max_chars(257).build().is_err());
-        assert!(Policy::builder().min_chars(100).max_chars(64).build().is_err());
-        let strict = Policy::builder().min_chars(15).max_chars(64).build().unwrap();
-        assert_eq!(strict.check("fourteen chars"), Err(vec![Violation::TooShort { min: 15 }]));
+        assert!(
+            Policy::builder()
+                .min_chars(100)
+                .max_chars(64)
+                .build()
+                .is_err()
+        );
+        let strict = Policy::builder()
+            .min_chars(15)
+            .max_chars(64)
+            .build()
+            .unwrap();
+        assert_eq!(
+            strict.check("fourteen chars"),
+            Err(vec![Violation::TooShort { min: 15 }])
+        );
         let lax = Policy::builder().reject_common(false).build().unwrap();
         assert!(lax.check("password").is_ok());
     }

@@ -123,7 +123,8 @@ impl HashingPool {
     /// As [`Hasher::dummy_verify`] (always an error), or [`Error::Busy`].
     pub async fn dummy_verify(&self, password: impl AsRef<[u8]>) -> Result<Verified, Error> {
         let password = copy_password(password.as_ref())?;
-        self.run(move |hasher| hasher.dummy_verify(&*password)).await
+        self.run(move |hasher| hasher.dummy_verify(&*password))
+            .await
     }
 
     /// The hasher the pool runs.
