@@ -84,7 +84,11 @@ fn dummy_verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("password/unknown user");
     group.sample_size(10);
     group.bench_function("dummy verify", |b| {
-        b.iter(|| hasher.dummy_verify(black_box(PASSWORD)).expect_err("never valid"))
+        b.iter(|| {
+            hasher
+                .dummy_verify(black_box(PASSWORD))
+                .expect_err("never valid")
+        })
     });
     group.bench_function("real verify", |b| {
         b.iter(|| hasher.verify(black_box(PASSWORD), &stored).expect("valid"))

@@ -36,7 +36,7 @@ impl Subscriber for Capture {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields(Vec::new());
         event.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
+        self.0.lock().expect("capture lock").push(fields.0);
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
@@ -46,7 +46,7 @@ impl Subscriber for Capture {
 fn computations(f: impl FnOnce()) -> Vec<Vec<String>> {
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), f);
-    let events = capture.0.lock().unwrap().clone();
+    let events = capture.0.lock().expect("capture lock").clone();
     events
         .into_iter()
         .filter(|fields| fields.iter().any(|f| f.contains("computing password hash")))

@@ -7,7 +7,7 @@ use crate::common::{CountingBytes, fixture};
 
 /// Every fixture verifies with its password and fails with wrong ones.
 fn verify_all(name: &str, prefix: &str, needs_rehash: bool) {
-    let hasher = Hasher::new().unwrap();
+    let hasher = Hasher::new().expect("default hasher");
     for (password, hash) in fixture(name) {
         assert!(hash.starts_with(prefix), "{name}: {hash} is not {prefix}");
         let verified = hasher

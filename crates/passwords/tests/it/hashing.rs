@@ -12,9 +12,9 @@ use crate::common::{fast_hasher, fixture, weak_params};
 
 fn bcrypt_hasher() -> Hasher {
     Hasher::builder()
-        .bcrypt(BcryptCost::dangerous_weak(4).unwrap())
+        .bcrypt(BcryptCost::dangerous_weak(4).expect("valid cost"))
         .build()
-        .unwrap()
+        .expect("bcrypt hasher")
 }
 
 #[test]

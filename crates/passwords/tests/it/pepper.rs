@@ -5,7 +5,7 @@ use passwords::{BcryptCost, Error, Hasher, PepperId, PepperKey, Peppers};
 use crate::common::weak_params;
 
 fn key(id: u32, byte: u8) -> PepperKey {
-    PepperKey::new(PepperId::new(id), &[byte; 32]).unwrap()
+    PepperKey::new(PepperId::new(id), &[byte; 32]).expect("32-byte key")
 }
 
 fn hasher_with(peppers: Option<Peppers>) -> Hasher {
@@ -15,7 +15,7 @@ fn hasher_with(peppers: Option<Peppers>) -> Hasher {
         None => builder,
     }
     .build()
-    .unwrap()
+    .expect("hasher builds")
 }
 
 #[test]

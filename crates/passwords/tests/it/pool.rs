@@ -13,7 +13,7 @@ use crate::common::fast_hasher;
 
 fn pool(hasher: Hasher, max_concurrent: usize, max_queued: usize) -> HashingPool {
     HashingPool::builder(hasher)
-        .max_concurrent(NonZeroUsize::new(max_concurrent).unwrap())
+        .max_concurrent(NonZeroUsize::new(max_concurrent).expect("at least one slot"))
         .max_queued(max_queued)
         .build()
 }
