@@ -7,20 +7,31 @@
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use passwords::{BcryptCost, Hasher};
 use std::hint::black_box;
+use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery staple";
 const BCRYPT_COST: u32 = 10;
+
+/// Tens of milliseconds per iteration: 10 samples, over a longer window so the shared
+/// machine's noise averages out.
+fn slow_group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    group
+}
 
 fn argon2id(c: &mut Criterion) {
     let ours = Hasher::new().expect("default hasher");
     let raw = argon2::Argon2::default();
     let stored = ours.hash(PASSWORD).expect("hash").into_string();
 
-    let mut group = c.benchmark_group("password/argon2id hash");
-    group.sample_size(10);
+    let mut group = slow_group(c, "password/argon2id hash");
     group.bench_function("palisade", |b| {
         b.iter(|| ours.hash(black_box(PASSWORD)).expect("hash"))
     });
@@ -33,8 +44,7 @@ fn argon2id(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("password/argon2id verify");
-    group.sample_size(10);
+    let mut group = slow_group(c, "password/argon2id verify");
     group.bench_function("palisade", |b| {
         b.iter(|| ours.verify(black_box(PASSWORD), &stored).expect("valid"))
     });
@@ -55,8 +65,7 @@ fn bcrypt(c: &mut Criterion) {
         .expect("bcrypt hasher");
     let stored = ours.hash(PASSWORD).expect("hash").into_string();
 
-    let mut group = c.benchmark_group("password/bcrypt hash");
-    group.sample_size(10);
+    let mut group = slow_group(c, "password/bcrypt hash");
     group.bench_function("palisade", |b| {
         b.iter(|| ours.hash(black_box(PASSWORD)).expect("hash"))
     });
@@ -65,8 +74,7 @@ fn bcrypt(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("password/bcrypt verify");
-    group.sample_size(10);
+    let mut group = slow_group(c, "password/bcrypt verify");
     group.bench_function("palisade", |b| {
         b.iter(|| ours.verify(black_box(PASSWORD), &stored).expect("valid"))
     });
@@ -81,8 +89,7 @@ fn bcrypt(c: &mut Criterion) {
 fn dummy_verify(c: &mut Criterion) {
     let hasher = Hasher::new().expect("default hasher");
     let stored = hasher.hash(PASSWORD).expect("hash").into_string();
-    let mut group = c.benchmark_group("password/unknown user");
-    group.sample_size(10);
+    let mut group = slow_group(c, "password/unknown user");
     group.bench_function("dummy verify", |b| {
         b.iter(|| {
             hasher

@@ -33,6 +33,21 @@ fn hash(args: &[&str], password: &[u8]) -> String {
     text.trim_end().to_owned()
 }
 
+/// `password hash --algorithm bcrypt --bcrypt-cost <cost>`.
+fn hash_bcrypt(cost: &str, password: &[u8]) -> Output {
+    palisade(
+        &[
+            "password",
+            "hash",
+            "--algorithm",
+            "bcrypt",
+            "--bcrypt-cost",
+            cost,
+        ],
+        password,
+    )
+}
+
 fn verify(hash: &str, password: &[u8]) -> Output {
     palisade(&["password", "verify", "--hash", hash], password)
 }
@@ -148,20 +163,7 @@ fn no_silent_truncation_on_the_command_line() {
         prefix.as_bytes(),
     );
     let longer = format!("{prefix}y");
-    assert_usage_error(
-        &palisade(
-            &[
-                "password",
-                "hash",
-                "--algorithm",
-                "bcrypt",
-                "--bcrypt-cost",
-                "10",
-            ],
-            longer.as_bytes(),
-        ),
-        "too long",
-    );
+    assert_usage_error(&hash_bcrypt("10", longer.as_bytes()), "too long");
     let output = verify(&stored, longer.as_bytes());
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stdout(&output), "invalid\n");
@@ -173,20 +175,7 @@ fn bad_flags_are_usage_errors() {
         &palisade(&["password", "hash", "--bcrypt-cost", "12"], b"pw"),
         "--bcrypt-cost only applies to --algorithm bcrypt",
     );
-    assert_usage_error(
-        &palisade(
-            &[
-                "password",
-                "hash",
-                "--algorithm",
-                "bcrypt",
-                "--bcrypt-cost",
-                "4",
-            ],
-            b"pw",
-        ),
-        "bcrypt cost 4",
-    );
+    assert_usage_error(&hash_bcrypt("4", b"pw"), "bcrypt cost 4");
     assert_usage_error(
         &palisade(&["password", "hash", "--algorithm", "md5"], b"pw"),
         "md5",

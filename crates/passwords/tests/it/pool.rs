@@ -18,6 +18,24 @@ fn pool(hasher: Hasher, max_concurrent: usize, max_queued: usize) -> HashingPool
         .build()
 }
 
+/// One slot, one queue place, and bcrypt cost 12: each hash keeps the slot busy for a good
+/// fraction of a second.
+fn one_slow_slot() -> HashingPool {
+    let hasher = Hasher::builder()
+        .bcrypt(BcryptCost::new(12).expect("valid cost"))
+        .build()
+        .expect("bcrypt hasher");
+    pool(hasher, 1, 1)
+}
+
+fn spawn_hash(
+    pool: &HashingPool,
+    password: &'static str,
+) -> tokio::task::JoinHandle<Result<passwords::PasswordHash, Error>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.hash(password).await })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_never_run_more_than_the_limit() {
     // Moderate argon2 work (4 MiB) so requests overlap for real.
@@ -65,20 +83,9 @@ async fn concurrent_requests_never_run_more_than_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_beyond_the_queue_get_busy_without_waiting() {
-    // bcrypt cost 12 keeps a slot busy for a good fraction of a second.
-    let hasher = Hasher::builder()
-        .bcrypt(BcryptCost::new(12).unwrap())
-        .build()
-        .unwrap();
-    let pool = pool(hasher, 1, 1);
-    let running = tokio::spawn({
-        let pool = pool.clone();
-        async move { pool.hash("first").await }
-    });
-    let queued = tokio::spawn({
-        let pool = pool.clone();
-        async move { pool.hash("second").await }
-    });
+    let pool = one_slow_slot();
+    let running = spawn_hash(&pool, "first");
+    let queued = spawn_hash(&pool, "second");
     let deadline = Instant::now() + Duration::from_secs(30);
     while (pool.metrics().running, pool.metrics().queued) != (1, 1) {
         assert!(
@@ -112,15 +119,8 @@ async fn requests_beyond_the_queue_get_busy_without_waiting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_request_gives_its_place_back() {
-    let hasher = Hasher::builder()
-        .bcrypt(BcryptCost::new(12).unwrap())
-        .build()
-        .unwrap();
-    let pool = pool(hasher, 1, 1);
-    let running = tokio::spawn({
-        let pool = pool.clone();
-        async move { pool.hash("first").await }
-    });
+    let pool = one_slow_slot();
+    let running = spawn_hash(&pool, "first");
     while pool.metrics().running != 1 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
