@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod exit;
+mod password;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -33,10 +34,18 @@ struct Cli {
 
 /// The command groups, one per crate.
 #[derive(Debug, clap::Subcommand)]
-enum Command {}
+enum Command {
+    /// Hash, verify and check passwords (argon2id; legacy bcrypt verification).
+    Password {
+        #[command(subcommand)]
+        command: password::PasswordCommand,
+    },
+}
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
-    match cli.command {}
+    match cli.command {
+        Command::Password { command } => password::run(command),
+    }
 }
 
 fn main() -> ExitCode {
