@@ -26,8 +26,8 @@ pub use crate::merkle::{ConsistencyProof, Hash, InclusionProof, verify_consisten
 pub use crate::store::file::FileStore;
 pub use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use crate::store::postgres::PostgresStore;
+pub use crate::store::postgres::{POSTGRES_MIGRATIONS, PostgresStore};
 #[cfg(feature = "sqlite")]
-pub use crate::store::sqlite::SqliteStore;
+pub use crate::store::sqlite::{SQLITE_MIGRATIONS, SqliteStore};
 pub use crate::store::{ActionFilter, Cursor, MAX_PAGE, Order, Page, Query, Record, Store};
 pub use crate::verify::{Verified, Verifier};
