@@ -10,6 +10,7 @@
 //! | 2 | usage or configuration error (unknown command, bad flag, missing key) |
 #![forbid(unsafe_code)]
 
+mod audit;
 mod exit;
 
 use clap::Parser;
@@ -33,10 +34,15 @@ struct Cli {
 
 /// The command groups, one per crate.
 #[derive(Debug, clap::Subcommand)]
-enum Command {}
+enum Command {
+    /// Tamper-evident audit logs: append, checkpoint, verify, export, query, prove.
+    Audit(audit::AuditArgs),
+}
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
-    match cli.command {}
+    match cli.command {
+        Command::Audit(args) => audit::run(args),
+    }
 }
 
 fn main() -> ExitCode {
