@@ -6,8 +6,8 @@
 //! mode (`--test`) or an unoptimised build; it is built once per run.
 
 use audit_chain::{
-    AuditLog, Event, FileStore, MemoryStore, SqliteStore, Store, SystemClock, TenantId,
-    Verifier,
+    AuditLog, Event, FileStore, MemoryStore, SignedCheckpoint, SigningKey, SqliteStore, Store,
+    SystemClock, TenantId, Verifier,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sha2::{Digest, Sha256};
@@ -78,7 +78,8 @@ fn append(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("palisade memory", &label), |b| {
         b.iter(|| {
             next += BATCH;
-            rt.block_on(memory.append_batch(batch(next))).expect("append")
+            rt.block_on(memory.append_batch(batch(next)))
+                .expect("append")
         })
     });
     group.bench_function(BenchmarkId::new("sha256", &label), |b| {
@@ -89,12 +90,15 @@ fn append(c: &mut Criterion) {
     let file = AuditLog::builder(FileStore::open(dir.path().join("file")).expect("open"))
         .build()
         .expect("log");
-    group.bench_function(BenchmarkId::new("palisade file (group commit)", &label), |b| {
-        b.iter(|| {
-            next += BATCH;
-            rt.block_on(file.append_batch(batch(next))).expect("append")
-        })
-    });
+    group.bench_function(
+        BenchmarkId::new("palisade file (group commit)", &label),
+        |b| {
+            b.iter(|| {
+                next += BATCH;
+                rt.block_on(file.append_batch(batch(next))).expect("append")
+            })
+        },
+    );
 
     let url = format!("sqlite://{}", dir.path().join("audit.db").display());
     let sqlite = rt.block_on(SqliteStore::connect(&url)).expect("sqlite");
@@ -102,7 +106,8 @@ fn append(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("palisade sqlite", &label), |b| {
         b.iter(|| {
             next += BATCH;
-            rt.block_on(sqlite.append_batch(batch(next))).expect("append")
+            rt.block_on(sqlite.append_batch(batch(next)))
+                .expect("append")
         })
     });
     group.finish();
@@ -110,6 +115,8 @@ fn append(c: &mut Criterion) {
 
 struct LargeLog {
     log: AuditLog<MemoryStore, SystemClock>,
+    key: SigningKey,
+    checkpoint: SignedCheckpoint,
     size: usize,
     /// Every leaf, back to back: what raw SHA-256 hashes.
     bytes: Vec<u8>,
@@ -120,7 +127,11 @@ fn large_log() -> &'static LargeLog {
     LOG.get_or_init(|| {
         let quick = cfg!(debug_assertions) || std::env::args().any(|a| a == "--test");
         let size = if quick { 10_000 } else { 1_000_000 };
-        let log = AuditLog::builder(MemoryStore::new()).build().expect("log");
+        let key = SigningKey::from_seed("bench", &[3; 32]).expect("key");
+        let log = AuditLog::builder(MemoryStore::new())
+            .signer(SigningKey::from_seed("bench", &[3; 32]).expect("key"))
+            .build()
+            .expect("log");
         runtime().block_on(async {
             let mut start = 0;
             while start < size {
@@ -132,9 +143,31 @@ fn large_log() -> &'static LargeLog {
             for leaf in log.store().read(&tenant(), 0, size).await.expect("read") {
                 bytes.extend_from_slice(&leaf);
             }
-            LargeLog { log, size, bytes }
+            let checkpoint = log.checkpoint(&tenant()).await.expect("checkpoint");
+            LargeLog {
+                log,
+                key,
+                checkpoint,
+                size,
+                bytes,
+            }
         })
     })
+}
+
+impl LargeLog {
+    /// The export: every leaf followed by a newline.
+    fn export(&self) -> Vec<u8> {
+        let leaves = runtime()
+            .block_on(self.log.store().read(&tenant(), 0, self.size))
+            .expect("read");
+        let mut out = Vec::with_capacity(self.bytes.len() + self.size);
+        for leaf in leaves {
+            out.extend_from_slice(&leaf);
+            out.push(b'\n');
+        }
+        out
+    }
 }
 
 fn verify(c: &mut Criterion) {
@@ -154,6 +187,16 @@ fn verify(c: &mut Criterion) {
             verified
         })
     });
+    let export = large.export();
+    group.bench_function(BenchmarkId::new("palisade export", &label), |b| {
+        b.iter(|| {
+            let verified = Verifier::with_key(large.key.verifying_key())
+                .verify_export(black_box(export.as_slice()), large.checkpoint.as_str())
+                .expect("verifies");
+            assert_eq!(verified.size, large.size as u64);
+            verified
+        })
+    });
     group.bench_function(BenchmarkId::new("sha256", &label), |b| {
         b.iter(|| sha256(black_box(&large.bytes)))
     });
@@ -166,7 +209,12 @@ fn prove(c: &mut Criterion) {
     let label = format!("{} entries", large.size);
     let rt = runtime();
     let leaf = rt
-        .block_on(large.log.store().read(&tenant(), 123_456 % large.size as u64, 1))
+        .block_on(
+            large
+                .log
+                .store()
+                .read(&tenant(), 123_456 % large.size as u64, 1),
+        )
         .expect("read")
         .pop()
         .expect("leaf");
@@ -174,7 +222,8 @@ fn prove(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("palisade inclusion proof", &label), |b| {
         b.iter(|| {
             index = (index + 7919) % large.size as u64;
-            rt.block_on(large.log.prove(&tenant(), index, None)).expect("proof")
+            rt.block_on(large.log.prove(&tenant(), index, None))
+                .expect("proof")
         })
     });
     group.bench_function(BenchmarkId::new("sha256", &label), |b| {

@@ -88,11 +88,13 @@ impl SigningKey {
     /// [`Error::Config`] when the text is not such a key or its key id does not match.
     pub fn from_text(text: &str) -> Result<Self, Error> {
         let bad = || Error::Config("signing key: not a PRIVATE+KEY+<name>+<id>+<key> line".into());
-        let rest = text.trim_end().strip_prefix("PRIVATE+KEY+").ok_or_else(bad)?;
+        let rest = text
+            .trim_end()
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or_else(bad)?;
         // The key itself is base64, which may hold '+': it is everything after the id.
         let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad());
         };
         let mut raw = Zeroizing::new(STANDARD.decode(key).map_err(|_| bad())?);
@@ -104,7 +106,9 @@ impl SigningKey {
         raw.zeroize();
         let signer = Self::from_seed(name, &seed)?;
         if id != hex(&signer.verifying_key().id) {
-            return Err(Error::Config("signing key: key id does not match the key".into()));
+            return Err(Error::Config(
+                "signing key: key id does not match the key".into(),
+            ));
         }
         Ok(signer)
     }
@@ -145,7 +149,11 @@ impl SigningKey {
         let mut blob = Vec::with_capacity(68);
         blob.extend_from_slice(&self.verifying_key().id);
         blob.extend_from_slice(&signature.to_bytes());
-        let note = format!("{text}\n{SIG_PREFIX}{} {}\n", self.name, STANDARD.encode(blob));
+        let note = format!(
+            "{text}\n{SIG_PREFIX}{} {}\n",
+            self.name,
+            STANDARD.encode(blob)
+        );
         SignedCheckpoint {
             checkpoint: checkpoint.clone(),
             note,
@@ -179,8 +187,7 @@ impl VerifyingKey {
     pub fn from_text(text: &str) -> Result<Self, Error> {
         let bad = || Error::Config("public key: not a <name>+<id>+<key> line".into());
         let mut parts = text.trim_end().splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad());
         };
         check_key_name(name)?;
@@ -192,7 +199,9 @@ impl VerifyingKey {
         let key = ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|_| bad())?;
         let computed = key_id(name, &public);
         if id != hex(&computed) {
-            return Err(Error::Config("public key: key id does not match the key".into()));
+            return Err(Error::Config(
+                "public key: key id does not match the key".into(),
+            ));
         }
         Ok(Self {
             name: name.to_owned(),
@@ -266,7 +275,12 @@ impl Checkpoint {
 
     /// The checkpoint text: three lines, each ending in `\n`.
     pub fn to_text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64())
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64()
+        )
     }
 
     /// Parses checkpoint text without any signature: extension lines after the root are
@@ -332,8 +346,8 @@ impl SignedCheckpoint {
             if name != key.name || blob.len() != 68 || blob[..4] != key.id {
                 continue;
             }
-            let signature = ed25519_dalek::Signature::from_slice(&blob[4..])
-                .map_err(|_| Error::Invalid)?;
+            let signature =
+                ed25519_dalek::Signature::from_slice(&blob[4..]).map_err(|_| Error::Invalid)?;
             if key.key.verify_strict(text.as_bytes(), &signature).is_err() {
                 return Err(Error::Invalid);
             }
@@ -379,7 +393,10 @@ pub(crate) fn checkpoint_in_note(note: &str) -> Result<Checkpoint, Error> {
 
 /// Splits a signed note into its text (ending in `\n`) and its signature lines, each as
 /// (key name, decoded signature blob).
-fn split_note(note: &str) -> Result<(&str, Vec<(&str, Vec<u8>)>), Error> {
+/// A signature line: the key name and the decoded blob (key id, then signature).
+type SignatureLine<'a> = (&'a str, Vec<u8>);
+
+fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), Error> {
     if note.len() > MAX_NOTE_LEN || !note.ends_with('\n') {
         return Err(Error::Invalid);
     }
@@ -387,7 +404,11 @@ fn split_note(note: &str) -> Result<(&str, Vec<(&str, Vec<u8>)>), Error> {
     let text = &note[..=split];
     let sig_block = &note[split + 2..];
     let mut signatures = Vec::new();
-    for line in sig_block.strip_suffix('\n').ok_or(Error::Invalid)?.split('\n') {
+    for line in sig_block
+        .strip_suffix('\n')
+        .ok_or(Error::Invalid)?
+        .split('\n')
+    {
         let rest = line.strip_prefix(SIG_PREFIX).ok_or(Error::Invalid)?;
         let (name, blob) = rest.split_once(' ').ok_or(Error::Invalid)?;
         if name.is_empty() || name.contains('+') || blob.contains(' ') {
@@ -406,6 +427,7 @@ fn split_note(note: &str) -> Result<(&str, Vec<(&str, Vec<u8>)>), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 mod tests {
     use super::*;
 
@@ -420,7 +442,10 @@ mod tests {
             let signer = SigningKey::from_seed("k", &[seed; 32]).unwrap();
             let public = signer.verifying_key().to_text();
             seen_plus |= public.matches('+').count() > 2;
-            assert_eq!(VerifyingKey::from_text(&public).unwrap(), signer.verifying_key());
+            assert_eq!(
+                VerifyingKey::from_text(&public).unwrap(),
+                signer.verifying_key()
+            );
             assert!(SigningKey::from_text(&signer.to_text()).is_ok());
         }
         assert!(seen_plus);
@@ -433,7 +458,10 @@ mod tests {
         assert_eq!(again.verifying_key(), signer.verifying_key());
         let public = signer.verifying_key().to_text();
         assert!(public.starts_with("audit.example+"));
-        assert_eq!(VerifyingKey::from_text(&public).unwrap(), signer.verifying_key());
+        assert_eq!(
+            VerifyingKey::from_text(&public).unwrap(),
+            signer.verifying_key()
+        );
         assert!(!format!("{signer:?}").contains(&STANDARD.encode([7u8; 32])[..8]));
         let mut parts: Vec<&str> = public.split('+').collect();
         let bad_id = "00000000".to_owned();

@@ -335,6 +335,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -378,7 +379,11 @@ mod tests {
             canonical.replacen("{\"v\":1,", "{ \"v\":1,", 1),
             canonical.replacen("\"index\":7", "\"index\":07", 1),
             canonical.replacen("\"z\":1}", "\"z\":1,\"z\":1}", 1),
-            canonical.replacen("\"a\":{\"b\":\"x\",\"y\"", "\"a\":{\"y\":[true,null,1.5],\"b\":\"x\",\"q\"", 1),
+            canonical.replacen(
+                "\"a\":{\"b\":\"x\",\"y\"",
+                "\"a\":{\"y\":[true,null,1.5],\"b\":\"x\",\"q\"",
+                1,
+            ),
             canonical.replacen(".123456Z", ".123456+00:00", 1),
             canonical.replacen("2001:db8::1", "2001:0db8::1", 1),
             canonical.replacen("\"v\":1", "\"v\":2", 1),
@@ -386,7 +391,10 @@ mod tests {
             format!("{canonical}\n"),
         ] {
             assert_ne!(variant, canonical);
-            assert!(Entry::from_leaf_bytes(variant.as_bytes()).is_err(), "{variant}");
+            assert!(
+                Entry::from_leaf_bytes(variant.as_bytes()).is_err(),
+                "{variant}"
+            );
         }
     }
 
@@ -395,7 +403,9 @@ mod tests {
         assert_eq!(Timestamp::MIN.to_string(), "1970-01-01T00:00:00.000000Z");
         assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999999Z");
         assert_eq!(
-            Timestamp::parse_rfc3339("2026-01-02T03:04:05.1234567+01:00").unwrap().to_string(),
+            Timestamp::parse_rfc3339("2026-01-02T03:04:05.1234567+01:00")
+                .unwrap()
+                .to_string(),
             "2026-01-02T02:04:05.123456Z"
         );
         assert!(Timestamp::from_unix_micros(-1).is_err());

@@ -124,7 +124,10 @@ const BUILT_IN: [(Action, &str); 12] = [
     (Action::PermissionChanged, "permission.changed"),
     (Action::IntegrationConnected, "integration.connected"),
     (Action::IntegrationDisconnected, "integration.disconnected"),
-    (Action::IntegrationCredentialRotated, "integration.credential_rotated"),
+    (
+        Action::IntegrationCredentialRotated,
+        "integration.credential_rotated",
+    ),
 ];
 
 impl Action {
@@ -183,8 +186,7 @@ impl Action {
 fn check_code_syntax(code: &str) -> Result<(), Error> {
     let segment_ok = |s: &str| {
         !s.is_empty()
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     };
     if code.is_empty() || code.len() > MAX_ACTION_LEN || !code.split('.').all(segment_ok) {
@@ -581,6 +583,7 @@ pub enum IntegrationChange {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 mod tests {
     use super::*;
 
@@ -634,7 +637,11 @@ mod tests {
     #[test]
     fn limits_are_enforced() {
         let tenant = TenantId::new("t").unwrap();
-        let long = Event::new(tenant.clone(), "x".repeat(MAX_NAME_LEN + 1), Action::MfaEnrolled);
+        let long = Event::new(
+            tenant.clone(),
+            "x".repeat(MAX_NAME_LEN + 1),
+            Action::MfaEnrolled,
+        );
         assert!(long.validate().is_err());
         let mut deep = Value::Null;
         for _ in 0..MAX_DETAILS_DEPTH {
@@ -642,7 +649,8 @@ mod tests {
         }
         let event = Event::new(tenant.clone(), "a", Action::MfaEnrolled).detail("d", deep);
         assert!(event.validate().is_err());
-        let big = Event::new(tenant, "a", Action::MfaEnrolled).detail("d", "x".repeat(MAX_DETAILS_LEN));
+        let big =
+            Event::new(tenant, "a", Action::MfaEnrolled).detail("d", "x".repeat(MAX_DETAILS_LEN));
         assert!(big.validate().is_err());
     }
 }

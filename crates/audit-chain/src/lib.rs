@@ -22,7 +22,9 @@ pub use crate::event::{
 pub use crate::log::{
     AuditLog, AuditLogBuilder, DEFAULT_ORIGIN_PREFIX, InclusionEvidence, Receipt, TreeHead,
 };
-pub use crate::merkle::{ConsistencyProof, Hash, InclusionProof, verify_consistency, verify_inclusion};
+pub use crate::merkle::{
+    ConsistencyProof, Hash, InclusionProof, verify_consistency, verify_inclusion,
+};
 pub use crate::store::file::FileStore;
 pub use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]

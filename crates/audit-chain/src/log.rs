@@ -183,13 +183,14 @@ impl<S: Store, C: Clock> AuditLogBuilder<S, C> {
                 "automatic checkpoints need a signing key: call .signer(...)".into(),
             ));
         }
-        Checkpoint::new(format!("{}/x", self.origin_prefix), 0, Hash::empty_root())
-            .map_err(|_| {
+        Checkpoint::new(format!("{}/x", self.origin_prefix), 0, Hash::empty_root()).map_err(
+            |_| {
                 Error::Config(format!(
                     "origin prefix {:?}: must be non-empty, without spaces or '+'",
                     self.origin_prefix
                 ))
-            })?;
+            },
+        )?;
         if self.origin_prefix.is_empty() {
             return Err(Error::Config("origin prefix: must be non-empty".into()));
         }
@@ -290,7 +291,10 @@ impl<S: Store, C: Clock> AuditLog<S, C> {
             return Err(Error::Closed);
         };
         let result = f(state).await;
-        if matches!(result, Err(Error::Conflict | Error::Closed | Error::Io(_) | Error::Store(_))) {
+        if matches!(
+            result,
+            Err(Error::Conflict | Error::Closed | Error::Io(_) | Error::Store(_))
+        ) {
             // The store may hold more or less than the tree: reload on next use.
             *guard = None;
         }
@@ -384,7 +388,10 @@ impl<S: Store, C: Clock> AuditLog<S, C> {
         *self.slot(tenant).lock().await = None;
     }
 
-    async fn checkpoint_if_due(&self, tenant: &TenantId) -> Result<Option<SignedCheckpoint>, Error> {
+    async fn checkpoint_if_due(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<SignedCheckpoint>, Error> {
         let policy = self.inner.policy;
         if self.inner.signer.is_none() {
             return Ok(None);
@@ -554,7 +561,12 @@ impl<S: Store, C: Clock> AuditLog<S, C> {
     /// # Errors
     ///
     /// [`Error::Invalid`] when a stored leaf does not decode; store errors.
-    pub async fn entries(&self, tenant: &TenantId, from: u64, max: usize) -> Result<Vec<Entry>, Error> {
+    pub async fn entries(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<Entry>, Error> {
         let leaves = self.inner.store.read(tenant, from, max).await?;
         leaves.iter().map(|l| Entry::from_leaf_bytes(l)).collect()
     }

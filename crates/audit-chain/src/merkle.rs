@@ -182,7 +182,8 @@ impl Tree {
         if len.is_power_of_two() {
             let level = len.trailing_zeros() as usize;
             // In range by construction: the subtree is complete and inside the tree.
-            return self.levels[level][(start >> level) as usize];
+            let at = usize::try_from(start >> level).expect("a node the tree holds");
+            return self.levels[level][at];
         }
         let k = split_point(len);
         Hash::node(
@@ -389,7 +390,10 @@ impl InclusionProof {
     }
 
     fn hashes_as_bytes(&self) -> Vec<&[u8]> {
-        self.hashes.iter().map(|h| h.as_bytes().as_slice()).collect()
+        self.hashes
+            .iter()
+            .map(|h| h.as_bytes().as_slice())
+            .collect()
     }
 }
 
@@ -412,7 +416,11 @@ impl ConsistencyProof {
     ///
     /// [`Error::Invalid`] when it is not.
     pub fn verify(&self, old_root: &Hash, new_root: &Hash) -> Result<(), Error> {
-        let hashes: Vec<&[u8]> = self.hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+        let hashes: Vec<&[u8]> = self
+            .hashes
+            .iter()
+            .map(|h| h.as_bytes().as_slice())
+            .collect();
         verify_consistency(
             self.old_size,
             self.new_size,
@@ -424,6 +432,7 @@ impl ConsistencyProof {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -465,8 +474,8 @@ mod tests {
             &[0x40, 0x41, 0x42, 0x43],
             &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
             &[
-                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c,
-                0x6d, 0x6e, 0x6f,
+                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
+                0x6e, 0x6f,
             ],
         ];
         let roots = [
@@ -484,7 +493,12 @@ mod tests {
         assert_eq!(hex(tree.root().as_bytes()), roots[0]);
         for (size, input) in inputs.iter().enumerate() {
             tree.push(Hash::leaf(input));
-            assert_eq!(hex(tree.root().as_bytes()), roots[size + 1], "size {}", size + 1);
+            assert_eq!(
+                hex(tree.root().as_bytes()),
+                roots[size + 1],
+                "size {}",
+                size + 1
+            );
         }
         for (size, root) in roots.iter().enumerate() {
             assert_eq!(hex(tree.root_at(size as u64).unwrap().as_bytes()), *root);
@@ -496,7 +510,11 @@ mod tests {
         let all = leaves(70);
         let tree = tree(&all);
         for n in 0..=70 {
-            assert_eq!(tree.root_at(n).unwrap(), reference_root(&all[..n as usize]), "{n}");
+            assert_eq!(
+                tree.root_at(n).unwrap(),
+                reference_root(&all[..n as usize]),
+                "{n}"
+            );
         }
         assert!(tree.root_at(71).is_err());
     }

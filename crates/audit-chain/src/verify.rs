@@ -12,8 +12,9 @@ use crate::store::Store;
 
 /// Longest export line read, in bytes (an entry is far smaller).
 const MAX_LINE: u64 = 1 << 20;
-/// Leaves read from a store per batch.
-const READ_BATCH: usize = 4096;
+/// Leaves read from a store per batch: small enough that the allocator reuses the
+/// buffers of one batch for the next.
+const READ_BATCH: usize = 256;
 
 /// The result of a successful verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +78,11 @@ impl Verifier {
     ///
     /// [`Error::Verification`] saying what does not verify; [`Error::Damaged`] or a store
     /// error when the store cannot be read.
-    pub async fn verify_log<S: Store>(&self, store: &S, tenant: &TenantId) -> Result<Verified, Error> {
+    pub async fn verify_log<S: Store>(
+        &self,
+        store: &S,
+        tenant: &TenantId,
+    ) -> Result<Verified, Error> {
         let mut checkpoints = Vec::new();
         for (i, note) in store.checkpoints(tenant).await?.iter().enumerate() {
             let signed = self.parse_note(note).map_err(|_| {
@@ -111,9 +116,15 @@ impl Verifier {
     ///
     /// [`Error::Config`] without a public key; [`Error::Verification`] saying what does
     /// not verify; [`Error::Io`] when reading fails.
-    pub fn verify_export<R: BufRead>(&self, mut export: R, checkpoint_note: &str) -> Result<Verified, Error> {
+    pub fn verify_export<R: BufRead>(
+        &self,
+        mut export: R,
+        checkpoint_note: &str,
+    ) -> Result<Verified, Error> {
         if self.key.is_none() {
-            return Err(Error::Config("verifying an export needs the log's public key".into()));
+            return Err(Error::Config(
+                "verifying an export needs the log's public key".into(),
+            ));
         }
         let signed = self
             .parse_note(checkpoint_note)
@@ -198,7 +209,9 @@ impl Verifier {
         Ok(Verified {
             size,
             root: walk.frontier.root(),
-            checkpoint: checkpoints.into_iter().max_by_key(|c| c.checkpoint().size()),
+            checkpoint: checkpoints
+                .into_iter()
+                .max_by_key(|c| c.checkpoint().size()),
         })
     }
 }
@@ -328,6 +341,7 @@ impl Frontier {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 mod tests {
     use super::*;
     use crate::merkle::Tree;

@@ -1,5 +1,6 @@
 //! One conformance suite, run against every store: memory, segment files, SQLite and
 //! PostgreSQL.
+#![allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 
 mod common;
 
@@ -66,7 +67,10 @@ async fn check_queries<S: Store>(log: &AuditLog<S, ManualClock>, entries: &[Entr
         v
     };
     let base = Query::new(acme.clone());
-    assert_eq!(all_pages(log, base.clone()).await, expect(&|_| true, Order::NewestFirst));
+    assert_eq!(
+        all_pages(log, base.clone()).await,
+        expect(&|_| true, Order::NewestFirst)
+    );
     assert_eq!(
         all_pages(log, base.clone().order(Order::OldestFirst)).await,
         expect(&|_| true, Order::OldestFirst)
@@ -78,23 +82,48 @@ async fn check_queries<S: Store>(log: &AuditLog<S, ManualClock>, entries: &[Entr
             expect(&|e| e.event().actor_name() == "user-1", order)
         );
         assert_eq!(
-            all_pages(log, q.clone().action(ActionFilter::Exact("auth.login.failed".into()))).await,
+            all_pages(
+                log,
+                q.clone()
+                    .action(ActionFilter::Exact("auth.login.failed".into()))
+            )
+            .await,
             expect(&|e| e.event().action().code() == "auth.login.failed", order)
         );
         for prefix in ["auth", "auth.login"] {
             assert_eq!(
                 all_pages(log, q.clone().action(ActionFilter::Prefix(prefix.into()))).await,
-                expect(&|e| e.event().action().code().starts_with("auth.login."), order),
+                expect(
+                    &|e| e.event().action().code().starts_with("auth.login."),
+                    order
+                ),
                 "{prefix}"
             );
         }
-        assert!(all_pages(log, q.clone().action(ActionFilter::Prefix("auth.log".into()))).await.is_empty());
-        assert!(all_pages(log, q.clone().action(ActionFilter::Exact("auth.login".into()))).await.is_empty());
+        assert!(
+            all_pages(
+                log,
+                q.clone().action(ActionFilter::Prefix("auth.log".into()))
+            )
+            .await
+            .is_empty()
+        );
+        assert!(
+            all_pages(
+                log,
+                q.clone().action(ActionFilter::Exact("auth.login".into()))
+            )
+            .await
+            .is_empty()
+        );
         let since = entries[10].recorded_at();
         let until = entries[30].recorded_at();
         assert_eq!(
             all_pages(log, q.clone().since(since).until(until)).await,
-            expect(&|e| e.recorded_at() >= since && e.recorded_at() < until, order)
+            expect(
+                &|e| e.recorded_at() >= since && e.recorded_at() < until,
+                order
+            )
         );
         assert_eq!(
             all_pages(
@@ -113,10 +142,24 @@ async fn check_queries<S: Store>(log: &AuditLog<S, ManualClock>, entries: &[Entr
             )
         );
     }
-    let globex = log.query(&Query::new(tenant("globex"))).await.expect("query");
+    let globex = log
+        .query(&Query::new(tenant("globex")))
+        .await
+        .expect("query");
     assert_eq!(globex.entries.len(), 5);
-    assert!(globex.entries.iter().all(|e| e.event().tenant_id().as_str() == "globex"));
-    assert!(log.query(&Query::new(tenant("nobody"))).await.expect("query").entries.is_empty());
+    assert!(
+        globex
+            .entries
+            .iter()
+            .all(|e| e.event().tenant_id().as_str() == "globex")
+    );
+    assert!(
+        log.query(&Query::new(tenant("nobody")))
+            .await
+            .expect("query")
+            .entries
+            .is_empty()
+    );
 }
 
 async fn conformance<S: Store + Clone>(store: S) {
@@ -166,11 +209,17 @@ async fn conformance<S: Store + Clone>(store: S) {
         .verify(&evidence.leaf_hash, &first.checkpoint().root())
         .expect("inclusion");
     assert_eq!(evidence.leaf_hash, entries[7].leaf_hash());
-    let consistency = reloaded.prove_consistency(&acme, N, N + 10).await.expect("prove");
+    let consistency = reloaded
+        .prove_consistency(&acme, N, N + 10)
+        .await
+        .expect("prove");
     consistency
         .verify(&first.checkpoint().root(), &second.checkpoint().root())
         .expect("consistency");
-    assert!(matches!(reloaded.prove(&acme, N + 10, None).await, Err(Error::Input(_))));
+    assert!(matches!(
+        reloaded.prove(&acme, N + 10, None).await,
+        Err(Error::Input(_))
+    ));
 
     let key = signer().verifying_key();
     let verified = Verifier::with_key(key.clone())
@@ -186,18 +235,38 @@ async fn conformance<S: Store + Clone>(store: S) {
         .expect("consistent with the pinned checkpoint");
     let forged = Checkpoint::new("palisade-audit/acme", N, Hash::leaf(b"forged")).expect("cp");
     assert!(matches!(
-        Verifier::with_key(key.clone()).pin(forged).verify_log(&store, &acme).await,
+        Verifier::with_key(key.clone())
+            .pin(forged)
+            .verify_log(&store, &acme)
+            .await,
         Err(Error::Verification(_))
     ));
     let ahead = Checkpoint::new("palisade-audit/acme", N + 11, head.root).expect("cp");
-    assert!(Verifier::with_key(key.clone()).pin(ahead).verify_log(&store, &acme).await.is_err());
+    assert!(
+        Verifier::with_key(key.clone())
+            .pin(ahead)
+            .verify_log(&store, &acme)
+            .await
+            .is_err()
+    );
     let other = audit_chain::SigningKey::from_seed("audit.test", &[1; 32]).expect("key");
-    assert!(Verifier::with_key(other.verifying_key()).verify_log(&store, &acme).await.is_err());
+    assert!(
+        Verifier::with_key(other.verifying_key())
+            .verify_log(&store, &acme)
+            .await
+            .is_err()
+    );
 
     // Batches are one tenant's, and all-or-nothing on invalid input.
     let mixed = vec![event(&acme, 0), event(&tenant("globex"), 0)];
-    assert!(matches!(log.append_batch(mixed).await, Err(Error::Input(_))));
-    let bad = vec![event(&acme, 0), Event::new(acme.clone(), "", audit_chain::Action::MfaRemoved)];
+    assert!(matches!(
+        log.append_batch(mixed).await,
+        Err(Error::Input(_))
+    ));
+    let bad = vec![
+        event(&acme, 0),
+        Event::new(acme.clone(), "", audit_chain::Action::MfaRemoved),
+    ];
     assert!(matches!(log.append_batch(bad).await, Err(Error::Input(_))));
     assert_eq!(log.tree_head(&acme).await.expect("head").size, N + 10);
     let indexes: BTreeSet<u64> = log
@@ -249,7 +318,10 @@ async fn file_store_rolls_segments() {
     assert!(segments > 3, "{segments} segments");
     let store = FileStore::open(dir.path()).expect("reopen");
     let (log, _) = common::log(store);
-    assert_eq!(log.tree_head(&tenant("acme")).await.expect("head").size, N + 110);
+    assert_eq!(
+        log.tree_head(&tenant("acme")).await.expect("head").size,
+        N + 110
+    );
 }
 
 #[test]
@@ -265,7 +337,9 @@ fn a_second_writer_is_refused() {
 async fn sqlite_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("audit.db").display());
-    let store = audit_chain::SqliteStore::connect(&url).await.expect("connect");
+    let store = audit_chain::SqliteStore::connect(&url)
+        .await
+        .expect("connect");
     conformance(store.clone()).await;
     // The triggers refuse changes.
     for sql in [
@@ -285,7 +359,9 @@ async fn postgres_store() {
     let Some(db) = palisade_test_support::postgres("audit_conformance").await else {
         return;
     };
-    let store = audit_chain::PostgresStore::connect(db.url()).await.expect("connect");
+    let store = audit_chain::PostgresStore::connect(db.url())
+        .await
+        .expect("connect");
     conformance(store.clone()).await;
     for sql in [
         "UPDATE audit_entries SET actor = 'mallory'",
@@ -311,15 +387,23 @@ async fn postgres_writers_racing_on_one_log_lose_nothing() {
     let Some(db) = palisade_test_support::postgres("audit_race").await else {
         return;
     };
-    let store = audit_chain::PostgresStore::connect(db.url()).await.expect("connect");
+    let store = audit_chain::PostgresStore::connect(db.url())
+        .await
+        .expect("connect");
     let acme = tenant("acme");
     // Two logs over one table, as two application instances would be.
     let (a, _) = common::log(store.clone());
     let (b, _) = common::log(store.clone());
     for i in 0..20 {
         let writer = if i % 2 == 0 { &a } else { &b };
-        writer.append(event(&acme, i)).await.expect("append after retry");
+        writer
+            .append(event(&acme, i))
+            .await
+            .expect("append after retry");
     }
-    let verified = Verifier::new().verify_log(&store, &acme).await.expect("verifies");
+    let verified = Verifier::new()
+        .verify_log(&store, &acme)
+        .await
+        .expect("verifies");
     assert_eq!(verified.size, 20);
 }

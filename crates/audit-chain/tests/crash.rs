@@ -2,6 +2,7 @@
 //! again; every entry it acknowledged is there on reopen, and the log verifies.
 //!
 //! The child is this test binary itself, run with `CHILD_ENV` set.
+#![allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 
 mod common;
 
@@ -84,7 +85,10 @@ fn sigkill_loses_no_acknowledged_entry() {
     }
     // Indexes only grow across the crashes (an entry written but not yet acknowledged
     // when the child died may survive it, so there can be gaps between rounds).
-    assert!(acknowledged.windows(2).all(|w| w[0] < w[1]), "{acknowledged:?}");
+    assert!(
+        acknowledged.windows(2).all(|w| w[0] < w[1]),
+        "{acknowledged:?}"
+    );
     let last = *acknowledged.last().expect("acknowledgements");
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -93,7 +97,11 @@ fn sigkill_loses_no_acknowledged_entry() {
         let store = FileStore::open(dir.path()).expect("reopen");
         let (log, _) = common::log(store.clone());
         let head = log.tree_head(&acme).await.expect("recovers");
-        assert!(head.size > last, "{} entries, {last} acknowledged", head.size);
+        assert!(
+            head.size > last,
+            "{} entries, {last} acknowledged",
+            head.size
+        );
         let entries = log.entries(&acme, 0, usize::MAX).await.expect("entries");
         for index in &acknowledged {
             let entry = &entries[*index as usize];

@@ -1,5 +1,6 @@
 //! The SQL stores answer tenant + time and tenant + actor queries from their indexes:
 //! the tests read the databases' own plans.
+#![allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 #![cfg(any(feature = "sqlite", feature = "postgres"))]
 
 mod common;
@@ -13,7 +14,9 @@ async fn fill<S: Store>(log: &AuditLog<S, ManualClock>, clock: &ManualClock) {
         let t = tenant(name);
         for chunk in 0..5 {
             clock.advance_micros(1_000_000);
-            let events = (chunk * 100..chunk * 100 + 100).map(|i| event(&t, i)).collect();
+            let events = (chunk * 100..chunk * 100 + 100)
+                .map(|i| event(&t, i))
+                .collect();
             log.append_batch(events).await.expect("append");
         }
     }
@@ -38,14 +41,22 @@ fn assert_uses(plan: &[String], index: &str) {
 async fn sqlite_plans_use_the_tenant_indexes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("audit.db").display());
-    let store = audit_chain::SqliteStore::connect(&url).await.expect("connect");
+    let store = audit_chain::SqliteStore::connect(&url)
+        .await
+        .expect("connect");
     let (log, clock) = common::log(store.clone());
     fill(&log, &clock).await;
-    sqlx::query("ANALYZE").execute(store.pool()).await.expect("analyze");
+    sqlx::query("ANALYZE")
+        .execute(store.pool())
+        .await
+        .expect("analyze");
     let acme = tenant("acme");
     let plan = store.query_plan(&time_query(&acme)).await.expect("plan");
     assert_uses(&plan, "audit_entries_tenant_time");
-    let plan = store.query_plan(&Query::new(acme.clone()).actor("user-1")).await.expect("plan");
+    let plan = store
+        .query_plan(&Query::new(acme.clone()).actor("user-1"))
+        .await
+        .expect("plan");
     assert_uses(&plan, "audit_entries_tenant_actor");
     // And neither needs a sort step: the index gives the order.
     assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "{plan:?}");
@@ -65,14 +76,22 @@ async fn postgres_plans_use_the_tenant_indexes() {
         return;
     };
     let url = format!("{}%20-c%20enable_seqscan%3Doff", db.url());
-    let store = audit_chain::PostgresStore::connect(&url).await.expect("connect");
+    let store = audit_chain::PostgresStore::connect(&url)
+        .await
+        .expect("connect");
     let (log, clock) = common::log(store.clone());
     fill(&log, &clock).await;
-    sqlx::query("ANALYZE audit_entries").execute(store.pool()).await.expect("analyze");
+    sqlx::query("ANALYZE audit_entries")
+        .execute(store.pool())
+        .await
+        .expect("analyze");
     let acme = tenant("acme");
     let plan = store.query_plan(&time_query(&acme)).await.expect("plan");
     assert_uses(&plan, "audit_entries_tenant_time");
-    let plan = store.query_plan(&Query::new(acme.clone()).actor("user-1")).await.expect("plan");
+    let plan = store
+        .query_plan(&Query::new(acme.clone()).actor("user-1"))
+        .await
+        .expect("plan");
     assert_uses(&plan, "audit_entries_tenant_actor");
     let page = log.query(&time_query(&acme)).await.expect("query");
     assert_eq!(page.entries.len(), 100);

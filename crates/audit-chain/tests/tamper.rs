@@ -1,4 +1,5 @@
 //! Tampering with the file store's files, and rollback against a pinned verifier.
+#![allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 
 mod common;
 
@@ -87,7 +88,10 @@ async fn flipping_any_single_byte_of_the_files_fails_verification() {
         std::fs::write(file, &original).expect("restore");
     }
     assert!(flipped > 1000, "{flipped}");
-    assert_eq!(verify(dir.path()).await.expect("restored log verifies"), untouched);
+    assert_eq!(
+        verify(dir.path()).await.expect("restored log verifies"),
+        untouched
+    );
 }
 
 #[tokio::test]
@@ -114,7 +118,10 @@ async fn damage_in_the_middle_names_its_position_and_is_never_repaired() {
             Err(err @ Error::Damaged { .. }) => {
                 let message = err.to_string();
                 assert!(message.contains(&format!("byte {offset}")), "{message}");
-                assert!(message.contains("segment-00000000000000000000.log"), "{message}");
+                assert!(
+                    message.contains("segment-00000000000000000000.log"),
+                    "{message}"
+                );
             }
             other => panic!("expected damage, got {other:?}"),
         }
@@ -140,7 +147,9 @@ async fn deleting_or_swapping_entries_fails_verification() {
     let mut deleted_last = frames.clone();
     deleted_last.pop();
     write_frames(&path, &header, &deleted_last);
-    let err = verify(dir.path()).await.expect_err("deleting the last entry is detected");
+    let err = verify(dir.path())
+        .await
+        .expect_err("deleting the last entry is detected");
     assert!(err.to_string().contains("truncated"), "{err}");
 
     let mut swapped = frames.clone();
@@ -166,14 +175,20 @@ async fn truncating_below_the_last_checkpoint_fails_verification_and_opening() {
     let err = verify(dir.path()).await.expect_err("truncation detected");
     assert!(err.to_string().contains("truncated"), "{err}");
     let writer = common::log(FileStore::open(dir.path()).expect("open")).0;
-    let err = writer.tree_head(&tenant("acme")).await.expect_err("refuses to open");
+    let err = writer
+        .tree_head(&tenant("acme"))
+        .await
+        .expect_err("refuses to open");
     assert!(matches!(err, Error::Verification(_)), "{err}");
     drop(writer);
 
     // Inside a record: a torn tail to a reader, cut by a writer, and then the log is
     // still shorter than its checkpoint.
     std::fs::write(&path, &original[..original.len() - 10]).expect("write");
-    assert!(matches!(verify(dir.path()).await, Err(Error::Damaged { .. })));
+    assert!(matches!(
+        verify(dir.path()).await,
+        Err(Error::Damaged { .. })
+    ));
     let writer = common::log(FileStore::open(dir.path()).expect("open")).0;
     assert!(writer.tree_head(&tenant("acme")).await.is_err());
 }
@@ -188,16 +203,27 @@ async fn a_torn_tail_after_the_last_record_is_cut_by_a_writer() {
     let mut torn = original.clone();
     torn.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"']);
     std::fs::write(&path, &torn).expect("write");
-    let err = verify(dir.path()).await.expect_err("a reader reports the torn tail");
-    assert!(err.to_string().contains(&format!("byte {}", original.len())), "{err}");
+    let err = verify(dir.path())
+        .await
+        .expect_err("a reader reports the torn tail");
+    assert!(
+        err.to_string()
+            .contains(&format!("byte {}", original.len())),
+        "{err}"
+    );
 
     {
         let (log, _) = common::log(FileStore::open(dir.path()).expect("open"));
         let head = log.tree_head(&tenant("acme")).await.expect("recovered");
         assert_eq!(head.size, ENTRIES);
-        log.append(event(&tenant("acme"), ENTRIES)).await.expect("append after recovery");
+        log.append(event(&tenant("acme"), ENTRIES))
+            .await
+            .expect("append after recovery");
     }
-    assert_eq!(verify(dir.path()).await.expect("verifies").size, ENTRIES + 1);
+    assert_eq!(
+        verify(dir.path()).await.expect("verifies").size,
+        ENTRIES + 1
+    );
 
     // Zero padding at the end (a preallocated tail) is torn as well.
     let mut padded = std::fs::read(&path).expect("read");
@@ -207,7 +233,13 @@ async fn a_torn_tail_after_the_last_record_is_cut_by_a_writer() {
     assert!(verify(dir.path()).await.is_err());
     drop(FileStore::open(dir.path()).expect("open"));
     let (log, _) = common::log(FileStore::open(dir.path()).expect("open"));
-    assert_eq!(log.tree_head(&tenant("acme")).await.expect("recovered").size, ENTRIES + 1);
+    assert_eq!(
+        log.tree_head(&tenant("acme"))
+            .await
+            .expect("recovered")
+            .size,
+        ENTRIES + 1
+    );
     assert_eq!(std::fs::read(&path).expect("read").len(), len);
 }
 
@@ -243,7 +275,10 @@ async fn a_pinned_verifier_refuses_rewritten_or_truncated_logs_and_exports() {
 
     // The honest log grew to 15: consistent.
     let (grown, grown_cp, grown_export) = memory_log(15, 0).await;
-    let verified = pinned_verifier.verify_log(&grown, &acme).await.expect("grown log");
+    let verified = pinned_verifier
+        .verify_log(&grown, &acme)
+        .await
+        .expect("grown log");
     assert_eq!(verified.size, 15);
     pinned_verifier
         .verify_export(grown_export.as_slice(), grown_cp.as_str())
@@ -255,7 +290,10 @@ async fn a_pinned_verifier_refuses_rewritten_or_truncated_logs_and_exports() {
         .verify_log(&rewritten, &acme)
         .await
         .expect("valid on its own");
-    let err = pinned_verifier.verify_log(&rewritten, &acme).await.expect_err("rewrite");
+    let err = pinned_verifier
+        .verify_log(&rewritten, &acme)
+        .await
+        .expect_err("rewrite");
     assert!(err.to_string().contains("rewritten"), "{err}");
     let err = pinned_verifier
         .verify_export(rewritten_export.as_slice(), rewritten_cp.as_str())
@@ -264,7 +302,10 @@ async fn a_pinned_verifier_refuses_rewritten_or_truncated_logs_and_exports() {
 
     // Truncated: the first 8 entries of the honest log, with a valid checkpoint of 8.
     let (truncated, truncated_cp, truncated_export) = memory_log(8, 0).await;
-    let err = pinned_verifier.verify_log(&truncated, &acme).await.expect_err("rollback");
+    let err = pinned_verifier
+        .verify_log(&truncated, &acme)
+        .await
+        .expect_err("rollback");
     assert!(err.to_string().contains("rolled back"), "{err}");
     let err = pinned_verifier
         .verify_export(truncated_export.as_slice(), truncated_cp.as_str())
@@ -279,6 +320,14 @@ async fn a_pinned_verifier_refuses_rewritten_or_truncated_logs_and_exports() {
     let mut changed = grown_export.clone();
     let at = changed.iter().position(|b| *b == b'u').expect("a 'u'");
     changed[at] = b'v';
-    assert!(unpinned.verify_export(changed.as_slice(), grown_cp.as_str()).is_err());
-    assert!(unpinned.verify_export(&grown_export[..], truncated_cp.as_str()).is_err());
+    assert!(
+        unpinned
+            .verify_export(changed.as_slice(), grown_cp.as_str())
+            .is_err()
+    );
+    assert!(
+        unpinned
+            .verify_export(&grown_export[..], truncated_cp.as_str())
+            .is_err()
+    );
 }

@@ -33,11 +33,13 @@ enum AuditCommand {
         out: PathBuf,
     },
     /// Append events read from stdin (JSON Lines, one event per line); print "index N" per event.
-    #[command(long_about = "Append events read from stdin, one JSON object per line: \
+    #[command(
+        long_about = "Append events read from stdin, one JSON object per line: \
         tenant, actor and action are required; target, ip, user_agent, outcome \
         (success, failure, denied) and details (an object) are optional. Prints \"index N\" \
         for each appended event, once it is on disk. A bad line is reported with its line \
-        number on stderr and skipped; every good line is appended; the exit status is then 1.")]
+        number on stderr and skipped; every good line is appended; the exit status is then 1."
+    )]
     Append {
         /// The log directory (created if missing).
         #[arg(long, value_name = "DIR")]
@@ -195,8 +197,7 @@ pub(crate) fn run(args: AuditArgs) -> Result<Outcome, UsageError> {
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, UsageError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| UsageError(format!("{what} {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| UsageError(format!("{what} {}: {e}", path.display())))
 }
 
 fn usage(err: Error) -> UsageError {
@@ -238,7 +239,11 @@ fn open_reader(dir: &Path) -> Result<FileStore, UsageError> {
 }
 
 /// The tenant named by `--tenant`, or the only tenant in the store.
-async fn pick_tenant<S: Store>(store: &S, dir: &Path, arg: TenantArg) -> Result<TenantId, UsageError> {
+async fn pick_tenant<S: Store>(
+    store: &S,
+    dir: &Path,
+    arg: TenantArg,
+) -> Result<TenantId, UsageError> {
     if let Some(name) = arg.name {
         return TenantId::new(name).map_err(usage);
     }
@@ -249,7 +254,11 @@ async fn pick_tenant<S: Store>(store: &S, dir: &Path, arg: TenantArg) -> Result<
         several => Err(UsageError(format!(
             "{} holds the logs of several tenants ({}): choose one with --tenant",
             dir.display(),
-            several.iter().map(TenantId::as_str).collect::<Vec<_>>().join(", ")
+            several
+                .iter()
+                .map(TenantId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -316,14 +325,19 @@ async fn flush(
         writeln!(stdout, "index {}", receipt.index)
             .map_err(|e| UsageError(format!("stdout: {e}")))?;
     }
-    stdout.flush().map_err(|e| UsageError(format!("stdout: {e}")))
+    stdout
+        .flush()
+        .map_err(|e| UsageError(format!("stdout: {e}")))
 }
 
 async fn checkpoint(dir: &Path, key: &Path, tenant: TenantArg) -> Result<Outcome, UsageError> {
     let key = SigningKey::from_text(&read_text(key, "key file")?).map_err(usage)?;
     let store = FileStore::open(dir).map_err(usage)?;
     let tenant = pick_tenant(&store, dir, tenant).await?;
-    let log = AuditLog::builder(store).signer(key).build().map_err(usage)?;
+    let log = AuditLog::builder(store)
+        .signer(key)
+        .build()
+        .map_err(usage)?;
     match log.checkpoint(&tenant).await {
         Ok(signed) => {
             print!("{signed}");
@@ -344,13 +358,17 @@ fn trusted_checkpoint(
     let Some(path) = path else { return Ok(None) };
     let note = read_text(path, "trusted checkpoint")?;
     let checkpoint = match key {
-        Some(key) => audit_chain::SignedCheckpoint::verify(&note, key)
-            .map(|s| s.checkpoint().clone()),
+        Some(key) => {
+            audit_chain::SignedCheckpoint::verify(&note, key).map(|s| s.checkpoint().clone())
+        }
         None => Checkpoint::from_note_unverified(&note),
     };
-    checkpoint
-        .map(Some)
-        .map_err(|_| UsageError(format!("trusted checkpoint {}: not a valid signed checkpoint", path.display())))
+    checkpoint.map(Some).map_err(|_| {
+        UsageError(format!(
+            "trusted checkpoint {}: not a valid signed checkpoint",
+            path.display()
+        ))
+    })
 }
 
 fn report(result: Result<Verified, Error>) -> Result<Outcome, UsageError> {
@@ -374,7 +392,9 @@ async fn verify(
     tenant: TenantArg,
 ) -> Result<Outcome, UsageError> {
     let key = match public_key {
-        Some(path) => Some(VerifyingKey::from_text(&read_text(path, "public key")?).map_err(usage)?),
+        Some(path) => {
+            Some(VerifyingKey::from_text(&read_text(path, "public key")?).map_err(usage)?)
+        }
         None => None,
     };
     let trusted = trusted_checkpoint(trusted, key.as_ref())?;
@@ -456,8 +476,18 @@ async fn query(dir: &Path, filters: Filters) -> Result<Outcome, UsageError> {
     };
     let limit = NonZeroU32::new(filters.limit)
         .ok_or_else(|| UsageError("--limit: must be at least 1".into()))?;
-    let since = filters.since.as_deref().map(Timestamp::parse_rfc3339).transpose().map_err(usage)?;
-    let until = filters.until.as_deref().map(Timestamp::parse_rfc3339).transpose().map_err(usage)?;
+    let since = filters
+        .since
+        .as_deref()
+        .map(Timestamp::parse_rfc3339)
+        .transpose()
+        .map_err(usage)?;
+    let until = filters
+        .until
+        .as_deref()
+        .map(Timestamp::parse_rfc3339)
+        .transpose()
+        .map_err(usage)?;
     let mut stdout = std::io::stdout().lock();
     for tenant in tenants {
         let mut query = Query::new(tenant);
@@ -500,7 +530,12 @@ async fn query(dir: &Path, filters: Filters) -> Result<Outcome, UsageError> {
     Ok(Outcome::Success)
 }
 
-async fn prove(dir: &Path, index: u64, size: Option<u64>, tenant: TenantArg) -> Result<Outcome, UsageError> {
+async fn prove(
+    dir: &Path,
+    index: u64,
+    size: Option<u64>,
+    tenant: TenantArg,
+) -> Result<Outcome, UsageError> {
     let store = open_reader(dir)?;
     let tenant = pick_tenant(&store, dir, tenant).await?;
     let log = AuditLog::builder(store).build().map_err(usage)?;

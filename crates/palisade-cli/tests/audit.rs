@@ -1,6 +1,7 @@
 //! `palisade audit` end to end: keygen, append, checkpoint, verify, export,
 //! verify-export, query and prove, with the export's root recomputed by a separate
 //! RFC 6962 implementation written here from the RFC, not taken from the crate.
+#![allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -107,17 +108,31 @@ fn audit_commands_end_to_end() {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(&key).expect("key").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(palisade(&["audit", "keygen", "--out", key_s], "").status.code(), Some(2));
+    assert_eq!(
+        palisade(&["audit", "keygen", "--out", key_s], "")
+            .status
+            .code(),
+        Some(2)
+    );
     let pub_s = &format!("{key_s}.pub");
 
     // append: bad lines are named and skipped, every good line lands.
     let out = palisade(&["audit", "append", "--log", log_s], EVENTS);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stdout(&out), "index 0\nindex 1\nindex 2\nindex 3\nindex 4\n");
+    assert_eq!(
+        stdout(&out),
+        "index 0\nindex 1\nindex 2\nindex 3\nindex 4\n"
+    );
     let err = stderr(&out);
-    assert!(err.contains("line 3: rejected") && err.contains("actor"), "{err}");
+    assert!(
+        err.contains("line 3: rejected") && err.contains("actor"),
+        "{err}"
+    );
     assert!(err.contains("line 5: rejected"), "{err}");
-    assert!(!err.contains("line 4:") && !err.contains("line 6:"), "{err}");
+    assert!(
+        !err.contains("line 4:") && !err.contains("line 6:"),
+        "{err}"
+    );
 
     // checkpoint.
     let out = palisade(&["audit", "checkpoint", "--log", log_s, "--key", key_s], "");
@@ -136,7 +151,16 @@ fn audit_commands_end_to_end() {
     for args in [
         vec!["audit", "verify", "--log", log_s],
         vec!["audit", "verify", "--log", log_s, "--public-key", pub_s],
-        vec!["audit", "verify", "--log", log_s, "--public-key", pub_s, "--trusted", cp_s],
+        vec![
+            "audit",
+            "verify",
+            "--log",
+            log_s,
+            "--public-key",
+            pub_s,
+            "--trusted",
+            cp_s,
+        ],
     ] {
         let out = palisade(&args, "");
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stdout(&out));
@@ -149,7 +173,10 @@ fn audit_commands_end_to_end() {
     let out = palisade(&["audit", "export", "--log", log_s, "--out", export_s], "");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let exported = std::fs::read(&export).expect("export");
-    let leaves: Vec<&[u8]> = exported.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let leaves: Vec<&[u8]> = exported
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(leaves.len(), 5);
     for (i, leaf) in leaves.iter().enumerate() {
         let value: serde_json::Value = serde_json::from_slice(leaf).expect("a JSON line");
@@ -163,7 +190,14 @@ fn audit_commands_end_to_end() {
     // verify-export: offline, same output and exit codes.
     let verify_export = |export: &str, extra: &[&str]| {
         let mut args = vec![
-            "audit", "verify-export", "--export", export, "--checkpoint", cp_s, "--public-key", pub_s,
+            "audit",
+            "verify-export",
+            "--export",
+            export,
+            "--checkpoint",
+            cp_s,
+            "--public-key",
+            pub_s,
         ];
         args.extend_from_slice(extra);
         palisade(&args, "")
@@ -172,14 +206,23 @@ fn audit_commands_end_to_end() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(stdout(&out), format!("ok 5 {checkpoint_root}\n"));
     let tampered = dir.path().join("tampered.jsonl");
-    std::fs::write(&tampered, String::from_utf8(exported.clone()).expect("utf-8").replace("bob", "eve"))
-        .expect("write");
+    std::fs::write(
+        &tampered,
+        String::from_utf8(exported.clone())
+            .expect("utf-8")
+            .replace("bob", "eve"),
+    )
+    .expect("write");
     let out = verify_export(path(&tampered), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).starts_with("invalid: "), "{}", stdout(&out));
     let short = dir.path().join("short.jsonl");
     let cut = exported.iter().rposition(|b| *b == b'\n').expect("newline");
-    let cut = exported[..cut].iter().rposition(|b| *b == b'\n').expect("newline") + 1;
+    let cut = exported[..cut]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .expect("newline")
+        + 1;
     std::fs::write(&short, &exported[..cut]).expect("write");
     let out = verify_export(path(&short), &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -193,7 +236,11 @@ fn audit_commands_end_to_end() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         stdout(&out)
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line")["index"].as_u64().expect("index"))
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("JSON line")["index"]
+                    .as_u64()
+                    .expect("index")
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(query(&[]), vec![4, 3, 2, 1, 0]);
@@ -202,9 +249,25 @@ fn audit_commands_end_to_end() {
     assert_eq!(query(&["--action", "auth.login.failed"]), vec![1]);
     assert_eq!(query(&["--tenant", "acme", "--limit", "2"]), vec![4, 3]);
     assert_eq!(query(&["--tenant", "other"]), Vec::<u64>::new());
-    assert_eq!(query(&["--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z"]), Vec::<u64>::new());
+    assert_eq!(
+        query(&[
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--until",
+            "2000-01-02T00:00:00Z"
+        ]),
+        Vec::<u64>::new()
+    );
     assert_eq!(query(&["--since", "2000-01-01T00:00:00Z"]).len(), 5);
-    assert_eq!(palisade(&["audit", "query", "--log", log_s, "--since", "yesterday"], "").status.code(), Some(2));
+    assert_eq!(
+        palisade(
+            &["audit", "query", "--log", log_s, "--since", "yesterday"],
+            ""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
 
     // prove: checked against the independent implementation.
     for (index, size) in [(0u64, None), (3, None), (2, Some(3u64)), (4, Some(5))] {
@@ -222,30 +285,61 @@ fn audit_commands_end_to_end() {
         assert_eq!(proof["leafIdx"], index);
         assert_eq!(proof["treeSize"], n);
         assert_eq!(proof["root"], STANDARD.encode(mth(&leaves[..n])));
-        assert_eq!(proof["leafHash"], STANDARD.encode(mth(&leaves[index as usize..=index as usize])));
-        let expected: Vec<String> = path_of(index as usize, &leaves[..n]).iter().map(|h| STANDARD.encode(h)).collect();
+        assert_eq!(
+            proof["leafHash"],
+            STANDARD.encode(mth(&leaves[index as usize..=index as usize]))
+        );
+        let expected: Vec<String> = path_of(index as usize, &leaves[..n])
+            .iter()
+            .map(|h| STANDARD.encode(h))
+            .collect();
         assert_eq!(proof["proof"], serde_json::json!(expected));
     }
-    assert_eq!(palisade(&["audit", "prove", "--log", log_s, "--index", "5"], "").status.code(), Some(2));
+    assert_eq!(
+        palisade(&["audit", "prove", "--log", log_s, "--index", "5"], "")
+            .status
+            .code(),
+        Some(2)
+    );
 
     // Rollback: keep a copy at 5 entries, grow the log, pin the newer checkpoint.
     let old_copy = dir.path().join("old");
     copy_dir(&log, &old_copy);
     let more = "{\"tenant\":\"acme\",\"actor\":\"dave\",\"action\":\"auth.session.revoked\",\"target\":\"s-1\"}\n";
     let out = palisade(&["audit", "append", "--log", log_s], more);
-    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), "index 5\n"));
+    assert_eq!(
+        (out.status.code(), stdout(&out).as_str()),
+        (Some(0), "index 5\n")
+    );
     let out = palisade(&["audit", "checkpoint", "--log", log_s, "--key", key_s], "");
     let newer = dir.path().join("checkpoint-6");
     std::fs::write(&newer, stdout(&out)).expect("save");
     let out = palisade(
-        &["audit", "verify", "--log", path(&old_copy), "--public-key", pub_s, "--trusted", path(&newer)],
+        &[
+            "audit",
+            "verify",
+            "--log",
+            path(&old_copy),
+            "--public-key",
+            pub_s,
+            "--trusted",
+            path(&newer),
+        ],
         "",
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).starts_with("invalid: rolled back"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("invalid: rolled back"),
+        "{}",
+        stdout(&out)
+    );
     let out = verify_export(export_s, &["--trusted", path(&newer)]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).starts_with("invalid: rolled back"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("invalid: rolled back"),
+        "{}",
+        stdout(&out)
+    );
 
     // Tamper with a byte of the segment: invalid.
     let segment = log.join("acme").join("segment-00000000000000000000.log");
@@ -253,7 +347,10 @@ fn audit_commands_end_to_end() {
     let at = bytes.len() / 2;
     bytes[at] ^= 0x20;
     std::fs::write(&segment, &bytes).expect("write");
-    let out = palisade(&["audit", "verify", "--log", log_s, "--public-key", pub_s], "");
+    let out = palisade(
+        &["audit", "verify", "--log", log_s, "--public-key", pub_s],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).starts_with("invalid: "), "{}", stdout(&out));
 }
@@ -275,12 +372,42 @@ fn several_tenants_need_a_choice_and_bad_flags_are_usage_errors() {
     let out = palisade(&["audit", "verify", "--log", log_s, "--tenant", "a"], "");
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).starts_with("ok 2 "), "{}", stdout(&out));
-    assert_eq!(palisade(&["audit", "verify", "--log", path(&dir.path().join("missing"))], "").status.code(), Some(2));
+    assert_eq!(
+        palisade(
+            &[
+                "audit",
+                "verify",
+                "--log",
+                path(&dir.path().join("missing"))
+            ],
+            ""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
     assert_eq!(palisade(&["audit", "append"], "").status.code(), Some(2));
-    assert_eq!(palisade(&["audit", "prove", "--log", log_s, "--index", "x"], "").status.code(), Some(2));
+    assert_eq!(
+        palisade(&["audit", "prove", "--log", log_s, "--index", "x"], "")
+            .status
+            .code(),
+        Some(2)
+    );
     let key = dir.path().join("not-a-key");
     std::fs::write(&key, "nonsense").expect("write");
-    let out = palisade(&["audit", "checkpoint", "--log", log_s, "--key", path(&key), "--tenant", "a"], "");
+    let out = palisade(
+        &[
+            "audit",
+            "checkpoint",
+            "--log",
+            log_s,
+            "--key",
+            path(&key),
+            "--tenant",
+            "a",
+        ],
+        "",
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 

@@ -97,7 +97,9 @@ struct TenantState {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn damaged(file: &Path, offset: u64, what: impl Into<String>) -> Error {
@@ -177,10 +179,18 @@ fn read_frames(
             if rest.iter().all(|b| *b == 0) {
                 return Ok(Tail::Torn(offset));
             }
-            return Err(damaged(path, offset, "zero bytes where a record should start"));
+            return Err(damaged(
+                path,
+                offset,
+                "zero bytes where a record should start",
+            ));
         }
         if len > MAX_PAYLOAD {
-            return Err(damaged(path, offset, format!("record length {len} exceeds the limit")));
+            return Err(damaged(
+                path,
+                offset,
+                format!("record length {len} exceeds the limit"),
+            ));
         }
         if u64::from(len) > remaining - FRAME_HEADER {
             return Ok(Tail::Torn(offset));
@@ -236,7 +246,10 @@ impl FileStore {
     pub fn open_read_only(root: impl AsRef<Path>) -> Result<Self, Error> {
         let root = root.as_ref().to_path_buf();
         if !root.is_dir() {
-            return Err(Error::Config(format!("{}: no audit log here", root.display())));
+            return Err(Error::Config(format!(
+                "{}: no audit log here",
+                root.display()
+            )));
         }
         Ok(Self::new(root, false, None))
     }
@@ -335,11 +348,9 @@ impl FileStore {
             state.segments.push(segment);
         }
         self.scan_checkpoints(&state.dir.join(CHECKPOINT_FILE))?;
-        if writable {
-            if let Some(segment) = state.segments.last() {
-                let file = OpenOptions::new().append(true).open(&segment.path)?;
-                state.current = Some(Arc::new(file));
-            }
+        if let (true, Some(segment)) = (writable, state.segments.last()) {
+            let file = OpenOptions::new().append(true).open(&segment.path)?;
+            state.current = Some(Arc::new(file));
         }
         Ok(state)
     }
@@ -364,22 +375,34 @@ impl FileStore {
             sparse: Vec::new(),
         };
         let path = segment.path.clone();
-        let tail = read_frames(&path, &mut file, SEGMENT_HEADER, file_len, |offset, payload| {
-            let index = first + segment.count;
-            if segment.count % SPARSE_EVERY == 0 {
-                segment.sparse.push((index, offset));
-            }
-            segment.count += 1;
-            segment.bytes = offset + FRAME_HEADER + payload.len() as u64;
-            Ok(())
-        })?;
+        let tail = read_frames(
+            &path,
+            &mut file,
+            SEGMENT_HEADER,
+            file_len,
+            |offset, payload| {
+                let index = first + segment.count;
+                if segment.count.is_multiple_of(SPARSE_EVERY) {
+                    segment.sparse.push((index, offset));
+                }
+                segment.count += 1;
+                segment.bytes = offset + FRAME_HEADER + payload.len() as u64;
+                Ok(())
+            },
+        )?;
         if let Tail::Torn(offset) = tail {
             self.cut_torn_tail(&path, offset, file_len, is_last)?;
         }
         Ok(segment)
     }
 
-    fn cut_torn_tail(&self, path: &Path, offset: u64, file_len: u64, is_last: bool) -> Result<(), Error> {
+    fn cut_torn_tail(
+        &self,
+        path: &Path,
+        offset: u64,
+        file_len: u64,
+        is_last: bool,
+    ) -> Result<(), Error> {
         if !is_last {
             return Err(damaged(path, offset, "incomplete record inside the log"));
         }
@@ -411,16 +434,25 @@ impl FileStore {
         };
         let file_len = file.metadata()?.len();
         let mut magic = [0u8; 8];
-        if file_len < CHECKPOINT_HEADER || file.read_exact(&mut magic).is_err() || &magic != CHECKPOINT_MAGIC {
+        if file_len < CHECKPOINT_HEADER
+            || file.read_exact(&mut magic).is_err()
+            || &magic != CHECKPOINT_MAGIC
+        {
             return Err(damaged(path, 0, "checkpoint file header is damaged"));
         }
         let mut notes = Vec::new();
-        let tail = read_frames(path, &mut file, CHECKPOINT_HEADER, file_len, |offset, payload| {
-            let note = std::str::from_utf8(payload)
-                .map_err(|_| damaged(path, offset, "checkpoint is not UTF-8"))?;
-            notes.push(note.to_owned());
-            Ok(())
-        })?;
+        let tail = read_frames(
+            path,
+            &mut file,
+            CHECKPOINT_HEADER,
+            file_len,
+            |offset, payload| {
+                let note = std::str::from_utf8(payload)
+                    .map_err(|_| damaged(path, offset, "checkpoint is not UTF-8"))?;
+                notes.push(note.to_owned());
+                Ok(())
+            },
+        )?;
         if let Tail::Torn(offset) = tail {
             self.cut_torn_tail(path, offset, file_len, true)?;
         }
@@ -438,7 +470,13 @@ impl FileStore {
 
 impl TenantState {
     /// Writes framed records, starting a new segment first when the current one is full.
-    fn write(&mut self, first_index: u64, count: u64, frames: &[u8], segment_bytes: u64) -> Result<(), Error> {
+    fn write(
+        &mut self,
+        first_index: u64,
+        count: u64,
+        frames: &[u8],
+        segment_bytes: u64,
+    ) -> Result<(), Error> {
         let needs_segment = match self.segments.last() {
             None => true,
             Some(s) => s.count > 0 && s.bytes + frames.len() as u64 > segment_bytes,
@@ -449,7 +487,10 @@ impl TenantState {
             }
             std::fs::create_dir_all(&self.dir)?;
             let path = self.dir.join(segment_name(first_index));
-            let mut file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+            let mut file = OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(&path)?;
             file.write_all(&segment_header(first_index))?;
             file.sync_all()?;
             sync_dir(&self.dir)?;
@@ -472,9 +513,9 @@ impl TenantState {
             if (index - segment.first) % SPARSE_EVERY == 0 {
                 segment.sparse.push((index, offset));
             }
-            let len = u64::from(u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]));
-            offset += FRAME_HEADER + len;
-            rest = &rest[(FRAME_HEADER + len) as usize..];
+            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            offset += FRAME_HEADER + len as u64;
+            rest = &rest[8 + len..];
         }
         segment.bytes = offset;
         segment.count += count;
@@ -492,7 +533,7 @@ impl TenantState {
                 break;
             };
             let point = segment.sparse.partition_point(|(i, _)| *i <= next);
-            let Some(&(mut index, offset)) = segment.sparse.get(point.wrapping_sub(1)) else {
+            let Some(&(mut index, mut offset)) = segment.sparse.get(point.wrapping_sub(1)) else {
                 break;
             };
             let mut file = File::open(&segment.path)?;
@@ -500,32 +541,45 @@ impl TenantState {
             let mut reader = BufReader::with_capacity(128 * 1024, file);
             let segment_end = segment.first + segment.count;
             while index < segment_end && next < end {
+                // The files were checked on open; this catches a change made since.
+                let changed = |what: &str| {
+                    damaged(
+                        &segment.path,
+                        offset,
+                        format!("entry {index}: {what} (changed since the log was opened)"),
+                    )
+                };
                 let mut header = [0u8; 8];
                 reader.read_exact(&mut header)?;
                 let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
                 if len > MAX_PAYLOAD {
-                    return Err(damaged(&segment.path, 0, "record length changed under the store"));
+                    return Err(changed("record length exceeds the limit"));
                 }
                 let mut payload = vec![0u8; len as usize];
                 reader.read_exact(&mut payload)?;
                 let mut crc = crc32fast::Hasher::new();
                 crc.update(&len.to_le_bytes());
                 crc.update(&payload);
-                if crc.finalize() != u32::from_le_bytes([header[4], header[5], header[6], header[7]]) {
-                    return Err(damaged(&segment.path, 0, format!("entry {index}: checksum mismatch")));
+                if crc.finalize()
+                    != u32::from_le_bytes([header[4], header[5], header[6], header[7]])
+                {
+                    return Err(changed("record checksum mismatch"));
                 }
                 if index >= next {
                     out.push(payload);
                     next += 1;
                 }
                 index += 1;
+                offset += FRAME_HEADER + u64::from(len);
             }
         }
         Ok(out)
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Store(format!("file store task failed: {e}")))?
@@ -587,11 +641,9 @@ impl Store for FileStore {
                 }
                 (state.current.clone(), state.written)
             };
-            if let Some(file) = file {
-                if let Err(err) = file.sync_data() {
-                    lock(&files.state).failed = true;
-                    return Err(err.into());
-                }
+            if let Some(Err(err)) = file.map(|f| f.sync_data()) {
+                lock(&files.state).failed = true;
+                return Err(err.into());
             }
             *synced = written;
             Ok(())
@@ -660,7 +712,11 @@ impl Store for FileStore {
                 if !item.file_type()?.is_dir() {
                     continue;
                 }
-                if let Some(tenant) = item.file_name().to_str().and_then(|n| TenantId::new(n).ok()) {
+                if let Some(tenant) = item
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| TenantId::new(n).ok())
+                {
                     tenants.push(tenant);
                 }
             }

@@ -30,7 +30,9 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, BTreeMap<TenantId, MemoryLog>> {
         // A panic while holding the lock cannot leave a log half-appended: every change
         // below is a single push after its checks.
-        self.logs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -38,12 +40,10 @@ impl Store for MemoryStore {
     async fn append(&self, tenant: &TenantId, records: &[Record]) -> Result<(), Error> {
         let mut logs = self.lock();
         let log = logs.entry(tenant.clone()).or_default();
-        let mut next = log.leaves.len() as u64;
-        for record in records {
+        for (record, next) in records.iter().zip(log.leaves.len() as u64..) {
             if record.entry().index() != next || record.entry().event().tenant_id() != tenant {
                 return Err(Error::Conflict);
             }
-            next += 1;
         }
         for record in records {
             log.leaves.push(record.leaf_bytes().to_vec());
@@ -61,7 +61,9 @@ impl Store for MemoryStore {
         let Some(log) = logs.get(tenant) else {
             return Ok(Vec::new());
         };
-        let from = usize::try_from(from).unwrap_or(usize::MAX).min(log.leaves.len());
+        let from = usize::try_from(from)
+            .unwrap_or(usize::MAX)
+            .min(log.leaves.len());
         let to = from.saturating_add(max).min(log.leaves.len());
         Ok(log.leaves[from..to].to_vec())
     }

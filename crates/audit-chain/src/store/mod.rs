@@ -246,7 +246,10 @@ impl Query {
         };
         after_cursor
             && event.tenant_id() == &self.tenant
-            && self.actor.as_deref().is_none_or(|a| a == event.actor_name())
+            && self
+                .actor
+                .as_deref()
+                .is_none_or(|a| a == event.actor_name())
             && self
                 .action
                 .as_ref()

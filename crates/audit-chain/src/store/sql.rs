@@ -84,7 +84,11 @@ pub(crate) fn select(query: &Query, dialect: Dialect) -> Built {
     if let Some(cursor) = query.after {
         let index = i64::try_from(cursor.0).unwrap_or(i64::MAX);
         let p = b.placeholder(dialect, Bind::Int(index));
-        let op = if query.order == Order::NewestFirst { "<" } else { ">" };
+        let op = if query.order == Order::NewestFirst {
+            "<"
+        } else {
+            ">"
+        };
         b.sql.push_str(&format!(" AND idx {op} {p}"));
     }
     // Times never decrease along a tenant's log, so (recorded_at, idx) order is log
@@ -211,22 +215,26 @@ macro_rules! sql_store {
                 size: u64,
                 note: &str,
             ) -> Result<(), Error> {
-                sqlx::query("INSERT INTO audit_checkpoints (tenant, size, note) VALUES ($1, $2, $3)")
-                    .bind(tenant.as_str())
-                    .bind(to_i64(size)?)
-                    .bind(note)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::map_err)?;
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (tenant, size, note) VALUES ($1, $2, $3)",
+                )
+                .bind(tenant.as_str())
+                .bind(to_i64(size)?)
+                .bind(note)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
                 Ok(())
             }
 
             async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<String>, Error> {
-                sqlx::query_scalar("SELECT note FROM audit_checkpoints WHERE tenant = $1 ORDER BY id")
-                    .bind(tenant.as_str())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(Self::map_err)
+                sqlx::query_scalar(
+                    "SELECT note FROM audit_checkpoints WHERE tenant = $1 ORDER BY id",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::map_err)
             }
 
             async fn tenants(&self) -> Result<Vec<TenantId>, Error> {
@@ -242,17 +250,15 @@ macro_rules! sql_store {
 
             async fn query(&self, query: &Query) -> Result<Page, Error> {
                 let built = $crate::store::sql::select(query, $dialect);
-                let leaves: Vec<Vec<u8>> = Self::bind_all(
-                    sqlx::query(sqlx::AssertSqlSafe(built.sql)),
-                    &built.binds,
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Self::map_err)?
-                .into_iter()
-                .map(|row| sqlx::Row::try_get::<Vec<u8>, _>(&row, 0))
-                .collect::<Result<_, _>>()
-                .map_err(Self::map_err)?;
+                let leaves: Vec<Vec<u8>> =
+                    Self::bind_all(sqlx::query(sqlx::AssertSqlSafe(built.sql)), &built.binds)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(Self::map_err)?
+                        .into_iter()
+                        .map(|row| sqlx::Row::try_get::<Vec<u8>, _>(&row, 0))
+                        .collect::<Result<_, _>>()
+                        .map_err(Self::map_err)?;
                 let more = leaves.len() > query.limit as usize;
                 let entries = leaves
                     .iter()
