@@ -56,7 +56,11 @@ enum AuditCommand {
         #[command(flatten)]
         tenant: TenantArg,
     },
-    /// Verify the whole log; print "ok <size> <root base64>" (exit 0) or "invalid: <reason>" (exit 1).
+    // The help text is an attribute, not a doc comment: it shows the output's
+    // placeholders in angle brackets.
+    #[command(
+        about = "Verify the whole log; print \"ok <size> <root base64>\" (exit 0) or \"invalid: <reason>\" (exit 1)"
+    )]
     Verify {
         /// The log directory.
         #[arg(long, value_name = "DIR")]
