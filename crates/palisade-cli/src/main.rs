@@ -10,6 +10,7 @@
 //! | 2 | usage or configuration error (unknown command, bad flag, missing key) |
 #![forbid(unsafe_code)]
 
+mod audit;
 mod exit;
 mod password;
 
@@ -40,11 +41,14 @@ enum Command {
         #[command(subcommand)]
         command: password::PasswordCommand,
     },
+    /// Tamper-evident audit logs: append, checkpoint, verify, export, query, prove.
+    Audit(audit::AuditArgs),
 }
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
     match cli.command {
         Command::Password { command } => password::run(command),
+        Command::Audit(args) => audit::run(args),
     }
 }
 
