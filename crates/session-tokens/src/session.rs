@@ -16,6 +16,56 @@ const MAX_LABEL_LEN: usize = 128;
 /// Longest stored user agent, in bytes; longer ones are cut.
 const MAX_USER_AGENT_LEN: usize = 512;
 
+/// The accessors [`Session`] and [`SessionInfo`] share, over their `record` field.
+macro_rules! record_accessors {
+    () => {
+        /// The authenticator assurance level reached.
+        pub fn aal(&self) -> Aal {
+            self.record.aal
+        }
+
+        /// The authentication methods used (RFC 8176 values).
+        pub fn amr(&self) -> &[String] {
+            &self.record.amr
+        }
+
+        /// When the user last authenticated for this session.
+        pub fn authenticated_at(&self) -> SystemTime {
+            from_unix_secs(self.record.authenticated_at)
+        }
+
+        /// When the session was issued.
+        pub fn created_at(&self) -> SystemTime {
+            from_unix_secs(self.record.created_at)
+        }
+
+        /// The end of the absolute lifetime.
+        pub fn expires_at(&self) -> SystemTime {
+            from_unix_secs(self.record.expires_at)
+        }
+
+        /// The last recorded activity.
+        pub fn last_seen_at(&self) -> SystemTime {
+            from_unix_secs(self.record.last_seen_at)
+        }
+
+        /// The client's IP address at sign-in.
+        pub fn ip(&self) -> Option<IpAddr> {
+            self.record.ip
+        }
+
+        /// The client's user agent at sign-in.
+        pub fn user_agent(&self) -> Option<&str> {
+            self.record.user_agent.as_deref()
+        }
+
+        /// The device label.
+        pub fn label(&self) -> Option<&str> {
+            self.record.label.as_deref()
+        }
+    };
+}
+
 /// A verified session: what [`SessionManager::verify`](crate::SessionManager::verify) and
 /// the axum extractor return.
 ///
@@ -42,50 +92,7 @@ impl Session {
         &self.record.user
     }
 
-    /// The authenticator assurance level reached.
-    pub fn aal(&self) -> Aal {
-        self.record.aal
-    }
-
-    /// The authentication methods used (RFC 8176 values).
-    pub fn amr(&self) -> &[String] {
-        &self.record.amr
-    }
-
-    /// When the user last authenticated for this session.
-    pub fn authenticated_at(&self) -> SystemTime {
-        from_unix_secs(self.record.authenticated_at)
-    }
-
-    /// When the session was issued.
-    pub fn created_at(&self) -> SystemTime {
-        from_unix_secs(self.record.created_at)
-    }
-
-    /// The end of the absolute lifetime.
-    pub fn expires_at(&self) -> SystemTime {
-        from_unix_secs(self.record.expires_at)
-    }
-
-    /// The last recorded activity.
-    pub fn last_seen_at(&self) -> SystemTime {
-        from_unix_secs(self.record.last_seen_at)
-    }
-
-    /// The client's IP address at sign-in.
-    pub fn ip(&self) -> Option<IpAddr> {
-        self.record.ip
-    }
-
-    /// The client's user agent at sign-in.
-    pub fn user_agent(&self) -> Option<&str> {
-        self.record.user_agent.as_deref()
-    }
-
-    /// The device label.
-    pub fn label(&self) -> Option<&str> {
-        self.record.label.as_deref()
-    }
+    record_accessors!();
 }
 
 /// One entry of a user's session list.
@@ -106,45 +113,7 @@ impl SessionInfo {
         self.current
     }
 
-    /// When the session was issued.
-    pub fn created_at(&self) -> SystemTime {
-        from_unix_secs(self.record.created_at)
-    }
-
-    /// The last recorded activity.
-    pub fn last_seen_at(&self) -> SystemTime {
-        from_unix_secs(self.record.last_seen_at)
-    }
-
-    /// The end of the absolute lifetime.
-    pub fn expires_at(&self) -> SystemTime {
-        from_unix_secs(self.record.expires_at)
-    }
-
-    /// When the user last authenticated for this session.
-    pub fn authenticated_at(&self) -> SystemTime {
-        from_unix_secs(self.record.authenticated_at)
-    }
-
-    /// The authenticator assurance level reached.
-    pub fn aal(&self) -> Aal {
-        self.record.aal
-    }
-
-    /// The client's IP address at sign-in.
-    pub fn ip(&self) -> Option<IpAddr> {
-        self.record.ip
-    }
-
-    /// The client's user agent at sign-in.
-    pub fn user_agent(&self) -> Option<&str> {
-        self.record.user_agent.as_deref()
-    }
-
-    /// The device label.
-    pub fn label(&self) -> Option<&str> {
-        self.record.label.as_deref()
-    }
+    record_accessors!();
 }
 
 /// A freshly issued session and its token.

@@ -85,6 +85,20 @@ impl MemoryStore {
     fn write(&self, operation: &'static str) -> Result<RwLockWriteGuard<'_, State>, StoreError> {
         self.state.write().map_err(|_| StoreError::msg(operation))
     }
+
+    /// Applies `change` to the record `handle`, if there is one; returns what it returns.
+    fn update(
+        &self,
+        operation: &'static str,
+        handle: &SessionHandle,
+        change: impl FnOnce(&mut SessionRecord) -> bool,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .write(operation)?
+            .sessions
+            .get_mut(handle)
+            .is_some_and(change))
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -129,17 +143,14 @@ impl SessionStore for MemoryStore {
         min_interval: u64,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut state = self.write("touch")?;
-            match state.sessions.get_mut(handle) {
-                Some(record)
-                    if record.revoked_at.is_none()
-                        && record.last_seen_at <= now.saturating_sub(min_interval) =>
-                {
+            self.update("touch", handle, |record| {
+                let due = record.revoked_at.is_none()
+                    && record.last_seen_at <= now.saturating_sub(min_interval);
+                if due {
                     record.last_seen_at = now;
-                    Ok(true)
                 }
-                _ => Ok(false),
-            }
+                due
+            })
         })
     }
 
@@ -190,18 +201,14 @@ impl SessionStore for MemoryStore {
         now: u64,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut state = self.write("revoke")?;
-            match state.sessions.get_mut(handle) {
-                Some(record)
-                    if record.tenant == *tenant
-                        && record.user == *user
-                        && record.revoked_at.is_none() =>
-                {
+            self.update("revoke", handle, |record| {
+                let owned = record.tenant == *tenant && record.user == *user;
+                let live = owned && record.revoked_at.is_none();
+                if live {
                     record.revoked_at = Some(now);
-                    Ok(true)
                 }
-                _ => Ok(false),
-            }
+                live
+            })
         })
     }
 
