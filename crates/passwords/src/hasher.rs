@@ -73,6 +73,8 @@ pub struct Hasher {
     limits: VerifyLimits,
     normalization: Normalization,
     random: Box<dyn RandomSource>,
+    /// Whether `random` is the default [`OsRandom`], for `Debug`.
+    os_random: bool,
     dummy: PasswordHash,
 }
 
@@ -358,6 +360,14 @@ impl fmt::Debug for Hasher {
             .field("pepper", &self.peppers.as_ref().map(Peppers::current_id))
             .field("limits", &self.limits)
             .field("normalization", &self.normalization)
+            .field(
+                "random",
+                &if self.os_random {
+                    "OsRandom"
+                } else {
+                    "dangerous_random_source"
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -407,8 +417,15 @@ impl HasherBuilder {
         self
     }
 
-    /// Where salts come from ([`OsRandom`] otherwise).
-    pub fn random_source(mut self, random: impl RandomSource + 'static) -> Self {
+    /// Takes salts (and the dummy hash's random bytes) from `random` instead of the
+    /// operating system ([`OsRandom`]).
+    ///
+    /// Dangerous: salts are what make two users with the same password get different
+    /// hashes. A source that repeats itself, or that an attacker can predict, gives repeated
+    /// or precomputable salts, so one guess tests many accounts at once. The only reason to
+    /// use it is a known-answer test that needs reproducible hash strings; production code
+    /// keeps the default. A hasher built this way says so in its `Debug` output.
+    pub fn dangerous_random_source(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Some(Box::new(random));
         self
     }
@@ -430,6 +447,7 @@ impl HasherBuilder {
             }
             peppers.check()?;
         }
+        let os_random = self.random.is_none();
         let random = self.random.unwrap_or_else(|| Box::new(OsRandom));
         let dummy = dummy_hash(
             self.scheme,
@@ -442,6 +460,7 @@ impl HasherBuilder {
             peppers: self.peppers,
             normalization: self.normalization,
             random,
+            os_random,
             dummy,
         })
     }

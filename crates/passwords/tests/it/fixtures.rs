@@ -77,15 +77,25 @@ fn new_hashes_match_argon2_cffi_and_python_bcrypt_byte_for_byte() {
     let answers = fixture("known-answers.txt");
     let (password, argon2_cffi) = &answers[0];
     let hasher = Hasher::builder()
-        .random_source(CountingBytes)
+        .dangerous_random_source(CountingBytes)
         .build()
         .unwrap();
     assert_eq!(hasher.hash(password).unwrap().as_str(), argon2_cffi);
+    // A hasher with a fixed random source is marked as such wherever it is logged.
+    assert!(
+        format!("{hasher:?}").contains("random: \"dangerous_random_source\""),
+        "{hasher:?}"
+    );
+    let default = Hasher::new().unwrap();
+    assert!(
+        format!("{default:?}").contains("random: \"OsRandom\""),
+        "{default:?}"
+    );
 
     let (password, python_bcrypt) = &answers[1];
     let hasher = Hasher::builder()
         .bcrypt(passwords::BcryptCost::new(10).unwrap())
-        .random_source(CountingBytes)
+        .dangerous_random_source(CountingBytes)
         .build()
         .unwrap();
     assert_eq!(hasher.hash(password).unwrap().as_str(), python_bcrypt);
