@@ -188,8 +188,16 @@ impl Hasher {
         password: impl AsRef<[u8]>,
         stored: &str,
     ) -> Result<Option<PasswordHash>, Error> {
-        let password = password.as_ref();
-        if self.verify(password, stored)?.needs_rehash() {
+        self.verify_and_upgrade_hash(password.as_ref(), &PasswordHash::parse(stored)?)
+    }
+
+    /// [`Hasher::verify_and_upgrade`] for an already parsed hash.
+    pub(crate) fn verify_and_upgrade_hash(
+        &self,
+        password: &[u8],
+        stored: &PasswordHash,
+    ) -> Result<Option<PasswordHash>, Error> {
+        if self.verify_hash(password, stored)?.needs_rehash() {
             self.hash(password).map(Some)
         } else {
             Ok(None)

@@ -110,8 +110,9 @@ impl HashingPool {
         stored: &str,
     ) -> Result<Option<PasswordHash>, Error> {
         let password = copy_password(password.as_ref())?;
+        // Parsed once, here, so a malformed hash is refused before it takes a place.
         let stored = PasswordHash::parse(stored)?;
-        self.run(move |hasher| hasher.verify_and_upgrade(&*password, stored.as_str()))
+        self.run(move |hasher| hasher.verify_and_upgrade_hash(&password, &stored))
             .await
     }
 
