@@ -51,7 +51,8 @@ pub struct PoolMetrics {
     pub queued: usize,
     /// The most hashes that have ever run at the same time.
     pub peak_running: usize,
-    /// Requests refused with [`Error::Busy`] so far.
+    /// Requests refused with [`Error::Busy`] so far. Refusals are logged only at debug
+    /// level (a flood would otherwise flood the logs too): alert on this counter instead.
     pub rejected: u64,
 }
 
@@ -166,7 +167,17 @@ impl HashingPool {
             let _running = Running::start(&inner);
             job(&inner.hasher)
         });
-        task.await.map_err(|_| Error::WorkerStopped)?
+        match task.await {
+            Ok(result) => result,
+            Err(stopped) => {
+                if stopped.is_panic() {
+                    // A bug in the hashing code, not bad input. The payload is not logged:
+                    // it could quote what the job was working on.
+                    tracing::error!("password hashing job panicked; the request fails");
+                }
+                Err(Error::WorkerStopped)
+            }
+        }
     }
 }
 
@@ -239,8 +250,11 @@ impl Admission {
         match admitted {
             Ok(_) => Ok(Self(Arc::clone(inner))),
             Err(_) => {
+                // One event per refusal would flood the logs in exactly the flood the pool
+                // is there for: refusals are counted (`PoolMetrics::rejected`), and only
+                // logged at debug level.
                 inner.rejected.fetch_add(1, Ordering::SeqCst);
-                tracing::warn!(
+                tracing::debug!(
                     max_concurrent = inner.max_concurrent,
                     max_admitted = inner.max_admitted,
                     "password hashing pool full; request refused"

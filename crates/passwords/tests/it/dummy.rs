@@ -2,53 +2,15 @@
 //! parameters and pepper, as a real verify. What ran is observed through the `tracing`
 //! event the hasher emits just before it computes a hash.
 
-use std::fmt;
-use std::sync::{Arc, Mutex};
-
 use passwords::{BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, PepperId, PepperKey, Peppers};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 
-use crate::common::weak_params;
-
-/// Records every event's fields as `name=value` lines.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Vec<String>>>>);
-
-struct Fields(Vec<String>);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push(format!("{}={value:?}", field.name()));
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(Vec::new());
-        event.record(&mut fields);
-        self.0.lock().expect("capture lock").push(fields.0);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
+use crate::common::{capture_events, weak_params};
 
 /// The hash computations `f` performed, as seen by the hasher's own event.
 fn computations(f: impl FnOnce()) -> Vec<Vec<String>> {
-    let capture = Capture::default();
-    tracing::subscriber::with_default(capture.clone(), f);
-    let events = capture.0.lock().expect("capture lock").clone();
-    events
+    capture_events(f)
         .into_iter()
+        .map(|(_, fields)| fields)
         .filter(|fields| fields.iter().any(|f| f.contains("computing password hash")))
         .collect()
 }
