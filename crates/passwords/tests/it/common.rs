@@ -58,19 +58,22 @@ pub(crate) fn fixture(name: &str) -> Vec<(String, String)> {
 
 /// The `tracing` events `f` emits on this thread: each event's level and its fields as
 /// `name=value` strings.
-pub(crate) fn capture_events(f: impl FnOnce()) -> Vec<(Level, Vec<String>)> {
+pub(crate) fn capture_events(f: impl FnOnce()) -> Vec<Captured> {
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), f);
     capture.events()
 }
 
+/// One recorded event: its level and its fields as `name=value` strings.
+pub(crate) type Captured = (Level, Vec<String>);
+
 /// Records every event's level and fields.
 #[derive(Clone, Default)]
-pub(crate) struct Capture(Arc<Mutex<Vec<(Level, Vec<String>)>>>);
+pub(crate) struct Capture(Arc<Mutex<Vec<Captured>>>);
 
 impl Capture {
     /// The events recorded so far.
-    pub(crate) fn events(&self) -> Vec<(Level, Vec<String>)> {
+    pub(crate) fn events(&self) -> Vec<Captured> {
         self.0.lock().expect("capture lock").clone()
     }
 }
