@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::hasher::{Hasher, MAX_PASSWORD_LEN, Verified};
-use crate::{Error, PasswordHash};
+use crate::{Error, PasswordHash, Policy, Violation};
 
 /// Runs a [`Hasher`]'s work on tokio's blocking threads, a bounded number at a time, with
 /// a bounded queue in front.
@@ -127,6 +127,30 @@ impl HashingPool {
         let password = copy_password(password.as_ref())?;
         self.run(move |hasher| hasher.dummy_verify(&*password))
             .await
+    }
+
+    /// [`Policy::check`] on the pool, for registration and password-change handlers: the
+    /// check can cost as much as a hash on adversarial input, so it takes a slot like one.
+    /// Input too long to pass is refused at once, without a slot.
+    ///
+    /// The outer `Result` is the pool's ([`Error::Busy`], [`Error::WorkerStopped`]); the
+    /// inner one is the policy's verdict.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] when the queue is full, [`Error::WorkerStopped`] when the worker
+    /// stopped.
+    pub async fn check_policy(
+        &self,
+        policy: &Policy,
+        password: &str,
+    ) -> Result<Result<(), Vec<Violation>>, Error> {
+        if policy.is_over_input_bound(password) {
+            return Ok(policy.check(password));
+        }
+        let password = Zeroizing::new(password.to_owned());
+        let policy = policy.clone();
+        self.run(move |_| Ok(policy.check(&password))).await
     }
 
     /// The hasher the pool runs.

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use passwords::{Argon2Params, BcryptCost, Error, Hasher, HashingPool, RandomSource};
+use passwords::{
+    Argon2Params, BcryptCost, Error, Hasher, HashingPool, Policy, RandomSource, Violation,
+};
 use tracing::Level;
 
 use crate::common::{Capture, capture_events, fast_hasher, weak_params};
@@ -297,4 +299,46 @@ async fn a_panicking_job_is_reported_as_stopped_and_gives_its_slot_back() {
         pool.dummy_verify("no salt needed").await,
         Err(Error::Invalid)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_check_takes_a_slot_like_a_hash() {
+    let policy = Policy::new();
+    let pool = one_slow_slot();
+    assert_eq!(
+        pool.check_policy(&policy, "correct horse battery staple")
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        pool.check_policy(&policy, "p@ssw0rd").await.unwrap(),
+        Err(vec![Violation::Common])
+    );
+
+    let running = spawn_hash(&pool, "first");
+    let queued = spawn_hash(&pool, "second");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (pool.metrics().running, pool.metrics().queued) != (1, 1) {
+        assert!(Instant::now() < deadline, "pool never filled");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // A full pool refuses the check like any other request...
+    let mut check = pin!(pool.check_policy(&policy, "a 20-char l33t: 4@8("));
+    assert!(matches!(
+        check.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+        Poll::Ready(Err(Error::Busy))
+    ));
+    // ...but input too long to pass is answered at once, without a slot.
+    let huge = "x".repeat(1 << 20);
+    let mut too_long = pin!(pool.check_policy(&policy, &huge));
+    let verdict = too_long
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(
+        matches!(&verdict, Poll::Ready(Ok(Err(reasons))) if reasons == &[Violation::TooLong { max: 128 }]),
+        "{verdict:?}"
+    );
+    running.await.unwrap().unwrap();
+    queued.await.unwrap().unwrap();
 }
