@@ -91,3 +91,41 @@ fn dummy_verify_never_succeeds_and_fails_like_verify_on_long_input() {
         Err(Error::PasswordTooLong { .. })
     ));
 }
+
+#[test]
+fn text_that_nfkc_changes_costs_the_same_for_known_and_unknown_users() {
+    // A wrong password that NFKC changes (a decomposed accent): against a hash without a
+    // pepper key id, the text as typed is tried too, so a failed verify computes twice.
+    let wrong = "cre\u{300}me br\u{fb}le\u{301}e";
+    for peppered in [false, true] {
+        let builder = Hasher::builder().argon2id(weak_params());
+        let hasher = if peppered {
+            builder.pepper(Peppers::new(
+                PepperKey::new(PepperId::new(3), &[3; 32]).unwrap(),
+            ))
+        } else {
+            builder
+        }
+        .build()
+        .unwrap();
+        let stored = hasher.hash("the real password").unwrap();
+        let real = computations(|| {
+            assert!(matches!(
+                hasher.verify(wrong, stored.as_str()),
+                Err(Error::Invalid)
+            ));
+        });
+        let dummy = computations(|| {
+            assert!(matches!(hasher.dummy_verify(wrong), Err(Error::Invalid)));
+        });
+        // A peppered hash was made by this crate from normalized text: no second try.
+        let expected = if peppered { 1 } else { 2 };
+        assert_eq!(real.len(), expected, "peppered: {peppered}, {real:?}");
+        assert_eq!(dummy, real, "peppered: {peppered}");
+        // Text that NFKC leaves alone is computed once, whatever the hash.
+        let once = computations(|| {
+            let _ = hasher.verify("plain wrong", stored.as_str());
+        });
+        assert_eq!(once.len(), 1, "{once:?}");
+    }
+}

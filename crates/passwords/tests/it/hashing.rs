@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use passwords::{
-    Algorithm, Argon2Params, BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, PasswordHash,
-    VerifyLimits,
+    Algorithm, Argon2Params, BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, Normalization,
+    PasswordHash, Policy, VerifyLimits,
 };
 use proptest::prelude::*;
 
@@ -218,6 +218,37 @@ fn the_same_text_typed_composed_or_decomposed_verifies() {
             .verify("cafe\u{301} cre\u{300}me", stored.as_str())
             .is_ok()
     );
+}
+
+#[test]
+fn what_the_policy_accepts_hashes_under_nfkc_but_may_not_as_typed() {
+    let policy = Policy::builder()
+        .max_chars(Policy::MAX_CHARS_LIMIT)
+        .build()
+        .unwrap();
+    let nfkc = fast_hasher();
+    let as_typed = Hasher::builder()
+        .argon2id(weak_params())
+        .normalization(Normalization::None)
+        .build()
+        .unwrap();
+    // The longest NFKC text the policy accepts: 256 four-byte characters, 1024 bytes.
+    let widest = "\u{1f600}".repeat(Policy::MAX_CHARS_LIMIT);
+    assert_eq!(widest.len(), MAX_PASSWORD_LEN);
+    assert_eq!(policy.check(&widest), Ok(()));
+    assert!(nfkc.hash(&widest).is_ok());
+    assert!(as_typed.hash(&widest).is_ok());
+    // 256 characters once normalized, but four code points each as typed: 2048 bytes.
+    let decomposed = "\u{391}\u{313}\u{342}\u{345}".repeat(Policy::MAX_CHARS_LIMIT);
+    assert_eq!(policy.check(&decomposed), Ok(()));
+    let stored = nfkc.hash(&decomposed).unwrap();
+    assert!(nfkc.verify(&decomposed, stored.as_str()).is_ok());
+    assert!(matches!(
+        as_typed.hash(&decomposed),
+        Err(Error::PasswordTooLong {
+            max: MAX_PASSWORD_LEN
+        })
+    ));
 }
 
 #[test]
