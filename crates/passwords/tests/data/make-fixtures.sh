@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Regenerates the password hashes made by other tools that the fixture tests verify.
 #
-#     crates/passwords/tests/data/make-fixtures.sh            # every file
+#     crates/passwords/tests/data/make-fixtures.sh            # every file but one (below)
 #     crates/passwords/tests/data/make-fixtures.sh FILE...    # only these files
+#
+# htpasswd-readme.txt is made only when named: the README example and the palisade CLI
+# test quote its hash, so a new one must be copied there too (a test checks the README).
 #
 # Needs `htpasswd` (Debian package apache2-utils) and a Python with the `bcrypt` and
 # `argon2-cffi` packages, for example:
@@ -124,6 +127,29 @@ make_htpasswd_unnormalized() {
     } >htpasswd-unnormalized.txt
 }
 
+# htpasswd reads only the first 72 bytes of a bcrypt password and says nothing: the second
+# line's hash is the first line's password's hash too.
+make_htpasswd_72() {
+    local p72
+    p72="$(printf 'p%.0s' $(seq 71))!"
+    {
+        header "htpasswd $(htpasswd_version), passwords of 72 and 73 bytes" \
+            "command: htpasswd -nbB user PASSWORD   (it silently drops bytes after the 72nd)"
+        printf '%s\t%s\n' "$p72" "$(htpasswd_hash "$p72")"
+        printf '%s\t%s\n' "${p72}x" "$(htpasswd_hash "${p72}x")"
+    } >htpasswd-72.txt
+}
+
+# The hash the README example and the palisade CLI test quote.
+make_htpasswd_readme() {
+    {
+        header "htpasswd $(htpasswd_version)" \
+            "command: htpasswd -nbB user hunter2   (bcrypt \$2y\$, htpasswd's default cost 5)" \
+            "quoted by crates/passwords/README.md and crates/palisade-cli/tests/password.rs"
+        printf '%s\t%s\n' hunter2 "$(htpasswd_hash hunter2)"
+    } >htpasswd-readme.txt
+}
+
 make_file() {
     case "$1" in
         htpasswd-2y.txt) make_htpasswd_2y ;;
@@ -132,13 +158,15 @@ make_file() {
         argon2-cffi-legacy.txt) make_argon2_cffi_legacy ;;
         known-answers.txt) make_known_answers ;;
         htpasswd-unnormalized.txt) make_htpasswd_unnormalized ;;
+        htpasswd-72.txt) make_htpasswd_72 ;;
+        htpasswd-readme.txt) make_htpasswd_readme ;;
         *) echo "make-fixtures.sh: no recipe for $1" >&2; exit 2 ;;
     esac
 }
 
 if [ "$#" -eq 0 ]; then
     set -- htpasswd-2y.txt python-bcrypt.txt argon2-cffi.txt argon2-cffi-legacy.txt \
-        known-answers.txt htpasswd-unnormalized.txt
+        known-answers.txt htpasswd-unnormalized.txt htpasswd-72.txt
 fi
 for file in "$@"; do
     make_file "$file"

@@ -144,3 +144,22 @@ fn hashes_of_unnormalized_text_verify_as_typed_and_upgrade() {
         assert!(as_given.verify(&typed, &legacy).is_ok());
     }
 }
+
+#[test]
+fn the_htpasswd_hash_the_readme_quotes_is_this_fixture() {
+    let fixture = fixture("htpasswd-readme.txt");
+    let [(password, hash)] = fixture.as_slice() else {
+        panic!("one line expected: {fixture:?}");
+    };
+    let hasher = Hasher::new().unwrap();
+    assert!(hasher.verify(password, hash).unwrap().needs_rehash());
+    assert!(matches!(
+        hasher.verify("hunter3", hash),
+        Err(Error::Invalid)
+    ));
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(&format!("let legacy = \"{hash}\";")),
+        "README.md does not quote {hash}"
+    );
+}

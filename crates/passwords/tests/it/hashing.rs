@@ -167,12 +167,40 @@ fn bcrypt_over_72_bytes_is_an_error_never_a_truncation() {
         hasher.verify(&longer, stored.as_str()),
         Err(Error::Invalid)
     ));
-    // The same holds for a legacy hash made by another tool.
+    // An argon2id hasher refuses it against a legacy bcrypt hash just the same.
     let argon2_hasher = fast_hasher();
     assert!(matches!(
         argon2_hasher.verify(&longer, stored.as_str()),
         Err(Error::Invalid)
     ));
+}
+
+#[test]
+fn bcrypt_hashes_made_by_htpasswd_never_match_over_72_bytes() {
+    // htpasswd hashed a 72-byte password, and a 73-byte one whose 73rd byte it silently
+    // dropped (so that hash is the 72-byte prefix's hash too).
+    let lines = fixture("htpasswd-72.txt");
+    let [(prefix, prefix_hash), (longer, longer_hash)] = lines.as_slice() else {
+        panic!("two lines expected: {lines:?}");
+    };
+    assert_eq!((prefix.len(), longer.len()), (72, 73));
+    assert!(longer.starts_with(prefix.as_str()));
+    let hasher = fast_hasher();
+    assert!(hasher.verify(prefix, prefix_hash).is_ok());
+    // The truncation is real: the raw bcrypt crate accepts either password for either
+    // hash, and the 72-byte prefix verifies against the 73-byte password's hash.
+    for hash in [prefix_hash, longer_hash] {
+        assert!(bcrypt::verify(longer, hash).unwrap(), "{hash}");
+        assert!(hasher.verify(prefix, hash).is_ok(), "{hash}");
+    }
+    // This crate never matches the 73-byte password, even against the hash htpasswd made
+    // of it.
+    for hash in [prefix_hash, longer_hash] {
+        assert!(
+            matches!(hasher.verify(longer, hash), Err(Error::Invalid)),
+            "{hash}"
+        );
+    }
 }
 
 #[test]
