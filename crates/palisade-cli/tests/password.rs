@@ -181,6 +181,19 @@ fn no_silent_truncation_on_the_command_line() {
 }
 
 #[test]
+fn stdin_beyond_any_password_is_too_long() {
+    // 16 MiB: far more than any command accepts. Each answers as it would for a password
+    // just over its limit (the unit tests show the rest is never read).
+    let flood = vec![b'a'; 16 << 20];
+    assert_usage_error(&palisade(&["password", "hash"], &flood), "too long");
+    let stored = hash(&[], b"pw");
+    assert_usage_error(&verify(&stored, &flood), "too long");
+    let check = palisade(&["password", "check"], &flood);
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    assert_eq!(stdout(&check), "too long: use at most 128 characters\n");
+}
+
+#[test]
 fn bad_flags_are_usage_errors() {
     assert_usage_error(
         &palisade(&["password", "hash", "--bcrypt-cost", "12"], b"pw"),
