@@ -10,7 +10,9 @@
 //! | 2 | usage or configuration error (unknown command, bad flag, missing key) |
 #![forbid(unsafe_code)]
 
+mod envelope;
 mod exit;
+mod keys;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -33,10 +35,27 @@ struct Cli {
 
 /// The command groups, one per crate.
 #[derive(Debug, clap::Subcommand)]
-enum Command {}
+enum Command {
+    /// Envelope keyrings: new, rotate, retire, list.
+    Keys(keys::Keys),
+    /// Seal stdin into an envelope (one line of text armor) under the primary key.
+    Seal(envelope::Seal),
+    /// Open an envelope from stdin; the exact plaintext on stdout, exit 1 if it does not open.
+    Open(envelope::Open),
+    /// Rewrap an envelope from stdin under the primary key; the plaintext is never shown.
+    Rewrap(envelope::Rewrap),
+    /// Show an envelope's format, algorithm and key version; needs no key.
+    Inspect(envelope::Inspect),
+}
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
-    match cli.command {}
+    match cli.command {
+        Command::Keys(args) => keys::run(args),
+        Command::Seal(args) => envelope::seal(args),
+        Command::Open(args) => envelope::open(args),
+        Command::Rewrap(args) => envelope::rewrap(args),
+        Command::Inspect(args) => envelope::inspect(args),
+    }
 }
 
 fn main() -> ExitCode {
