@@ -222,7 +222,7 @@ mod tests {
         let expected: &[u8] = &[
             0, 0, 0, 1, b'p', // purpose
             1, 0, 0, 0, 1, b't', // tenant
-            0, // no record
+            0,    // no record
             0, 0, 0, 2, // two pairs, names ascending
             0, 0, 0, 1, b'a', 0, 0, 0, 1, b'1', //
             0, 0, 0, 1, b'b', 0, 0, 0, 1, b'2',

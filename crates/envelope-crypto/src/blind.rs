@@ -34,7 +34,10 @@ impl fmt::Debug for BlindIndex {
         f.debug_struct("BlindIndex")
             .field("purpose", &self.purpose)
             .field("primary", &self.primary.get())
-            .field("versions", &self.keys.keys().map(|v| v.get()).collect::<Vec<_>>())
+            .field(
+                "versions",
+                &self.keys.keys().map(|v| v.get()).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -154,8 +154,9 @@ impl Envelope {
 
     /// The one-line text armor: `pal1.` and the envelope in unpadded base64url.
     pub fn to_armor(&self) -> String {
-        let mut out =
-            String::with_capacity(ARMOR_PREFIX.len() + BASE64URL_NOPAD.encode_len(self.bytes.len()));
+        let mut out = String::with_capacity(
+            ARMOR_PREFIX.len() + BASE64URL_NOPAD.encode_len(self.bytes.len()),
+        );
         out.push_str(ARMOR_PREFIX);
         BASE64URL_NOPAD.encode_append(&self.bytes, &mut out);
         out
@@ -214,8 +215,12 @@ pub(crate) struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     pub(crate) fn split(bytes: &'a [u8]) -> Result<Self> {
-        let (header_bytes, rest) = bytes.split_first_chunk::<HEADER_LEN>().ok_or(Error::Invalid)?;
-        let (nonce, rest) = rest.split_first_chunk::<NONCE_LEN>().ok_or(Error::Invalid)?;
+        let (header_bytes, rest) = bytes
+            .split_first_chunk::<HEADER_LEN>()
+            .ok_or(Error::Invalid)?;
+        let (nonce, rest) = rest
+            .split_first_chunk::<NONCE_LEN>()
+            .ok_or(Error::Invalid)?;
         let (commitment, rest) = rest
             .split_first_chunk::<COMMITMENT_LEN>()
             .ok_or(Error::Invalid)?;
@@ -276,7 +281,10 @@ mod tests {
         let armor = envelope.to_armor();
         assert!(!armor.contains(['\n', '=', '+', '/']));
         assert_eq!(Envelope::from_armor(&armor).unwrap(), envelope);
-        assert_eq!(Envelope::from_armor(&format!("{armor}\n")).unwrap(), envelope);
+        assert_eq!(
+            Envelope::from_armor(&format!("{armor}\n")).unwrap(),
+            envelope
+        );
         for bad in [
             armor.replacen("pal1.", "pal2.", 1),
             armor.replacen("pal1.", "", 1),

@@ -191,9 +191,9 @@ impl Keyring {
         match std::env::var(KEYRING_ENV) {
             Ok(text) if !text.trim().is_empty() => Self::parse(&Zeroizing::new(text)),
             Ok(_) | Err(std::env::VarError::NotPresent) => Err(Error::KeyringNotConfigured),
-            Err(std::env::VarError::NotUnicode(_)) => Err(Error::Keyring(format!(
-                "{KEYRING_ENV} is not valid UTF-8"
-            ))),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Error::Keyring(format!("{KEYRING_ENV} is not valid UTF-8")))
+            }
         }
     }
 
@@ -205,12 +205,12 @@ impl Keyring {
     /// text is not a valid keyring.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map(Zeroizing::new).map_err(|source| {
-            Error::KeyringFile {
+        let text = std::fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|source| Error::KeyringFile {
                 path: path.to_owned(),
                 source,
-            }
-        })?;
+            })?;
         warn_if_readable_by_others(path);
         Self::parse(&text)
     }
@@ -255,9 +255,8 @@ impl Keyring {
         let mut entries = BTreeMap::new();
         let mut primary = None;
         for (n, record) in records {
-            let (version, entry) = parse_record(record).map_err(|why| {
-                Error::Keyring(format!("record {n}: {why}"))
-            })?;
+            let (version, entry) =
+                parse_record(record).map_err(|why| Error::Keyring(format!("record {n}: {why}")))?;
             if entry.state == KeyState::Primary {
                 if let Some(first) = primary {
                     return Err(Error::Keyring(format!(
@@ -275,9 +274,8 @@ impl Keyring {
         if entries.is_empty() {
             return Err(Error::Keyring("the keyring holds no keys".into()));
         }
-        let primary = primary.ok_or_else(|| {
-            Error::Keyring("no version is primary; exactly one must be".into())
-        })?;
+        let primary = primary
+            .ok_or_else(|| Error::Keyring("no version is primary; exactly one must be".into()))?;
         Ok(Self { entries, primary })
     }
 
@@ -397,8 +395,8 @@ impl Keyring {
             file_name.unwrap_or_else(|| "keyring".into()),
             std::process::id()
         ));
-        let result = write_private(&tmp, &self.to_text(), true)
-            .and_then(|()| std::fs::rename(&tmp, path));
+        let result =
+            write_private(&tmp, &self.to_text(), true).and_then(|()| std::fs::rename(&tmp, path));
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
@@ -446,7 +444,8 @@ impl Keyring {
         let purpose = Purpose::new(purpose.as_ref())?;
         let mut keys = BTreeMap::new();
         for (&version, entry) in &self.entries {
-            if let (KeyState::Primary | KeyState::DecryptOnly, Some(key)) = (entry.state, &entry.key)
+            if let (KeyState::Primary | KeyState::DecryptOnly, Some(key)) =
+                (entry.state, &entry.key)
             {
                 let mut okm = Zeroizing::new([0u8; 32]);
                 derive(&key.0, b"blind-index", &purpose, okm.as_mut_slice());

@@ -168,7 +168,11 @@ where
         let mut items = pin!(items);
         while let Some(item) = poll_fn(|cx| items.as_mut().poll_next(cx)).await {
             let item = item?;
-            if self.resume_from.as_ref().is_some_and(|from| item.id <= *from) {
+            if self
+                .resume_from
+                .as_ref()
+                .is_some_and(|from| item.id <= *from)
+            {
                 self.progress.skipped += 1;
                 continue;
             }

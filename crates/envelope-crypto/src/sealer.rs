@@ -162,7 +162,12 @@ impl Sealer {
         let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
         out.extend_from_slice(&header_bytes);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&keys.commitment(&header_bytes, &nonce).finalize().into_bytes());
+        out.extend_from_slice(
+            &keys
+                .commitment(&header_bytes, &nonce)
+                .finalize()
+                .into_bytes(),
+        );
         let body = out.len();
         out.extend_from_slice(plaintext);
         match keys
@@ -283,8 +288,15 @@ mod tests {
         let envelope = sealer.seal(&[9u8; 64], &binding).unwrap().into_bytes();
 
         let before = aead_opens();
-        assert_eq!(sealer.open(&envelope, &binding).unwrap().as_bytes(), &[9u8; 64]);
-        assert_eq!(aead_opens(), before + 1, "a good envelope runs the AEAD once");
+        assert_eq!(
+            sealer.open(&envelope, &binding).unwrap().as_bytes(),
+            &[9u8; 64]
+        );
+        assert_eq!(
+            aead_opens(),
+            before + 1,
+            "a good envelope runs the AEAD once"
+        );
 
         for byte in HEADER_LEN + NONCE_LEN..HEADER_LEN + NONCE_LEN + COMMITMENT_LEN {
             let mut bad = envelope.clone();
@@ -298,7 +310,10 @@ mod tests {
         let mut bad_tag = envelope.clone();
         *bad_tag.last_mut().unwrap() ^= 0x01;
         let before = aead_opens();
-        assert!(matches!(sealer.open(&bad_tag, &binding), Err(Error::Invalid)));
+        assert!(matches!(
+            sealer.open(&bad_tag, &binding),
+            Err(Error::Invalid)
+        ));
         assert_eq!(aead_opens(), before + 1);
     }
 
@@ -320,11 +335,17 @@ mod tests {
         let nonce: [u8; NONCE_LEN] = envelope[HEADER_LEN..HEADER_LEN + NONCE_LEN]
             .try_into()
             .unwrap();
-        let foreign = other.keys(KeyVersion::MIN).unwrap().commitment(&header, &nonce);
+        let foreign = other
+            .keys(KeyVersion::MIN)
+            .unwrap()
+            .commitment(&header, &nonce);
         envelope[HEADER_LEN + NONCE_LEN..HEADER_LEN + NONCE_LEN + COMMITMENT_LEN]
             .copy_from_slice(&foreign.finalize().into_bytes());
         let before = aead_opens();
-        assert!(matches!(sealer.open(&envelope, &binding), Err(Error::Invalid)));
+        assert!(matches!(
+            sealer.open(&envelope, &binding),
+            Err(Error::Invalid)
+        ));
         assert_eq!(aead_opens(), before);
     }
 }

@@ -184,7 +184,12 @@ impl Xaes256Gcm {
     ///
     /// [`Error::Invalid`](crate::Error::Invalid) when the message is longer than GCM
     /// allows (64 GiB).
-    pub fn encrypt(&self, nonce: &[u8; 24], plaintext: &[u8], aad: &[u8]) -> crate::Result<Vec<u8>> {
+    pub fn encrypt(
+        &self,
+        nonce: &[u8; 24],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> crate::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
         let tag = self
@@ -251,8 +256,7 @@ pub(crate) fn gcm_seal(
         #[cfg(feature = "aws-lc")]
         Backend::AwsLc => {
             use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-            let gcm =
-                LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| GcmError)?);
+            let gcm = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| GcmError)?);
             let tag = gcm
                 .seal_in_place_separate_tag(
                     Nonce::assume_unique_for_key(nonce),
@@ -284,8 +288,7 @@ pub(crate) fn gcm_open(
         #[cfg(feature = "aws-lc")]
         Backend::AwsLc => {
             use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-            let gcm =
-                LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| GcmError)?);
+            let gcm = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| GcmError)?);
             gcm.open_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),

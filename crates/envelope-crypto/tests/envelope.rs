@@ -101,9 +101,15 @@ fn backends_produce_byte_identical_envelopes_for_the_same_nonce() {
         }
         // And each backend opens what the others sealed.
         for &backend in Backend::all() {
-            let sealer = keyring.sealer("test.backends").unwrap().with_backend(backend);
+            let sealer = keyring
+                .sealer("test.backends")
+                .unwrap()
+                .with_backend(backend);
             for envelope in &envelopes {
-                assert_eq!(sealer.open(envelope, &binding()).unwrap().as_bytes(), plaintext);
+                assert_eq!(
+                    sealer.open(envelope, &binding()).unwrap().as_bytes(),
+                    plaintext
+                );
             }
         }
     }
@@ -132,7 +138,10 @@ fn every_single_bit_flip_of_a_64_byte_envelope_is_rejected() {
             }
         }
         assert_eq!(rejected, envelope.len() * 8);
-        assert!(sealer.open(&envelope, &binding()).is_ok(), "the original still opens");
+        assert!(
+            sealer.open(&envelope, &binding()).is_ok(),
+            "the original still opens"
+        );
     }
 }
 
@@ -141,16 +150,29 @@ fn truncated_and_extended_envelopes_are_rejected() {
     let sealer = keyring(&KEY).sealer("test.lengths").unwrap();
     let envelope = sealer.seal(&[7; 64], &binding()).unwrap().into_bytes();
     for len in 0..envelope.len() {
-        assert!(is_invalid(sealer.open(&envelope[..len], &binding())), "prefix of {len}");
-        assert!(is_invalid(sealer.open(&envelope[envelope.len() - len..], &binding())));
+        assert!(
+            is_invalid(sealer.open(&envelope[..len], &binding())),
+            "prefix of {len}"
+        );
+        assert!(is_invalid(
+            sealer.open(&envelope[envelope.len() - len..], &binding())
+        ));
     }
     for extra in [&[0u8][..], &[0; 16], &envelope[..], b"\n"] {
         let mut longer = envelope.clone();
         longer.extend_from_slice(extra);
-        assert!(is_invalid(sealer.open(&longer, &binding())), "+{} bytes", extra.len());
+        assert!(
+            is_invalid(sealer.open(&longer, &binding())),
+            "+{} bytes",
+            extra.len()
+        );
         let mut prefixed = extra.to_vec();
         prefixed.extend_from_slice(&envelope);
-        assert!(sealer.open(&prefixed, &binding()).is_err(), "{} bytes before", extra.len());
+        assert!(
+            sealer.open(&prefixed, &binding()).is_err(),
+            "{} bytes before",
+            extra.len()
+        );
     }
 }
 
@@ -194,14 +216,21 @@ fn changed_added_or_removed_binding_fields_are_rejected() {
         .pair("column", "totp_seed")
         .record("user:42")
         .tenant("acme");
-    assert_eq!(sealer.open(&envelope, &reordered).unwrap().as_bytes(), b"secret");
+    assert_eq!(
+        sealer.open(&envelope, &reordered).unwrap().as_bytes(),
+        b"secret"
+    );
 }
 
 #[test]
 fn another_purpose_or_another_keyring_is_rejected() {
     let keyring_a = keyring(&KEY);
     let keyring_b = keyring(&[0xa5; 32]);
-    let envelope = keyring_a.sealer("oauth.token").unwrap().seal(b"t", &binding()).unwrap();
+    let envelope = keyring_a
+        .sealer("oauth.token")
+        .unwrap()
+        .seal(b"t", &binding())
+        .unwrap();
     for sealer in [
         keyring_a.sealer("oauth.token2").unwrap(),
         keyring_a.sealer("oauth.Token").unwrap(),
@@ -210,7 +239,13 @@ fn another_purpose_or_another_keyring_is_rejected() {
     ] {
         assert!(is_invalid(sealer.open(&envelope, &binding())), "{sealer:?}");
     }
-    assert!(keyring_a.sealer("oauth.token").unwrap().open(&envelope, &binding()).is_ok());
+    assert!(
+        keyring_a
+            .sealer("oauth.token")
+            .unwrap()
+            .open(&envelope, &binding())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -246,16 +281,26 @@ fn header_peek_needs_no_key() {
 #[test]
 fn rotation_keeps_old_envelopes_open_and_moves_them_by_rewrap() {
     let mut keyring = keyring(&KEY);
-    let old = keyring.sealer("oauth.token").unwrap().seal(b"v1 secret", &binding()).unwrap();
+    let old = keyring
+        .sealer("oauth.token")
+        .unwrap()
+        .seal(b"v1 secret", &binding())
+        .unwrap();
     assert_eq!(old.header().key_version().get(), 1);
 
     let v2 = keyring.rotate().unwrap();
     assert_eq!(v2.get(), 2);
-    let states: Vec<_> = keyring.versions().map(|k| (k.version.get(), k.state)).collect();
+    let states: Vec<_> = keyring
+        .versions()
+        .map(|k| (k.version.get(), k.state))
+        .collect();
     assert_eq!(states, [(1, KeyState::DecryptOnly), (2, KeyState::Primary)]);
 
     let sealer = keyring.sealer("oauth.token").unwrap();
-    assert_eq!(sealer.open(&old, &binding()).unwrap().as_bytes(), b"v1 secret");
+    assert_eq!(
+        sealer.open(&old, &binding()).unwrap().as_bytes(),
+        b"v1 secret"
+    );
     let new = sealer.seal(b"v2 secret", &binding()).unwrap();
     assert_eq!(new.header().key_version(), v2);
     assert!(sealer.needs_rewrap(&old).unwrap());
@@ -263,7 +308,10 @@ fn rotation_keeps_old_envelopes_open_and_moves_them_by_rewrap() {
 
     let moved = sealer.rewrap(&old, &binding()).unwrap();
     assert_eq!(moved.header().key_version(), v2);
-    assert_eq!(sealer.open(&moved, &binding()).unwrap().as_bytes(), b"v1 secret");
+    assert_eq!(
+        sealer.open(&moved, &binding()).unwrap().as_bytes(),
+        b"v1 secret"
+    );
     // rewrap checks the binding like open does.
     assert!(is_invalid(sealer.rewrap(&old, &Binding::new())));
 
@@ -271,24 +319,47 @@ fn rotation_keeps_old_envelopes_open_and_moves_them_by_rewrap() {
     let reloaded = Keyring::parse(&keyring.to_text()).unwrap();
     assert_eq!(reloaded.primary(), v2);
     let sealer = reloaded.sealer("oauth.token").unwrap();
-    assert_eq!(sealer.open(&old, &binding()).unwrap().as_bytes(), b"v1 secret");
+    assert_eq!(
+        sealer.open(&old, &binding()).unwrap().as_bytes(),
+        b"v1 secret"
+    );
 }
 
 #[test]
 fn retired_versions_fail_with_an_error_naming_the_version() {
     let mut keyring = keyring(&KEY);
-    let old = keyring.sealer("oauth.token").unwrap().seal(b"s", &binding()).unwrap();
+    let old = keyring
+        .sealer("oauth.token")
+        .unwrap()
+        .seal(b"s", &binding())
+        .unwrap();
     keyring.rotate().unwrap();
-    let rewrapped = keyring.sealer("oauth.token").unwrap().rewrap(&old, &binding()).unwrap();
+    let rewrapped = keyring
+        .sealer("oauth.token")
+        .unwrap()
+        .rewrap(&old, &binding())
+        .unwrap();
     keyring.retire(KeyVersion::new(1).unwrap()).unwrap();
 
     for keyring in [Keyring::parse(&keyring.to_text()).unwrap(), keyring] {
         let sealer = keyring.sealer("oauth.token").unwrap();
         let err = sealer.open(&old, &binding()).unwrap_err();
-        assert!(matches!(err, Error::RetiredKey(v) if v.get() == 1), "{err:?}");
-        assert!(err.to_string().contains("key version 1 is retired"), "{err}");
-        assert!(matches!(sealer.rewrap(&old, &binding()), Err(Error::RetiredKey(_))));
-        assert_eq!(sealer.open(&rewrapped, &binding()).unwrap().as_bytes(), b"s");
+        assert!(
+            matches!(err, Error::RetiredKey(v) if v.get() == 1),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("key version 1 is retired"),
+            "{err}"
+        );
+        assert!(matches!(
+            sealer.rewrap(&old, &binding()),
+            Err(Error::RetiredKey(_))
+        ));
+        assert_eq!(
+            sealer.open(&rewrapped, &binding()).unwrap().as_bytes(),
+            b"s"
+        );
     }
 }
 
@@ -305,9 +376,20 @@ fn retiring_the_primary_or_an_unknown_version_is_refused() {
 fn an_envelope_of_a_version_not_in_the_keyring_names_it() {
     let mut newer = keyring(&KEY);
     newer.rotate().unwrap();
-    let envelope = newer.sealer("p").unwrap().seal(b"x", &Binding::new()).unwrap();
-    let err = keyring(&KEY).sealer("p").unwrap().open(&envelope, &Binding::new()).unwrap_err();
-    assert!(matches!(err, Error::UnknownKeyVersion(v) if v.get() == 2), "{err:?}");
+    let envelope = newer
+        .sealer("p")
+        .unwrap()
+        .seal(b"x", &Binding::new())
+        .unwrap();
+    let err = keyring(&KEY)
+        .sealer("p")
+        .unwrap()
+        .open(&envelope, &Binding::new())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownKeyVersion(v) if v.get() == 2),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -316,10 +398,19 @@ fn keyrings_fail_closed_on_missing_short_and_malformed_keys() {
     let cases: Vec<(String, &str)> = vec![
         (String::new(), "empty"),
         ("# only a comment\n".into(), "empty"),
-        ("palisade-keyring v2\n".into(), "must start with `palisade-keyring v1`"),
+        (
+            "palisade-keyring v2\n".into(),
+            "must start with `palisade-keyring v1`",
+        ),
         ("palisade-keyring v1\n".into(), "holds no keys"),
-        (keyring_text(&[(1, "primary", &[7; 31])]), "31 bytes; at least 32"),
-        (keyring_text(&[(1, "primary", &[7; 16])]), "16 bytes; at least 32"),
+        (
+            keyring_text(&[(1, "primary", &[7; 31])]),
+            "31 bytes; at least 32",
+        ),
+        (
+            keyring_text(&[(1, "primary", &[7; 16])]),
+            "16 bytes; at least 32",
+        ),
         (keyring_text(&[(1, "primary", &[7; 65])]), "at most 64"),
         (keyring_text(&[(1, "primary", b"")]), "has no key"),
         (
@@ -330,8 +421,14 @@ fn keyrings_fail_closed_on_missing_short_and_malformed_keys() {
             "palisade-keyring v1\n1 primary 2025-01-01T00:00:00Z".into(),
             "got 3 fields",
         ),
-        (keyring_text(&[(1, "active", &key)]), "is not primary, decrypt-only or retired"),
-        (keyring_text(&[(1, "decrypt-only", &key)]), "no version is primary"),
+        (
+            keyring_text(&[(1, "active", &key)]),
+            "is not primary, decrypt-only or retired",
+        ),
+        (
+            keyring_text(&[(1, "decrypt-only", &key)]),
+            "no version is primary",
+        ),
         (
             keyring_text(&[(1, "primary", &key), (2, "primary", &key)]),
             "both primary",
@@ -349,12 +446,19 @@ fn keyrings_fail_closed_on_missing_short_and_malformed_keys() {
     }
     let err = Keyring::from_file("/nonexistent/palisade/keyring").unwrap_err();
     assert!(matches!(err, Error::KeyringFile { .. }), "{err:?}");
-    assert!(matches!(SecretKey::from_slice(&[0; 31]), Err(Error::KeyLength(31))));
+    assert!(matches!(
+        SecretKey::from_slice(&[0; 31]),
+        Err(Error::KeyLength(31))
+    ));
 }
 
 #[test]
 fn keyring_text_round_trips_and_allows_one_line_form() {
-    let text = keyring_text(&[(1, "retired", b""), (2, "decrypt-only", &[2; 48]), (3, "primary", &[3; 32])]);
+    let text = keyring_text(&[
+        (1, "retired", b""),
+        (2, "decrypt-only", &[2; 48]),
+        (3, "primary", &[3; 32]),
+    ]);
     let keyring = Keyring::parse(&text).unwrap();
     assert_eq!(keyring.primary().get(), 3);
     assert_eq!(*keyring.to_text(), text);
@@ -399,7 +503,10 @@ fn debug_output_shows_no_key_or_plaintext_bytes() {
         format!("{blind:?}"),
         format!("{customer:?}"),
         format!("{:?}", SecretKey::from_bytes(SECRET_KEY)),
-        format!("{:?}", envelope_crypto::dangerous::Xaes256Gcm::new(&SECRET_KEY, Backend::default())),
+        format!(
+            "{:?}",
+            envelope_crypto::dangerous::Xaes256Gcm::new(&SECRET_KEY, Backend::default())
+        ),
     ];
     let forbidden = [
         hex::encode(SECRET_KEY),
@@ -412,7 +519,10 @@ fn debug_output_shows_no_key_or_plaintext_bytes() {
     ];
     for output in &outputs {
         for needle in &forbidden {
-            assert!(!output.contains(needle.as_str()), "{output} contains {needle}");
+            assert!(
+                !output.contains(needle.as_str()),
+                "{output} contains {needle}"
+            );
         }
     }
     assert!(outputs[0].contains("primary"), "{}", outputs[0]);
@@ -426,7 +536,13 @@ fn blind_index_terms_are_versioned_and_purpose_bound() {
     let t1 = emails.term(b"alice@example.com");
     assert_eq!(t1, emails.term(b"alice@example.com"));
     assert_ne!(t1, emails.term(b"bob@example.com"));
-    assert_ne!(t1, keyring.blind_index("user.phone").unwrap().term(b"alice@example.com"));
+    assert_ne!(
+        t1,
+        keyring
+            .blind_index("user.phone")
+            .unwrap()
+            .term(b"alice@example.com")
+    );
     assert!(t1.to_string().starts_with("bi1.1."), "{t1}");
     assert_eq!(t1.to_string().len(), "bi1.1.".len() + 43);
 
@@ -449,7 +565,9 @@ fn a_totp_seed_sealed_for_one_user_opens_only_for_that_user() {
     let alice = Binding::new().record("user:alice");
     let envelope = seeds.seal(b"JBSWY3DPEHPK3PXP", &alice).unwrap();
     let stored = envelope.to_armor();
-    let opened = seeds.open(&Envelope::from_armor(&stored).unwrap(), &alice).unwrap();
+    let opened = seeds
+        .open(&Envelope::from_armor(&stored).unwrap(), &alice)
+        .unwrap();
     assert_eq!(opened.as_bytes(), b"JBSWY3DPEHPK3PXP");
     let bob = Binding::new().record("user:bob");
     assert!(is_invalid(seeds.open(&envelope, &bob)));

@@ -18,12 +18,22 @@ fn table() -> (Keyring, BTreeMap<u64, Vec<u8>>) {
     let mut rows = BTreeMap::new();
     let v1 = keyring.sealer("oauth.token").unwrap();
     for id in 1..=6 {
-        rows.insert(id, v1.seal(format!("token {id}").as_bytes(), &binding(id)).unwrap().into_bytes());
+        rows.insert(
+            id,
+            v1.seal(format!("token {id}").as_bytes(), &binding(id))
+                .unwrap()
+                .into_bytes(),
+        );
     }
     keyring.rotate().unwrap();
     let v2 = keyring.sealer("oauth.token").unwrap();
     for id in 7..=10 {
-        rows.insert(id, v2.seal(format!("token {id}").as_bytes(), &binding(id)).unwrap().into_bytes());
+        rows.insert(
+            id,
+            v2.seal(format!("token {id}").as_bytes(), &binding(id))
+                .unwrap()
+                .into_bytes(),
+        );
     }
     (keyring, rows)
 }
@@ -61,7 +71,10 @@ async fn rotator_rewraps_old_versions_reports_progress_and_resumes_from_its_curs
         })
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Rotation { id, .. } if id == "4"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Rotation { id, .. } if id == "4"),
+        "{err:?}"
+    );
     assert_eq!(rotator.cursor(), Some(&3));
     assert_eq!(rotator.progress().rewrapped, 3);
     assert_eq!(reports.lock().unwrap().len(), 3, "one report per item done");
@@ -82,7 +95,10 @@ async fn rotator_rewraps_old_versions_reports_progress_and_resumes_from_its_curs
         .await
         .unwrap();
     assert_eq!(*written.lock().unwrap(), [4, 5, 6]);
-    assert_eq!((progress.skipped, progress.rewrapped, progress.current), (3, 3, 4));
+    assert_eq!(
+        (progress.skipped, progress.rewrapped, progress.current),
+        (3, 3, 4)
+    );
     assert_eq!(progress.done(), 7);
     assert_eq!(rotator.cursor(), Some(&10));
 

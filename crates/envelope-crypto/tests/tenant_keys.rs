@@ -28,13 +28,19 @@ async fn store_contract<S: WrappedKeyStore>(store: &S) {
         wrapped: vec![9],
         ..key.clone()
     };
-    assert!(!store.insert(&second).await.unwrap(), "insert never overwrites");
+    assert!(
+        !store.insert(&second).await.unwrap(),
+        "insert never overwrites"
+    );
     assert_eq!(store.get("contract").await.unwrap(), Some(key.clone()));
     assert!(store.replace(&second).await.unwrap());
     assert_eq!(store.get("contract").await.unwrap(), Some(second));
     assert!(store.delete("contract").await.unwrap());
     assert!(!store.delete("contract").await.unwrap());
-    assert!(!store.replace(&key).await.unwrap(), "replace needs an existing key");
+    assert!(
+        !store.replace(&key).await.unwrap(),
+        "replace needs an existing key"
+    );
     assert_eq!(store.get("contract").await.unwrap(), None);
 }
 
@@ -45,7 +51,10 @@ async fn shred_suite<S: WrappedKeyStore>(store: S) {
     let keyring = Keyring::generate().unwrap();
     let tenants = TenantKeys::new(store, LocalKek::new(&keyring).unwrap());
     assert!(tenants.create("acme").await.unwrap());
-    assert!(!tenants.create("acme").await.unwrap(), "create is idempotent");
+    assert!(
+        !tenants.create("acme").await.unwrap(),
+        "create is idempotent"
+    );
     assert!(tenants.create("globex").await.unwrap());
 
     let acme = tenants.sealer("acme", "crm.api-key").await.unwrap();
@@ -54,7 +63,10 @@ async fn shred_suite<S: WrappedKeyStore>(store: S) {
     let globex_envelope = globex.seal(b"globex secret", &record(1)).unwrap();
 
     // Tenants' envelopes do not cross, even with equal bindings.
-    assert!(matches!(globex.open(&acme_envelope, &record(1)), Err(Error::Invalid)));
+    assert!(matches!(
+        globex.open(&acme_envelope, &record(1)),
+        Err(Error::Invalid)
+    ));
     // A binding naming another tenant is refused outright.
     assert!(matches!(
         acme.seal(b"x", &record(1).tenant("globex")),
@@ -62,25 +74,40 @@ async fn shred_suite<S: WrappedKeyStore>(store: S) {
     ));
     // A fresh sealer (another process, say) opens what the first sealed.
     let again = tenants.sealer("acme", "crm.api-key").await.unwrap();
-    assert_eq!(again.open(&acme_envelope, &record(1)).unwrap().as_bytes(), b"acme secret");
+    assert_eq!(
+        again.open(&acme_envelope, &record(1)).unwrap().as_bytes(),
+        b"acme secret"
+    );
     // The tenant is part of the binding whether or not the caller names it.
     assert_eq!(
-        again.open(&acme_envelope, &record(1).tenant("acme")).unwrap().as_bytes(),
+        again
+            .open(&acme_envelope, &record(1).tenant("acme"))
+            .unwrap()
+            .as_bytes(),
         b"acme secret"
     );
 
     assert!(tenants.shred("acme").await.unwrap());
     assert!(!tenants.shred("acme").await.unwrap());
     let err = tenants.sealer("acme", "crm.api-key").await.unwrap_err();
-    assert!(matches!(&err, Error::NoDataKey(t) if t == "acme"), "{err:?}");
+    assert!(
+        matches!(&err, Error::NoDataKey(t) if t == "acme"),
+        "{err:?}"
+    );
     // A new key for the tenant does not bring the old envelopes back.
     assert!(tenants.create("acme").await.unwrap());
     let fresh = tenants.sealer("acme", "crm.api-key").await.unwrap();
-    assert!(matches!(fresh.open(&acme_envelope, &record(1)), Err(Error::Invalid)));
+    assert!(matches!(
+        fresh.open(&acme_envelope, &record(1)),
+        Err(Error::Invalid)
+    ));
 
     let globex = tenants.sealer("globex", "crm.api-key").await.unwrap();
     assert_eq!(
-        globex.open(&globex_envelope, &record(1)).unwrap().as_bytes(),
+        globex
+            .open(&globex_envelope, &record(1))
+            .unwrap()
+            .as_bytes(),
         b"globex secret"
     );
 }
@@ -104,11 +131,17 @@ async fn rewrap_suite<S: WrappedKeyStore + Clone>(store: S) {
     let after = store.get("initech").await.unwrap().unwrap();
     assert_ne!(before.wrapped, after.wrapped);
     assert_eq!(
-        envelope_crypto::Header::peek(&after.wrapped).unwrap().key_version().get(),
+        envelope_crypto::Header::peek(&after.wrapped)
+            .unwrap()
+            .key_version()
+            .get(),
         2
     );
     let sealer = tenants.sealer("initech", "crm.api-key").await.unwrap();
-    assert_eq!(sealer.open(&envelope, &record(3)).unwrap().as_bytes(), b"initech secret");
+    assert_eq!(
+        sealer.open(&envelope, &record(3)).unwrap().as_bytes(),
+        b"initech secret"
+    );
 }
 
 /// BYOK: a tenant's data key wrapped by the tenant's own key opens only with that key.
@@ -139,7 +172,10 @@ async fn byok_suite<S: WrappedKeyStore + Clone>(store: S) {
         CustomerKey::new("umbrella", SecretKey::from_bytes(customer_key)),
     );
     let sealer = again.sealer("umbrella", "crm.api-key").await.unwrap();
-    assert_eq!(sealer.open(&envelope, &record(2)).unwrap().as_bytes(), b"umbrella secret");
+    assert_eq!(
+        sealer.open(&envelope, &record(2)).unwrap().as_bytes(),
+        b"umbrella secret"
+    );
 
     // Another key, or the service's own keyring, cannot unwrap the data key.
     let wrong = TenantKeys::new(
@@ -148,7 +184,10 @@ async fn byok_suite<S: WrappedKeyStore + Clone>(store: S) {
     );
     let err = wrong.sealer("umbrella", "crm.api-key").await.unwrap_err();
     assert!(matches!(err, Error::WrongKek { .. }), "{err:?}");
-    let local = TenantKeys::new(store.clone(), LocalKek::new(&Keyring::generate().unwrap()).unwrap());
+    let local = TenantKeys::new(
+        store.clone(),
+        LocalKek::new(&Keyring::generate().unwrap()).unwrap(),
+    );
     assert!(matches!(
         local.sealer("umbrella", "crm.api-key").await,
         Err(Error::WrongKek { .. })

@@ -61,7 +61,11 @@ fn inputs() -> Vec<Input> {
             purpose: "crm/api-key:v2",
             tenant: Some(""),
             record: None,
-            pairs: &[("table", "integrations"), ("column", "api_key"), ("env", "prod=eu")],
+            pairs: &[
+                ("table", "integrations"),
+                ("column", "api_key"),
+                ("env", "prod=eu"),
+            ],
             nonce: core::array::from_fn(|i| 0xf0 ^ (i as u8)),
             plaintext: (0u8..100).collect(),
         },
@@ -104,8 +108,13 @@ fn parse(text: &str) -> Vec<Vector> {
     let mut vectors = Vec::new();
     for block in text.split("\n\n") {
         let mut vector = Vector::default();
-        for line in block.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-            let (name, value) = line.split_once(": ").unwrap_or((line.trim_end_matches(':'), ""));
+        for line in block
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (name, value) = line
+                .split_once(": ")
+                .unwrap_or((line.trim_end_matches(':'), ""));
             if name == "pair" {
                 let (k, v) = value.split_once('=').expect("pair name=value");
                 vector.pairs.push((k.to_owned(), v.to_owned()));
@@ -185,7 +194,12 @@ fn independent_seal(v: &Vector) -> Computed {
 
 fn library_keyring(v: &Vector) -> Keyring {
     let version: u32 = v.get("key_version").parse().unwrap();
-    Keyring::parse(&common::keyring_text(&[(version, "primary", &v.hex("master_key"))])).unwrap()
+    Keyring::parse(&common::keyring_text(&[(
+        version,
+        "primary",
+        &v.hex("master_key"),
+    )]))
+    .unwrap()
 }
 
 fn library_seal(v: &Vector, backend: Backend) -> Envelope {
@@ -209,10 +223,22 @@ fn published_vectors_match_the_format_and_the_library() {
     for v in &vectors {
         let name = v.get("name");
         let independent = independent_seal(v);
-        assert_eq!(hex::encode(&independent.purpose_key), v.get("purpose_key"), "{name}");
-        assert_eq!(hex::encode(&independent.commitment), v.get("commitment"), "{name}");
+        assert_eq!(
+            hex::encode(&independent.purpose_key),
+            v.get("purpose_key"),
+            "{name}"
+        );
+        assert_eq!(
+            hex::encode(&independent.commitment),
+            v.get("commitment"),
+            "{name}"
+        );
         assert_eq!(hex::encode(&independent.aad), v.get("aad"), "{name}");
-        assert_eq!(hex::encode(&independent.envelope), v.get("envelope"), "{name}");
+        assert_eq!(
+            hex::encode(&independent.envelope),
+            v.get("envelope"),
+            "{name}"
+        );
         assert_eq!(
             format!("pal1.{}", BASE64URL_NOPAD.encode(&independent.envelope)),
             v.get("armor"),
@@ -225,9 +251,16 @@ fn published_vectors_match_the_format_and_the_library() {
 
         for &backend in Backend::all() {
             let sealed = library_seal(v, backend);
-            assert_eq!(hex::encode(sealed.as_bytes()), v.get("envelope"), "{name} {backend}");
+            assert_eq!(
+                hex::encode(sealed.as_bytes()),
+                v.get("envelope"),
+                "{name} {backend}"
+            );
             assert_eq!(sealed.to_armor(), v.get("armor"), "{name} {backend}");
-            let sealer = library_keyring(v).sealer(v.get("purpose")).unwrap().with_backend(backend);
+            let sealer = library_keyring(v)
+                .sealer(v.get("purpose"))
+                .unwrap()
+                .with_backend(backend);
             let armored = Envelope::from_armor(v.get("armor")).unwrap();
             let opened = sealer.open(&armored, &v.binding()).unwrap();
             assert_eq!(opened.as_bytes(), v.hex("plaintext"), "{name} {backend}");
@@ -269,7 +302,14 @@ fn write_vectors() {
         let sealed = library_seal(&v, Backend::RustCrypto);
         let computed = independent_seal(&v);
         out.push('\n');
-        for key in ["name", "master_key", "key_version", "purpose", "tenant", "record"] {
+        for key in [
+            "name",
+            "master_key",
+            "key_version",
+            "purpose",
+            "tenant",
+            "record",
+        ] {
             if let Some(value) = v.fields.get(key) {
                 out.push_str(&format!("{key}: {value}\n").replace(": \n", ":\n"));
             }
@@ -279,8 +319,14 @@ fn write_vectors() {
         }
         out.push_str(&format!("nonce: {}\n", v.get("nonce")));
         out.push_str(&format!("plaintext: {}\n", v.get("plaintext")).replace(": \n", ":\n"));
-        out.push_str(&format!("purpose_key: {}\n", hex::encode(&computed.purpose_key)));
-        out.push_str(&format!("commitment: {}\n", hex::encode(&computed.commitment)));
+        out.push_str(&format!(
+            "purpose_key: {}\n",
+            hex::encode(&computed.purpose_key)
+        ));
+        out.push_str(&format!(
+            "commitment: {}\n",
+            hex::encode(&computed.commitment)
+        ));
         out.push_str(&format!("aad: {}\n", hex::encode(&computed.aad)));
         out.push_str(&format!("envelope: {}\n", hex::encode(sealed.as_bytes())));
         out.push_str(&format!("armor: {}\n", sealed.to_armor()));

@@ -69,14 +69,23 @@ fn c2sp_vectors_encrypt_decrypt_and_reject_tampering() {
         for &backend in Backend::all() {
             let xaes = Xaes256Gcm::new(&v.key, backend);
             let sealed = xaes.encrypt(&v.nonce, &v.plaintext, &v.aad).unwrap();
-            assert_eq!(hex::encode(&sealed), hex::encode(&v.ciphertext), "{} {backend}", v.name);
+            assert_eq!(
+                hex::encode(&sealed),
+                hex::encode(&v.ciphertext),
+                "{} {backend}",
+                v.name
+            );
             let opened = xaes.decrypt(&v.nonce, &v.ciphertext, &v.aad).unwrap();
             assert_eq!(opened.as_bytes(), v.plaintext, "{} {backend}", v.name);
 
             for i in 0..v.ciphertext.len() {
                 let mut bad = v.ciphertext.clone();
                 bad[i] ^= 0x80;
-                assert!(xaes.decrypt(&v.nonce, &bad, &v.aad).is_err(), "{} byte {i}", v.name);
+                assert!(
+                    xaes.decrypt(&v.nonce, &bad, &v.aad).is_err(),
+                    "{} byte {i}",
+                    v.name
+                );
             }
             let mut bad_nonce = v.nonce;
             bad_nonce[0] ^= 1;
@@ -151,6 +160,10 @@ fn accumulated_randomized_known_answer() {
     for (&backend, sink) in Backend::all().iter().zip(sinks) {
         let mut out = [0u8; 32];
         sink.finalize_xof().read(&mut out);
-        assert_eq!(hex::encode(out), expected, "{iterations} iterations, {backend}");
+        assert_eq!(
+            hex::encode(out),
+            expected,
+            "{iterations} iterations, {backend}"
+        );
     }
 }

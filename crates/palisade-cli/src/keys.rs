@@ -29,6 +29,7 @@ enum KeysCommand {
         keyring: PathBuf,
     },
     /// Retire version N: envelopes sealed under it no longer open.
+    #[command(disable_version_flag = true)]
     Retire {
         /// The keyring file, rewritten in place.
         #[arg(long, value_name = "FILE")]

@@ -16,11 +16,11 @@ use data_encoding::BASE64URL_NOPAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-pub use self::store::{MemoryStore, WrappedKey, WrappedKeyStore};
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
+pub use self::store::{MemoryStore, WrappedKey, WrappedKeyStore};
 
 use crate::binding::{Binding, Purpose};
 use crate::error::{Error, Result};
