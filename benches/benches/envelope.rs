@@ -5,8 +5,10 @@
 //! RustCrypto's `Aead::encrypt` / `Aead::decrypt`, and aws-lc-rs's
 //! `seal_in_place_append_tag` / `open_in_place` on a fresh `Vec`. Both copy the input into
 //! a new buffer, as a seal or open that returns a value must; the envelope adds the
-//! XAES-256-GCM key derivation, the key commitment, the binding, a random nonce from the
-//! operating system and, on open, zeroizing the plaintext when it is dropped.
+//! XAES-256-GCM key derivation (two AES blocks and a fresh AES-GCM key schedule per
+//! message), the key commitment (HMAC-SHA256), the binding, a random nonce from the
+//! operating system (one `getrandom` system call per seal) and, on open, zeroizing the
+//! plaintext when it is dropped.
 
 use std::hint::black_box;
 
@@ -36,11 +38,15 @@ impl Raw for RustCrypto {
     }
 
     fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
-        self.0.encrypt(&Nonce::from(NONCE), plaintext).expect("seal")
+        self.0
+            .encrypt(&Nonce::from(NONCE), plaintext)
+            .expect("seal")
     }
 
     fn open(&self, ciphertext: &[u8]) -> Vec<u8> {
-        self.0.decrypt(&Nonce::from(NONCE), ciphertext).expect("open")
+        self.0
+            .decrypt(&Nonce::from(NONCE), ciphertext)
+            .expect("open")
     }
 }
 
@@ -55,7 +61,11 @@ impl Raw for AwsLc {
         let mut out = Vec::with_capacity(plaintext.len() + 16);
         out.extend_from_slice(plaintext);
         self.0
-            .seal_in_place_append_tag(LcNonce::assume_unique_for_key(NONCE), Aad::empty(), &mut out)
+            .seal_in_place_append_tag(
+                LcNonce::assume_unique_for_key(NONCE),
+                Aad::empty(),
+                &mut out,
+            )
             .expect("seal");
         out
     }
@@ -64,7 +74,11 @@ impl Raw for AwsLc {
         let mut out = ciphertext.to_vec();
         let len = self
             .0
-            .open_in_place(LcNonce::assume_unique_for_key(NONCE), Aad::empty(), &mut out)
+            .open_in_place(
+                LcNonce::assume_unique_for_key(NONCE),
+                Aad::empty(),
+                &mut out,
+            )
             .expect("open")
             .len();
         out.truncate(len);

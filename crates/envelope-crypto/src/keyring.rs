@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use data_encoding::BASE64;
@@ -430,7 +429,7 @@ impl Keyring {
             purpose,
             self.primary,
             versions,
-            Arc::new(OsRandom),
+            std::sync::Arc::new(OsRandom),
         ))
     }
 

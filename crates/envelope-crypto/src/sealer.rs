@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::binding::{Binding, Purpose};
 use crate::envelope::{COMMITMENT_LEN, Envelope, HEADER_LEN, Header, OVERHEAD, Parts};
@@ -115,7 +115,9 @@ impl Sealer {
         self
     }
 
-    /// Uses the given source for nonces instead of the operating system's generator.
+    /// Uses the given source for nonces instead of the operating system's generator
+    /// ([`OsRandom`](crate::OsRandom): one `getrandom` system call per seal, which is
+    /// safe across `fork` and virtual-machine snapshots).
     ///
     /// For tests and known-answer vectors: a source that repeats itself reuses nonces,
     /// which destroys confidentiality.
@@ -176,7 +178,7 @@ impl Sealer {
         {
             Ok(tag) => out.extend_from_slice(&tag),
             Err(_) => {
-                out.zeroize();
+                crate::secret::wipe(&mut out);
                 return Err(Error::MessageTooLong);
             }
         }
@@ -201,11 +203,18 @@ impl Sealer {
             .verify_slice(parts.commitment)
             .map_err(|_| Error::Invalid)?;
         let aad = self.aad(parts.header_bytes, binding)?;
-        let mut buf = Zeroizing::new(parts.ciphertext.to_vec());
+        // Decrypted in place inside the `Plaintext`, so it is zeroized on every path.
+        let mut plaintext = crate::Plaintext::new(parts.ciphertext.to_vec());
         keys.xaes
-            .open_in_place(self.backend, parts.nonce, &aad, &mut buf, parts.tag)
+            .open_in_place(
+                self.backend,
+                parts.nonce,
+                &aad,
+                plaintext.buffer_mut(),
+                parts.tag,
+            )
             .map_err(|_| Error::Invalid)?;
-        Ok(crate::Plaintext::new(buf))
+        Ok(plaintext)
     }
 
     /// Opens an envelope and seals its plaintext again under the primary version with

@@ -101,8 +101,8 @@ impl XaesKey {
     /// with M_i = 00 0i 58 00 || N[:12].
     pub(crate) fn derive(&self, nonce: &[u8; NONCE_LEN]) -> Zeroizing<[u8; KEY_LEN]> {
         let mut blocks = [aes::Block::default(), aes::Block::default()];
-        for (i, block) in blocks.iter_mut().enumerate() {
-            block[1] = u8::from(i == 1) + 1;
+        for (block, counter) in blocks.iter_mut().zip([1u8, 2]) {
+            block[1] = counter;
             block[2] = b'X';
             block[4..].copy_from_slice(&nonce[..12]);
             for (b, k) in block.iter_mut().zip(&self.k1) {
@@ -182,8 +182,8 @@ impl Xaes256Gcm {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`](crate::Error::Invalid) when the message is longer than GCM
-    /// allows (64 GiB).
+    /// [`Error::MessageTooLong`](crate::Error::MessageTooLong) when the message is longer
+    /// than GCM allows (64 GiB).
     pub fn encrypt(
         &self,
         nonce: &[u8; 24],
@@ -192,12 +192,16 @@ impl Xaes256Gcm {
     ) -> crate::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
-        let tag = self
-            .key
-            .seal_in_place(self.backend, nonce, aad, &mut out)
-            .map_err(|_| crate::Error::Invalid)?;
-        out.extend_from_slice(&tag);
-        Ok(out)
+        match self.key.seal_in_place(self.backend, nonce, aad, &mut out) {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                Ok(out)
+            }
+            Err(_) => {
+                crate::secret::wipe(&mut out);
+                Err(crate::Error::MessageTooLong)
+            }
+        }
     }
 
     /// Decrypts ciphertext || tag with `aad`.
@@ -218,11 +222,11 @@ impl Xaes256Gcm {
             .ok_or(crate::Error::Invalid)?;
         let (body, tag) = ciphertext.split_at(split);
         let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| crate::Error::Invalid)?;
-        let mut out = Zeroizing::new(body.to_vec());
+        let mut out = crate::Plaintext::new(body.to_vec());
         self.key
-            .open_in_place(self.backend, nonce, aad, &mut out, tag)
+            .open_in_place(self.backend, nonce, aad, out.buffer_mut(), tag)
             .map_err(|_| crate::Error::Invalid)?;
-        Ok(crate::Plaintext::new(out))
+        Ok(out)
     }
 }
 

@@ -16,22 +16,22 @@ fn binding(id: u64) -> Binding {
 fn table() -> (Keyring, BTreeMap<u64, Vec<u8>>) {
     let mut keyring = common::keyring(&[9; 32]);
     let mut rows = BTreeMap::new();
-    let v1 = keyring.sealer("oauth.token").unwrap();
+    let v1 = keyring.sealer("oauth.token").expect("valid purpose");
     for id in 1..=6 {
         rows.insert(
             id,
             v1.seal(format!("token {id}").as_bytes(), &binding(id))
-                .unwrap()
+                .expect("seal")
                 .into_bytes(),
         );
     }
-    keyring.rotate().unwrap();
-    let v2 = keyring.sealer("oauth.token").unwrap();
+    keyring.rotate().expect("rotate");
+    let v2 = keyring.sealer("oauth.token").expect("valid purpose");
     for id in 7..=10 {
         rows.insert(
             id,
             v2.seal(format!("token {id}").as_bytes(), &binding(id))
-                .unwrap()
+                .expect("seal")
                 .into_bytes(),
         );
     }

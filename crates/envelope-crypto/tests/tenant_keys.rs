@@ -22,45 +22,57 @@ async fn store_contract<S: WrappedKeyStore>(store: &S) {
         wrapped: vec![1, 2, 3],
         created: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
     };
-    assert_eq!(store.get("contract").await.unwrap(), None);
-    assert!(store.insert(&key).await.unwrap());
+    assert_eq!(store.get("contract").await.expect("store get"), None);
+    assert!(store.insert(&key).await.expect("store insert"));
     let second = WrappedKey {
         wrapped: vec![9],
         ..key.clone()
     };
     assert!(
-        !store.insert(&second).await.unwrap(),
+        !store.insert(&second).await.expect("store insert"),
         "insert never overwrites"
     );
-    assert_eq!(store.get("contract").await.unwrap(), Some(key.clone()));
-    assert!(store.replace(&second).await.unwrap());
-    assert_eq!(store.get("contract").await.unwrap(), Some(second));
-    assert!(store.delete("contract").await.unwrap());
-    assert!(!store.delete("contract").await.unwrap());
+    assert_eq!(
+        store.get("contract").await.expect("store get"),
+        Some(key.clone())
+    );
+    assert!(store.replace(&second).await.expect("store replace"));
+    assert_eq!(
+        store.get("contract").await.expect("store get"),
+        Some(second)
+    );
+    assert!(store.delete("contract").await.expect("store delete"));
+    assert!(!store.delete("contract").await.expect("store delete"));
     assert!(
-        !store.replace(&key).await.unwrap(),
+        !store.replace(&key).await.expect("store replace"),
         "replace needs an existing key"
     );
-    assert_eq!(store.get("contract").await.unwrap(), None);
+    assert_eq!(store.get("contract").await.expect("store get"), None);
 }
 
 /// Shredding one tenant's data key makes its envelopes unopenable and leaves another
 /// tenant's untouched.
 async fn shred_suite<S: WrappedKeyStore>(store: S) {
     store_contract(&store).await;
-    let keyring = Keyring::generate().unwrap();
-    let tenants = TenantKeys::new(store, LocalKek::new(&keyring).unwrap());
-    assert!(tenants.create("acme").await.unwrap());
+    let keyring = Keyring::generate().expect("keyring");
+    let tenants = TenantKeys::new(store, LocalKek::new(&keyring).expect("local KEK"));
+    assert!(tenants.create("acme").await.expect("create"));
     assert!(
-        !tenants.create("acme").await.unwrap(),
+        !tenants.create("acme").await.expect("create"),
         "create is idempotent"
     );
-    assert!(tenants.create("globex").await.unwrap());
+    assert!(tenants.create("globex").await.expect("create"));
 
-    let acme = tenants.sealer("acme", "crm.api-key").await.unwrap();
-    let globex = tenants.sealer("globex", "crm.api-key").await.unwrap();
-    let acme_envelope = acme.seal(b"acme secret", &record(1)).unwrap();
-    let globex_envelope = globex.seal(b"globex secret", &record(1)).unwrap();
+    let acme = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    let globex = tenants
+        .sealer("globex", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    let acme_envelope = acme.seal(b"acme secret", &record(1)).expect("seal");
+    let globex_envelope = globex.seal(b"globex secret", &record(1)).expect("seal");
 
     // Tenants' envelopes do not cross, even with equal bindings.
     assert!(matches!(
@@ -73,40 +85,55 @@ async fn shred_suite<S: WrappedKeyStore>(store: S) {
         Err(Error::Binding(_))
     ));
     // A fresh sealer (another process, say) opens what the first sealed.
-    let again = tenants.sealer("acme", "crm.api-key").await.unwrap();
+    let again = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect("valid purpose");
     assert_eq!(
-        again.open(&acme_envelope, &record(1)).unwrap().as_bytes(),
+        again
+            .open(&acme_envelope, &record(1))
+            .expect("open")
+            .as_bytes(),
         b"acme secret"
     );
     // The tenant is part of the binding whether or not the caller names it.
     assert_eq!(
         again
             .open(&acme_envelope, &record(1).tenant("acme"))
-            .unwrap()
+            .expect("open")
             .as_bytes(),
         b"acme secret"
     );
 
-    assert!(tenants.shred("acme").await.unwrap());
-    assert!(!tenants.shred("acme").await.unwrap());
-    let err = tenants.sealer("acme", "crm.api-key").await.unwrap_err();
+    assert!(tenants.shred("acme").await.expect("shred"));
+    assert!(!tenants.shred("acme").await.expect("shred"));
+    let err = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect_err("shredded tenant has no key");
     assert!(
         matches!(&err, Error::NoDataKey(t) if t == "acme"),
         "{err:?}"
     );
     // A new key for the tenant does not bring the old envelopes back.
-    assert!(tenants.create("acme").await.unwrap());
-    let fresh = tenants.sealer("acme", "crm.api-key").await.unwrap();
+    assert!(tenants.create("acme").await.expect("create"));
+    let fresh = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect("valid purpose");
     assert!(matches!(
         fresh.open(&acme_envelope, &record(1)),
         Err(Error::Invalid)
     ));
 
-    let globex = tenants.sealer("globex", "crm.api-key").await.unwrap();
+    let globex = tenants
+        .sealer("globex", "crm.api-key")
+        .await
+        .expect("valid purpose");
     assert_eq!(
         globex
             .open(&globex_envelope, &record(1))
-            .unwrap()
+            .expect("open")
             .as_bytes(),
         b"globex secret"
     );
@@ -114,32 +141,43 @@ async fn shred_suite<S: WrappedKeyStore>(store: S) {
 
 /// Rotating the local keyring and rewrapping keeps each data key (and its envelopes).
 async fn rewrap_suite<S: WrappedKeyStore + Clone>(store: S) {
-    let mut keyring = Keyring::generate().unwrap();
-    let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).unwrap());
-    tenants.create("initech").await.unwrap();
+    let mut keyring = Keyring::generate().expect("keyring");
+    let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).expect("local KEK"));
+    tenants.create("initech").await.expect("create");
     let envelope = tenants
         .sealer("initech", "crm.api-key")
         .await
-        .unwrap()
+        .expect("valid purpose")
         .seal(b"initech secret", &record(3))
-        .unwrap();
-    let before = store.get("initech").await.unwrap().unwrap();
+        .expect("seal");
+    let before = store
+        .get("initech")
+        .await
+        .expect("store get")
+        .expect("the tenant has a key");
 
-    keyring.rotate().unwrap();
-    let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).unwrap());
-    tenants.rewrap("initech").await.unwrap();
-    let after = store.get("initech").await.unwrap().unwrap();
+    keyring.rotate().expect("rotate");
+    let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).expect("local KEK"));
+    tenants.rewrap("initech").await.expect("rewrap");
+    let after = store
+        .get("initech")
+        .await
+        .expect("store get")
+        .expect("the tenant has a key");
     assert_ne!(before.wrapped, after.wrapped);
     assert_eq!(
         envelope_crypto::Header::peek(&after.wrapped)
-            .unwrap()
+            .expect("peek")
             .key_version()
             .get(),
         2
     );
-    let sealer = tenants.sealer("initech", "crm.api-key").await.unwrap();
+    let sealer = tenants
+        .sealer("initech", "crm.api-key")
+        .await
+        .expect("valid purpose");
     assert_eq!(
-        sealer.open(&envelope, &record(3)).unwrap().as_bytes(),
+        sealer.open(&envelope, &record(3)).expect("open").as_bytes(),
         b"initech secret"
     );
 }
@@ -151,8 +189,12 @@ async fn byok_suite<S: WrappedKeyStore + Clone>(store: S) {
     let kek_id = byok.id();
     assert!(kek_id.starts_with("byok:"), "{kek_id}");
     let tenants = TenantKeys::new(store.clone(), byok);
-    tenants.create("umbrella").await.unwrap();
-    let stored = store.get("umbrella").await.unwrap().unwrap();
+    tenants.create("umbrella").await.expect("create");
+    let stored = store
+        .get("umbrella")
+        .await
+        .expect("store get")
+        .expect("the tenant has a key");
     assert_eq!(stored.kek, kek_id);
     assert!(
         !stored.wrapped.windows(4).any(|w| w == [0x3c; 4]),
@@ -162,18 +204,21 @@ async fn byok_suite<S: WrappedKeyStore + Clone>(store: S) {
     let envelope = tenants
         .sealer("umbrella", "crm.api-key")
         .await
-        .unwrap()
+        .expect("valid purpose")
         .seal(b"umbrella secret", &record(2))
-        .unwrap();
+        .expect("seal");
 
     // The same customer key, supplied again, opens it.
     let again = TenantKeys::new(
         store.clone(),
         CustomerKey::new("umbrella", SecretKey::from_bytes(customer_key)),
     );
-    let sealer = again.sealer("umbrella", "crm.api-key").await.unwrap();
+    let sealer = again
+        .sealer("umbrella", "crm.api-key")
+        .await
+        .expect("valid purpose");
     assert_eq!(
-        sealer.open(&envelope, &record(2)).unwrap().as_bytes(),
+        sealer.open(&envelope, &record(2)).expect("open").as_bytes(),
         b"umbrella secret"
     );
 
@@ -182,11 +227,14 @@ async fn byok_suite<S: WrappedKeyStore + Clone>(store: S) {
         store.clone(),
         CustomerKey::new("umbrella", SecretKey::from_bytes([0x3d; 32])),
     );
-    let err = wrong.sealer("umbrella", "crm.api-key").await.unwrap_err();
+    let err = wrong
+        .sealer("umbrella", "crm.api-key")
+        .await
+        .expect_err("wrong customer key");
     assert!(matches!(err, Error::WrongKek { .. }), "{err:?}");
     let local = TenantKeys::new(
         store.clone(),
-        LocalKek::new(&Keyring::generate().unwrap()).unwrap(),
+        LocalKek::new(&Keyring::generate().expect("keyring")).expect("local KEK"),
     );
     assert!(matches!(
         local.sealer("umbrella", "crm.api-key").await,
@@ -203,7 +251,7 @@ async fn byok_suite<S: WrappedKeyStore + Clone>(store: S) {
     assert!(byok.unwrap("other", &stored.wrapped).await.is_err());
 
     // The customer withdraws: shredding the wrapped key ends access for good.
-    assert!(again.shred("umbrella").await.unwrap());
+    assert!(again.shred("umbrella").await.expect("shred"));
     assert!(matches!(
         again.sealer("umbrella", "crm.api-key").await,
         Err(Error::NoDataKey(_))

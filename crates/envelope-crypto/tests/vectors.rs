@@ -66,7 +66,7 @@ fn inputs() -> Vec<Input> {
                 ("column", "api_key"),
                 ("env", "prod=eu"),
             ],
-            nonce: core::array::from_fn(|i| 0xf0 ^ (i as u8)),
+            nonce: core::array::from_fn(|i| 0xf0 ^ i.to_le_bytes()[0]),
             plaintext: (0u8..100).collect(),
         },
     ]
@@ -130,7 +130,11 @@ fn parse(text: &str) -> Vec<Vector> {
 }
 
 fn put(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&u32::try_from(bytes.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(
+        &u32::try_from(bytes.len())
+            .expect("fits in u32")
+            .to_be_bytes(),
+    );
     out.extend_from_slice(bytes);
 }
 
@@ -149,7 +153,11 @@ fn independent_binding(v: &Vector) -> Vec<u8> {
     }
     let mut pairs = v.pairs.clone();
     pairs.sort();
-    out.extend_from_slice(&u32::try_from(pairs.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(
+        &u32::try_from(pairs.len())
+            .expect("fits in u32")
+            .to_be_bytes(),
+    );
     for (k, val) in &pairs {
         put(&mut out, k.as_bytes());
         put(&mut out, val.as_bytes());
@@ -170,20 +178,20 @@ fn independent_seal(v: &Vector) -> Computed {
     let info = [b"envelope".as_slice(), &[0], v.get("purpose").as_bytes()].concat();
     Hkdf::<Sha256>::new(Some(b"palisade/envelope-crypto/v1"), &v.hex("master_key"))
         .expand(&info, &mut pk)
-        .unwrap();
-    let version: u32 = v.get("key_version").parse().unwrap();
+        .expect("HKDF length");
+    let version: u32 = v.get("key_version").parse().expect("valid keyring");
     let mut header = vec![1u8, 1];
     header.extend_from_slice(&version.to_be_bytes());
-    let nonce: [u8; 24] = v.hex("nonce").try_into().unwrap();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&pk[32..]).unwrap();
+    let nonce: [u8; 24] = v.hex("nonce").try_into().expect("fixed length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&pk[32..]).expect("HMAC key");
     mac.update(&header);
     mac.update(&nonce);
     let commitment = mac.finalize().into_bytes().to_vec();
     let aad = [header.clone(), independent_binding(v)].concat();
-    let ke: [u8; 32] = pk[..32].try_into().unwrap();
+    let ke: [u8; 32] = pk[..32].try_into().expect("fixed length");
     let sealed = Xaes256Gcm::new(&ke, Backend::RustCrypto)
         .encrypt(&nonce, &v.hex("plaintext"), &aad)
-        .unwrap();
+        .expect("encrypt");
     Computed {
         purpose_key: pk.to_vec(),
         commitment: commitment.clone(),
@@ -193,23 +201,23 @@ fn independent_seal(v: &Vector) -> Computed {
 }
 
 fn library_keyring(v: &Vector) -> Keyring {
-    let version: u32 = v.get("key_version").parse().unwrap();
+    let version: u32 = v.get("key_version").parse().expect("valid keyring");
     Keyring::parse(&common::keyring_text(&[(
         version,
         "primary",
         &v.hex("master_key"),
     )]))
-    .unwrap()
+    .expect("valid keyring")
 }
 
 fn library_seal(v: &Vector, backend: Backend) -> Envelope {
     library_keyring(v)
         .sealer(v.get("purpose"))
-        .unwrap()
+        .expect("store get")
         .with_backend(backend)
         .with_random(common::QueuedRandom::new(&v.hex("nonce")))
         .seal(&v.hex("plaintext"), &v.binding())
-        .unwrap()
+        .expect("seal")
 }
 
 #[test]
@@ -331,5 +339,5 @@ fn write_vectors() {
         out.push_str(&format!("envelope: {}\n", hex::encode(sealed.as_bytes())));
         out.push_str(&format!("armor: {}\n", sealed.to_armor()));
     }
-    std::fs::write(FILE, out).unwrap();
+    std::fs::write(FILE, out).expect("write vectors");
 }

@@ -47,11 +47,11 @@ fn text(bytes: &[u8]) -> String {
 fn new_keyring(dir: &Path) -> String {
     let path = dir.join("keyring");
     ok(&palisade(
-        &["keys", "new", "--out", path.to_str().unwrap()],
+        &["keys", "new", "--out", path.to_str().expect("UTF-8 path")],
         b"",
         None,
     ));
-    path.to_str().unwrap().to_owned()
+    path.to_str().expect("UTF-8 path").to_owned()
 }
 
 #[test]
