@@ -16,24 +16,16 @@ fn binding(id: u64) -> Binding {
 fn table() -> (Keyring, BTreeMap<u64, Vec<u8>>) {
     let mut keyring = common::keyring(&[9; 32]);
     let mut rows = BTreeMap::new();
-    let v1 = keyring.sealer("oauth.token").expect("valid purpose");
-    for id in 1..=6 {
-        rows.insert(
-            id,
-            v1.seal(format!("token {id}").as_bytes(), &binding(id))
-                .expect("seal")
-                .into_bytes(),
-        );
-    }
-    keyring.rotate().expect("rotate");
-    let v2 = keyring.sealer("oauth.token").expect("valid purpose");
-    for id in 7..=10 {
-        rows.insert(
-            id,
-            v2.seal(format!("token {id}").as_bytes(), &binding(id))
-                .expect("seal")
-                .into_bytes(),
-        );
+    for ids in [1..=6, 7..=10] {
+        if *ids.start() > 1 {
+            keyring.rotate().expect("rotate");
+        }
+        let sealer = keyring.sealer("oauth.token").expect("valid purpose");
+        for id in ids {
+            let token = format!("token {id}");
+            let envelope = sealer.seal(token.as_bytes(), &binding(id)).expect("seal");
+            rows.insert(id, envelope.into_bytes());
+        }
     }
     (keyring, rows)
 }

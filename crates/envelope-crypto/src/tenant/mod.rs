@@ -62,6 +62,18 @@ pub trait KeyEncryptionKey: Send + Sync {
     ) -> impl Future<Output = Result<SecretKey>> + Send;
 }
 
+/// A data key sealed for `palisade.tenant-data-key`, bound to its tenant.
+fn seal_data_key(sealer: &Sealer, tenant: &str, data_key: &SecretKey) -> Result<Vec<u8>> {
+    let binding = Binding::new().tenant(tenant);
+    Ok(sealer.seal(data_key.expose(), &binding)?.into_bytes())
+}
+
+fn open_data_key(sealer: &Sealer, tenant: &str, wrapped: &[u8]) -> Result<SecretKey> {
+    let binding = Binding::new().tenant(tenant);
+    let key = sealer.open(wrapped, &binding)?;
+    SecretKey::from_slice(key.as_bytes()).map_err(|_| Error::Invalid)
+}
+
 /// The service's own keyring as key-encryption key: a data key is sealed as an envelope
 /// for the purpose `palisade.tenant-data-key`, bound to its tenant. Rotating the keyring
 /// and calling [`TenantKeys::rewrap`] moves wrapped keys to the new primary.
@@ -89,14 +101,11 @@ impl KeyEncryptionKey for LocalKek {
     }
 
     async fn wrap(&self, tenant: &str, data_key: &SecretKey) -> Result<Vec<u8>> {
-        let binding = Binding::new().tenant(tenant);
-        Ok(self.sealer.seal(data_key.expose(), &binding)?.into_bytes())
+        seal_data_key(&self.sealer, tenant, data_key)
     }
 
     async fn unwrap(&self, tenant: &str, wrapped: &[u8]) -> Result<SecretKey> {
-        let binding = Binding::new().tenant(tenant);
-        let key = self.sealer.open(wrapped, &binding)?;
-        SecretKey::from_slice(key.as_bytes()).map_err(|_| Error::Invalid)
+        open_data_key(&self.sealer, tenant, wrapped)
     }
 }
 
@@ -152,14 +161,11 @@ impl KeyEncryptionKey for CustomerKey {
     }
 
     async fn wrap(&self, tenant: &str, data_key: &SecretKey) -> Result<Vec<u8>> {
-        let binding = Binding::new().tenant(tenant);
-        Ok(self.sealer.seal(data_key.expose(), &binding)?.into_bytes())
+        seal_data_key(&self.sealer, tenant, data_key)
     }
 
     async fn unwrap(&self, tenant: &str, wrapped: &[u8]) -> Result<SecretKey> {
-        let binding = Binding::new().tenant(tenant);
-        let key = self.sealer.open(wrapped, &binding)?;
-        SecretKey::from_slice(key.as_bytes()).map_err(|_| Error::Invalid)
+        open_data_key(&self.sealer, tenant, wrapped)
     }
 }
 

@@ -1,11 +1,9 @@
 //! Wrapped data keys in PostgreSQL.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::store::{WrappedKey, WrappedKeyStore};
+use super::store::{WrappedKey, WrappedKeyStore, from_unix, to_unix};
 use crate::error::{Error, Result};
 
 const MIGRATION: &str = include_str!("../../migrations/postgres/0001_tenant_keys.sql");
@@ -59,15 +57,6 @@ impl PostgresStore {
     }
 }
 
-fn to_secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn from_secs(secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
-}
-
 impl WrappedKeyStore for PostgresStore {
     async fn get(&self, tenant: &str) -> Result<Option<WrappedKey>> {
         let row = sqlx::query(
@@ -82,7 +71,7 @@ impl WrappedKeyStore for PostgresStore {
                 tenant: row.try_get("tenant").map_err(Error::store)?,
                 kek: row.try_get("kek").map_err(Error::store)?,
                 wrapped: row.try_get("wrapped").map_err(Error::store)?,
-                created: from_secs(row.try_get("created_at").map_err(Error::store)?),
+                created: from_unix(row.try_get("created_at").map_err(Error::store)?),
             })
         })
         .transpose()
@@ -96,7 +85,7 @@ impl WrappedKeyStore for PostgresStore {
         .bind(&key.tenant)
         .bind(&key.kek)
         .bind(&key.wrapped)
-        .bind(to_secs(key.created))
+        .bind(to_unix(key.created))
         .execute(&self.pool)
         .await
         .map_err(Error::store)?;
@@ -109,7 +98,7 @@ impl WrappedKeyStore for PostgresStore {
         )
         .bind(&key.kek)
         .bind(&key.wrapped)
-        .bind(to_secs(key.created))
+        .bind(to_unix(key.created))
         .bind(&key.tenant)
         .execute(&self.pool)
         .await

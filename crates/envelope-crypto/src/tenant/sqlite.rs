@@ -1,11 +1,9 @@
 //! Wrapped data keys in SQLite.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
-use super::store::{WrappedKey, WrappedKeyStore};
+use super::store::{WrappedKey, WrappedKeyStore, from_unix, to_unix};
 use crate::error::{Error, Result};
 
 const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_tenant_keys.sql");
@@ -60,15 +58,6 @@ impl SqliteStore {
     }
 }
 
-fn to_secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn from_secs(secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
-}
-
 impl WrappedKeyStore for SqliteStore {
     async fn get(&self, tenant: &str) -> Result<Option<WrappedKey>> {
         let row = sqlx::query(
@@ -83,7 +72,7 @@ impl WrappedKeyStore for SqliteStore {
                 tenant: row.try_get("tenant").map_err(Error::store)?,
                 kek: row.try_get("kek").map_err(Error::store)?,
                 wrapped: row.try_get("wrapped").map_err(Error::store)?,
-                created: from_secs(row.try_get("created_at").map_err(Error::store)?),
+                created: from_unix(row.try_get("created_at").map_err(Error::store)?),
             })
         })
         .transpose()
@@ -97,7 +86,7 @@ impl WrappedKeyStore for SqliteStore {
         .bind(&key.tenant)
         .bind(&key.kek)
         .bind(&key.wrapped)
-        .bind(to_secs(key.created))
+        .bind(to_unix(key.created))
         .execute(&self.pool)
         .await
         .map_err(Error::store)?;
@@ -110,7 +99,7 @@ impl WrappedKeyStore for SqliteStore {
         )
         .bind(&key.kek)
         .bind(&key.wrapped)
-        .bind(to_secs(key.created))
+        .bind(to_unix(key.created))
         .bind(&key.tenant)
         .execute(&self.pool)
         .await

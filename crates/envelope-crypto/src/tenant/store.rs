@@ -88,3 +88,16 @@ impl WrappedKeyStore for MemoryStore {
         Ok(self.with(|keys| keys.remove(tenant).is_some()))
     }
 }
+
+/// Seconds since the Unix epoch, as the SQL stores keep `created_at`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn to_unix(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The inverse of [`to_unix`]; times before the epoch read as the epoch.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn from_unix(secs: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
