@@ -8,10 +8,6 @@ pub(crate) const USAGE: u8 = 2;
 
 /// How a command that ran to completion ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[expect(
-    dead_code,
-    reason = "constructed by the command groups, which come with their crates"
-)]
 pub(crate) enum Outcome {
     /// Success, or the check passed: exit 0.
     Success,

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod exit;
+mod webhook;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -33,10 +34,15 @@ struct Cli {
 
 /// The command groups, one per crate.
 #[derive(Debug, clap::Subcommand)]
-enum Command {}
+enum Command {
+    /// Sign a test webhook, or verify a delivery offline.
+    Webhook(webhook::WebhookArgs),
+}
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
-    match cli.command {}
+    match cli.command {
+        Command::Webhook(args) => webhook::run(args),
+    }
 }
 
 fn main() -> ExitCode {
