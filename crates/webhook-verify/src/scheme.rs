@@ -127,9 +127,13 @@ impl Scheme {
         let mut parsed = Parsed::default();
         match self {
             Self::StandardWebhooks | Self::Svix => {
-                let names = if headers.contains_key(&WEBHOOK_SIGNATURE)
-                    || !headers.contains_key(&SVIX_SIGNATURE)
-                {
+                // Svix's names only when no `webhook-signature` is there and some
+                // `svix-*` header is, so a missing header is reported by its real name.
+                let svix = !headers.contains_key(&WEBHOOK_SIGNATURE)
+                    && [&SVIX_SIGNATURE, &SVIX_ID, &SVIX_TIMESTAMP]
+                        .iter()
+                        .any(|name| headers.contains_key(*name));
+                let names = if !svix {
                     [WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE]
                 } else {
                     [SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE]

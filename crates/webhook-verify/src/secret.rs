@@ -314,6 +314,18 @@ impl SecretSet {
         }
     }
 
+    /// A set holding `current`, which stops verifying after `not_after` (an
+    /// integration being wound down).
+    #[must_use]
+    pub fn expiring(current: Secret, not_after: SystemTime) -> Self {
+        Self {
+            entries: vec![SecretEntry {
+                secret: current,
+                not_after: Some(unix_seconds(not_after)),
+            }],
+        }
+    }
+
     /// Adds a secret that stops verifying after `not_after`.
     #[must_use]
     pub fn with_previous(self, secret: Secret, not_after: SystemTime) -> Self {
