@@ -26,8 +26,11 @@ fn verify(c: &mut Criterion) {
         .as_secs();
     let now = i64::try_from(now).expect("seconds fit i64");
     let scheme = Scheme::StandardWebhooks;
-    let signer = Signer::new(scheme.clone(), SigningSecret::parse(&scheme, SECRET).expect("secret"))
-        .expect("signer");
+    let signer = Signer::new(
+        scheme.clone(),
+        SigningSecret::parse(&scheme, SECRET).expect("secret"),
+    )
+    .expect("signer");
     let verifier = Verifier::builder(scheme.clone())
         .secret(Secret::parse(&scheme, SECRET).expect("secret"))
         .body_limit(2 << 20)

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use ed25519_dalek::ed25519::signature::{MultipartSigner, MultipartVerifier};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use hmac::{Hmac, KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
@@ -52,7 +52,11 @@ fn slices<'a>(pieces: &'a [Cow<'_, [u8]>]) -> Vec<&'a [u8]> {
     pieces.iter().map(AsRef::as_ref).collect()
 }
 
-pub(crate) fn ed25519_verify(key: &VerifyingKey, pieces: &[Cow<'_, [u8]>], signature: &[u8]) -> bool {
+pub(crate) fn ed25519_verify(
+    key: &VerifyingKey,
+    pieces: &[Cow<'_, [u8]>],
+    signature: &[u8],
+) -> bool {
     let Ok(bytes) = <[u8; 64]>::try_from(signature) else {
         return false;
     };

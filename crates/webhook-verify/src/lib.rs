@@ -5,7 +5,7 @@
 mod crypto;
 mod error;
 #[cfg(feature = "tower")]
-pub mod layer;
+pub mod middleware;
 mod replay;
 mod scheme;
 mod secret;
@@ -15,7 +15,7 @@ mod verifier;
 
 pub use crate::error::{Error, Rejection};
 #[cfg(feature = "tower")]
-pub use crate::layer::{WebhookLayer, WebhookService};
+pub use crate::middleware::{WebhookLayer, WebhookService};
 #[cfg(feature = "redis")]
 pub use crate::replay::RedisReplayGuard;
 pub use crate::replay::{Freshness, MemoryReplayGuard, ReplayGuard};

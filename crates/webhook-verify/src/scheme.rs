@@ -141,7 +141,10 @@ impl Scheme {
                 let [id, timestamp, signature] = names;
                 let signatures = required(headers, &signature)?;
                 parsed.id = Some(non_empty(required(headers, &id)?, &id)?);
-                parsed.timestamp = Some(Timestamp::parse(required(headers, &timestamp)?, &timestamp)?);
+                parsed.timestamp = Some(Timestamp::parse(
+                    required(headers, &timestamp)?,
+                    &timestamp,
+                )?);
                 parse_standard_signatures(signatures, &signature, &mut parsed)?;
             }
             Self::Stripe => parse_stripe(required(headers, &STRIPE_SIGNATURE)?, &mut parsed)?,
@@ -163,14 +166,23 @@ impl Scheme {
                 };
                 let value = required(headers, &signature)?;
                 let hex = strip(value, b"v0=", &signature)?;
-                parsed.timestamp = Some(Timestamp::parse(required(headers, &timestamp)?, &timestamp)?);
+                parsed.timestamp = Some(Timestamp::parse(
+                    required(headers, &timestamp)?,
+                    &timestamp,
+                )?);
                 parsed.add(decode_hex(hex, 32), Kind::Hmac);
             }
             Self::Linear => {
-                parsed.add(decode_hex(required(headers, &LINEAR_SIGNATURE)?, 32), Kind::Hmac);
+                parsed.add(
+                    decode_hex(required(headers, &LINEAR_SIGNATURE)?, 32),
+                    Kind::Hmac,
+                );
             }
             Self::Shopify => {
-                parsed.add(decode_base64(required(headers, &SHOPIFY_HMAC)?, 32), Kind::Hmac);
+                parsed.add(
+                    decode_base64(required(headers, &SHOPIFY_HMAC)?, 32),
+                    Kind::Hmac,
+                );
             }
             Self::Discord => {
                 let signature = required(headers, &DISCORD_SIGNATURE)?;
@@ -181,7 +193,10 @@ impl Scheme {
                 parsed.add(decode_hex(signature, 64), Kind::Ed25519);
             }
             Self::Twilio => {
-                parsed.add(decode_base64(required(headers, &TWILIO_SIGNATURE)?, 20), Kind::Hmac);
+                parsed.add(
+                    decode_base64(required(headers, &TWILIO_SIGNATURE)?, 20),
+                    Kind::Hmac,
+                );
             }
             Self::Generic(generic) => generic.parse(headers, &mut parsed)?,
         }
@@ -210,7 +225,9 @@ impl Scheme {
             }
             Self::Discord => vec![ts().into(), body.into()],
             Self::GitHub | Self::Jira | Self::Shopify | Self::Linear => vec![body.into()],
-            Self::Twilio => vec![twilio_content(input.url.ok_or(Rejection::MissingUrl)?, body)?.into()],
+            Self::Twilio => {
+                vec![twilio_content(input.url.ok_or(Rejection::MissingUrl)?, body)?.into()]
+            }
             Self::Generic(generic) => generic
                 .template
                 .iter()
@@ -269,7 +286,10 @@ impl Scheme {
                 (SLACK_TIMESTAMP, ts),
                 (SLACK_SIGNATURE, prefixed("v0=", hex())),
             ],
-            Self::Zoom => vec![(ZOOM_TIMESTAMP, ts), (ZOOM_SIGNATURE, prefixed("v0=", hex()))],
+            Self::Zoom => vec![
+                (ZOOM_TIMESTAMP, ts),
+                (ZOOM_SIGNATURE, prefixed("v0=", hex())),
+            ],
             Self::Linear => vec![(LINEAR_SIGNATURE, hex())],
             Self::Shopify => vec![(SHOPIFY_HMAC, b64())],
             Self::Discord => vec![(DISCORD_SIGNATURE, hex()), (DISCORD_TIMESTAMP, ts)],
@@ -472,7 +492,11 @@ impl GenericHmac {
         }
     }
 
-    fn parse<'a>(&'a self, headers: &'a HeaderMap, parsed: &mut Parsed<'a>) -> Result<(), Rejection> {
+    fn parse<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        parsed: &mut Parsed<'a>,
+    ) -> Result<(), Rejection> {
         let value = required(headers, &self.signature_header)?;
         let encoded = strip(value, &self.prefix, &self.signature_header)?;
         let len = self.algorithm.tag_len();
@@ -548,10 +572,14 @@ impl GenericHmacBuilder {
         let template = parse_template(&self.template)?;
         let count = |wanted: &Segment| template.iter().filter(|s| *s == wanted).count();
         if count(&Segment::Body) != 1 {
-            return Err(Error::config("the template must contain {body} exactly once"));
+            return Err(Error::config(
+                "the template must contain {body} exactly once",
+            ));
         }
         if count(&Segment::Timestamp) > 0 && timestamp_header.is_none() {
-            return Err(Error::config("the template uses {timestamp}: set timestamp_header"));
+            return Err(Error::config(
+                "the template uses {timestamp}: set timestamp_header",
+            ));
         }
         if count(&Segment::Id) > 0 && id_header.is_none() {
             return Err(Error::config("the template uses {id}: set id_header"));
@@ -578,7 +606,7 @@ fn parse_template(template: &str) -> Result<Vec<Segment>, Error> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         if open > 0 {
-            segments.push(Segment::Literal(rest[..open].as_bytes().to_vec()));
+            segments.push(Segment::Literal(rest.as_bytes()[..open].to_vec()));
         }
         let after = &rest[open..];
         let close = after
@@ -715,13 +743,17 @@ fn parse_standard_signatures<'a>(
     name: &HeaderName,
     parsed: &mut Parsed<'a>,
 ) -> Result<(), Rejection> {
-    let entries = value.split(|&b| b == b' ').filter(|entry| !entry.is_empty());
+    let entries = value
+        .split(|&b| b == b' ')
+        .filter(|entry| !entry.is_empty());
     for (count, entry) in entries.enumerate() {
         if count == MAX_SIGNATURES {
             return Err(Rejection::MalformedHeader(name.clone()));
         }
         let Some(comma) = entry.iter().position(|&b| b == b',') else {
-            parsed.first_error.get_or_insert(Rejection::MalformedHeader(name.clone()));
+            parsed
+                .first_error
+                .get_or_insert(Rejection::MalformedHeader(name.clone()));
             continue;
         };
         let (version, signature) = (&entry[..comma], &entry[comma + 1..]);
@@ -877,9 +909,20 @@ mod tests {
     #[test]
     fn timestamps_must_be_canonical_decimal() {
         let name = WEBHOOK_TIMESTAMP;
-        assert_eq!(Timestamp::parse(b"1614265330", &name).map(|t| t.unix).ok(), Some(1_614_265_330));
+        assert_eq!(
+            Timestamp::parse(b"1614265330", &name).map(|t| t.unix).ok(),
+            Some(1_614_265_330)
+        );
         assert_eq!(Timestamp::parse(b"0", &name).map(|t| t.unix).ok(), Some(0));
-        for bad in [&b""[..], b"-5", b"+5", b"0123", b" 12", b"12a", b"9999999999999999999"] {
+        for bad in [
+            &b""[..],
+            b"-5",
+            b"+5",
+            b"0123",
+            b" 12",
+            b"12a",
+            b"9999999999999999999",
+        ] {
             assert!(Timestamp::parse(bad, &name).is_err(), "{bad:?}");
         }
     }
@@ -887,18 +930,41 @@ mod tests {
     #[test]
     fn hex_and_base64_report_what_is_wrong() {
         assert_eq!(decode_hex(b"", 32).err(), Some(Rejection::EmptySignature));
-        assert_eq!(decode_hex(b"zz", 32).err(), Some(Rejection::SignatureEncoding));
-        assert_eq!(decode_hex(b"abcd", 32).err(), Some(Rejection::SignatureLength));
+        assert_eq!(
+            decode_hex(b"zz", 32).err(),
+            Some(Rejection::SignatureEncoding)
+        );
+        assert_eq!(
+            decode_hex(b"abcd", 32).err(),
+            Some(Rejection::SignatureLength)
+        );
         assert_eq!(decode_hex(&[b'A'; 64], 32).map(|t| t.len).ok(), Some(32));
-        assert_eq!(decode_base64(b"", 32).err(), Some(Rejection::EmptySignature));
-        assert_eq!(decode_base64(b"AAAA", 32).err(), Some(Rejection::SignatureLength));
-        assert_eq!(decode_base64(b"!!!!", 32).err(), Some(Rejection::SignatureEncoding));
+        assert_eq!(
+            decode_base64(b"", 32).err(),
+            Some(Rejection::EmptySignature)
+        );
+        assert_eq!(
+            decode_base64(b"AAAA", 32).err(),
+            Some(Rejection::SignatureLength)
+        );
+        assert_eq!(
+            decode_base64(b"!!!!", 32).err(),
+            Some(Rejection::SignatureEncoding)
+        );
         let ok = STANDARD.encode([7u8; 32]);
-        assert_eq!(decode_base64(ok.as_bytes(), 32).map(|t| t.as_slice()[0]).ok(), Some(7));
+        assert_eq!(
+            decode_base64(ok.as_bytes(), 32)
+                .map(|t| t.as_slice()[0])
+                .ok(),
+            Some(7)
+        );
         // Right length, but non-canonical trailing bits are refused by the decoder.
         let mut bent = ok.into_bytes();
         bent[42] = b'B';
-        assert_eq!(decode_base64(&bent, 32).err(), Some(Rejection::SignatureEncoding));
+        assert_eq!(
+            decode_base64(&bent, 32).err(),
+            Some(Rejection::SignatureEncoding)
+        );
     }
 
     #[test]

@@ -255,7 +255,8 @@ fn decode_key32(text: &str, what: &str, codec: Codec) -> Result<[u8; 32], Error>
 }
 
 fn discord_signing_key(text: &str) -> Result<SigningSecret, Error> {
-    const EXPECTED: &str = "Discord private key: expected 64 hex digits (seed) or 128 (seed and public key)";
+    const EXPECTED: &str =
+        "Discord private key: expected 64 hex digits (seed) or 128 (seed and public key)";
     let bytes = Zeroizing::new(hex::decode(text).map_err(|_| Error::Secret(EXPECTED.into()))?);
     match bytes.len() {
         32 => {
@@ -428,9 +429,9 @@ impl SecretSource for MemorySecretSource {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(integration)
             .cloned();
-        Box::pin(async move {
-            found.ok_or_else(|| Error::UnknownIntegration(integration.to_owned()))
-        })
+        Box::pin(
+            async move { found.ok_or_else(|| Error::UnknownIntegration(integration.to_owned())) },
+        )
     }
 }
 

@@ -103,7 +103,9 @@ impl Signer {
     pub fn sign(&self, request: &SignRequest<'_>) -> Result<HeaderMap, Error> {
         let scheme = &self.scheme;
         if scheme.needs_id() && request.id.is_none_or(str::is_empty) {
-            return Err(Error::config(format!("the {scheme} scheme signs a message id: give one")));
+            return Err(Error::config(format!(
+                "the {scheme} scheme signs a message id: give one"
+            )));
         }
         let timestamp = request.timestamp.map(|t| t.to_string());
         if scheme.timestamp_in_header() {
@@ -120,7 +122,9 @@ impl Signer {
             }
         }
         if scheme.needs_url() && request.url.is_none() {
-            return Err(Error::config(format!("the {scheme} scheme signs the request URL: give it")));
+            return Err(Error::config(format!(
+                "the {scheme} scheme signs the request URL: give it"
+            )));
         }
         let inputs = Inputs {
             id: request.id.map(str::as_bytes),
@@ -135,7 +139,10 @@ impl Signer {
                     Algorithm::Hmac(algorithm) => algorithm,
                     _ => HmacAlgorithm::Sha256,
                 };
-                (crypto::hmac(algorithm, key, &pieces).as_slice().to_vec(), false)
+                (
+                    crypto::hmac(algorithm, key, &pieces).as_slice().to_vec(),
+                    false,
+                )
             }
             SignKey::Ed25519(key) => (crypto::ed25519_sign(key, &pieces).to_vec(), true),
         };

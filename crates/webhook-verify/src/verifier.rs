@@ -308,9 +308,7 @@ impl Verifier {
         Ok(Checked {
             verified: Verified {
                 scheme: self.scheme.name(),
-                id: parsed
-                    .id
-                    .map(|id| String::from_utf8_lossy(id).into_owned()),
+                id: parsed.id.map(|id| String::from_utf8_lossy(id).into_owned()),
                 timestamp,
                 secret_index,
             },
@@ -358,7 +356,9 @@ struct Checked<'m> {
 
 fn log(error: &Error) {
     match error.rejection() {
-        Some(rejection) => tracing::debug!(reason = rejection.code(), detail = %rejection, "webhook rejected"),
+        Some(rejection) => {
+            tracing::debug!(reason = rejection.code(), detail = %rejection, "webhook rejected")
+        }
         None => tracing::warn!(error = %error, "webhook not verified"),
     }
 }
@@ -373,8 +373,9 @@ fn linear_timestamp(body: &[u8]) -> Result<i64, Rejection> {
     if std::str::from_utf8(body).is_err() {
         return Err(Rejection::NonUtf8Body);
     }
-    let parsed: Body = serde_json::from_slice(body)
-        .map_err(|_| Rejection::MalformedBody("expected a JSON object with a numeric webhookTimestamp"))?;
+    let parsed: Body = serde_json::from_slice(body).map_err(|_| {
+        Rejection::MalformedBody("expected a JSON object with a numeric webhookTimestamp")
+    })?;
     Ok(parsed.webhook_timestamp.div_euclid(1000))
 }
 
@@ -412,7 +413,11 @@ impl VerifierBuilder {
 
     /// Looks the secrets of `integration` up in `source` on every delivery. The
     /// integration id also namespaces the replay guard's keys.
-    pub fn secret_source(mut self, source: Arc<dyn SecretSource>, integration: impl Into<String>) -> Self {
+    pub fn secret_source(
+        mut self,
+        source: Arc<dyn SecretSource>,
+        integration: impl Into<String>,
+    ) -> Self {
         self.secrets = Some(Secrets::Source {
             source,
             integration: integration.into(),
@@ -472,9 +477,9 @@ impl VerifierBuilder {
     /// scheme (an HMAC secret for Discord, an Ed25519 key for Stripe), or the body cap
     /// is zero.
     pub fn build(self) -> Result<Verifier, Error> {
-        let secrets = self
-            .secrets
-            .ok_or_else(|| Error::config("no secrets: call .secret(), .secrets() or .secret_source()"))?;
+        let secrets = self.secrets.ok_or_else(|| {
+            Error::config("no secrets: call .secret(), .secrets() or .secret_source()")
+        })?;
         if let Secrets::Fixed(set) = &secrets {
             check_keys(&self.scheme, set)?;
         }

@@ -149,7 +149,10 @@ mod tests {
         let guard = guard(2);
         assert_eq!(guard.check("a", 0, 10).unwrap(), Freshness::Fresh);
         assert_eq!(guard.check("b", 5, 10).unwrap(), Freshness::Fresh);
-        assert!(matches!(guard.check("c", 6, 10), Err(Error::ReplayGuard(_))));
+        assert!(matches!(
+            guard.check("c", 6, 10),
+            Err(Error::ReplayGuard(_))
+        ));
         // "a" expires at 10: the sweep makes room, "b" is still remembered.
         assert_eq!(guard.check("c", 10, 10).unwrap(), Freshness::Fresh);
         assert_eq!(guard.check("b", 11, 10).unwrap(), Freshness::Replayed);

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use webhook_verify::http::{HeaderMap, HeaderName, HeaderValue};
 use webhook_verify::{ManualClock, Rejection};
 
-use crate::{NOW, cases, case, rejection, value};
+use crate::{NOW, case, cases, rejection, value};
 
 fn name(text: &'static str) -> HeaderName {
     HeaderName::from_static(text)
@@ -31,7 +31,11 @@ fn missing_header() {
 #[test]
 fn malformed_header() {
     let tries: [(&str, &'static str, &str); 8] = [
-        ("github", "x-hub-signature-256", "sha1=757107ea0eb2509fc211221cce984b8a37570b6d"),
+        (
+            "github",
+            "x-hub-signature-256",
+            "sha1=757107ea0eb2509fc211221cce984b8a37570b6d",
+        ),
         ("jira", "x-hub-signature", "757107ea"),
         ("slack", "x-slack-signature", "v1=00"),
         ("stripe", "stripe-signature", "v1=00,nonsense"),
@@ -88,7 +92,10 @@ fn v1_with_an_empty_signature() {
     let case = case("stripe");
     let mut headers = case.sign(b"x", NOW);
     headers.insert("stripe-signature", value(&format!("t={NOW},v1=")));
-    assert_eq!(rejection(case.check(&case.verifier(), &headers, b"x")), Rejection::EmptySignature);
+    assert_eq!(
+        rejection(case.check(&case.verifier(), &headers, b"x")),
+        Rejection::EmptySignature
+    );
 }
 
 #[test]
@@ -105,7 +112,11 @@ fn wrong_length_hex() {
         let body = case.body(NOW);
         let headers = case.sign(&body, NOW);
         let good = headers[header].to_str().unwrap().to_owned();
-        for bad in [format!("{good}00"), good[..good.len() - 2].to_owned(), format!("{prefix}abc")] {
+        for bad in [
+            format!("{good}00"),
+            good[..good.len() - 2].to_owned(),
+            format!("{prefix}abc"),
+        ] {
             let mut tampered = headers.clone();
             tampered.insert(name(header), value(&bad));
             assert_eq!(
@@ -139,7 +150,10 @@ fn wrong_length_base64() {
         // Valid base64 of one byte too few and of one too many.
         for len in [case_len(label) - 1, case_len(label) + 1] {
             use base64::Engine as _;
-            let bad = format!("{prefix}{}", base64::engine::general_purpose::STANDARD.encode(vec![7u8; len]));
+            let bad = format!(
+                "{prefix}{}",
+                base64::engine::general_purpose::STANDARD.encode(vec![7u8; len])
+            );
             let mut tampered = headers.clone();
             tampered.insert(name(header), value(&bad));
             assert_eq!(
@@ -182,17 +196,26 @@ fn non_utf8_body() {
     let case = case("linear");
     let body = b"webhookTimestamp=\xff".to_vec();
     let signed = case.sign(&body, NOW);
-    assert_eq!(rejection(case.check(&case.verifier(), &signed, &body)), Rejection::NonUtf8Body);
+    assert_eq!(
+        rejection(case.check(&case.verifier(), &signed, &body)),
+        Rejection::NonUtf8Body
+    );
     let case = crate::case("twilio");
     let mut headers = HeaderMap::new();
     headers.insert("x-twilio-signature", value("AAAAAAAAAAAAAAAAAAAAAAAAAAA="));
     let body = b"Body=\xff".to_vec();
-    assert_eq!(rejection(case.check(&case.verifier(), &headers, &body)), Rejection::NonUtf8Body);
+    assert_eq!(
+        rejection(case.check(&case.verifier(), &headers, &body)),
+        Rejection::NonUtf8Body
+    );
     // Twilio: percent-encoded bytes that decode to invalid UTF-8.
     let body = b"Body=%FF%FE".to_vec();
     let mut headers = HeaderMap::new();
     headers.insert("x-twilio-signature", value("AAAAAAAAAAAAAAAAAAAAAAAAAAA="));
-    assert_eq!(rejection(case.check(&case.verifier(), &headers, &body)), Rejection::NonUtf8Body);
+    assert_eq!(
+        rejection(case.check(&case.verifier(), &headers, &body)),
+        Rejection::NonUtf8Body
+    );
     // Linear: signed, UTF-8, but no timestamp in it.
     let case = crate::case("linear");
     let body = br#"{"action":"create"}"#;

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use webhook_verify::http::{HeaderMap, HeaderName, HeaderValue};
-use webhook_verify::{ManualClock, Message, Scheme, Secret, SignRequest, Signer, SigningSecret, Verifier};
+use webhook_verify::{
+    ManualClock, Message, Scheme, Secret, SignRequest, Signer, SigningSecret, Verifier,
+};
 
 use crate::NOW;
 
@@ -32,15 +34,15 @@ fn entry(value: &Value) -> Entry<'_> {
     let mut headers = HeaderMap::new();
     for (name, v) in value["headers"].as_object().expect("headers") {
         headers.insert(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(v.as_str().unwrap()).unwrap(),
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            HeaderValue::from_str(v.as_str().expect("header value")).expect("header value"),
         );
     }
     Entry {
-        library: text("library").unwrap(),
-        scheme: text("scheme").unwrap().parse().unwrap(),
-        secret: text("secret").unwrap(),
-        body: text("body").unwrap().as_bytes(),
+        library: text("library").expect("library"),
+        scheme: text("scheme").expect("scheme").parse().expect("scheme"),
+        secret: text("secret").expect("secret"),
+        body: text("body").expect("body").as_bytes(),
         timestamp: value["timestamp"].as_i64(),
         id: text("id"),
         url: text("url"),
@@ -51,10 +53,10 @@ fn entry(value: &Value) -> Entry<'_> {
 impl Entry<'_> {
     fn verify(&self) {
         let verifier = Verifier::builder(self.scheme.clone())
-            .secret(Secret::parse(&self.scheme, self.secret).unwrap())
+            .secret(Secret::parse(&self.scheme, self.secret).expect("verifier"))
             .clock(ManualClock::new(self.timestamp.unwrap_or(NOW)))
             .build()
-            .unwrap();
+            .expect("secret");
         let mut message = Message::new(&self.headers, self.body);
         if let Some(url) = self.url {
             message = message.with_url(url);
@@ -63,21 +65,26 @@ impl Entry<'_> {
             .verify_sync(&message)
             .unwrap_or_else(|err| panic!("{} {}: {err}", self.library, self.scheme));
         let mut flipped = self.body.to_vec();
-        *flipped.last_mut().unwrap() ^= 1;
+        *flipped.last_mut().expect("non-empty body") ^= 1;
         let mut message = Message::new(&self.headers, &flipped);
         if let Some(url) = self.url {
             message = message.with_url(url);
         }
-        assert!(verifier.verify_sync(&message).is_err(), "{} {}", self.library, self.scheme);
+        assert!(
+            verifier.verify_sync(&message).is_err(),
+            "{} {}",
+            self.library,
+            self.scheme
+        );
     }
 
     /// Signs the same inputs here; every header must be byte for byte the same.
     fn sign_same(&self) {
         let signer = Signer::new(
             self.scheme.clone(),
-            SigningSecret::parse(&self.scheme, self.secret).unwrap(),
+            SigningSecret::parse(&self.scheme, self.secret).expect("signer"),
         )
-        .unwrap();
+        .expect("signing secret");
         let mut request = SignRequest::new(self.body);
         if let Some(id) = self.id {
             request = request.id(id);
@@ -88,7 +95,7 @@ impl Entry<'_> {
         if let Some(url) = self.url {
             request = request.url(url);
         }
-        let ours = signer.sign(&request).unwrap();
+        let ours = signer.sign(&request).expect("sign");
         assert_eq!(ours, self.headers, "{} {}", self.library, self.scheme);
     }
 }
@@ -107,13 +114,23 @@ fn provider_signatures_verify_here_and_sign_to_the_same_bytes() {
     assert_eq!(
         libraries,
         BTreeSet::from(
-            ["@octokit/webhooks-methods", "slack_sdk", "standardwebhooks", "stripe", "svix", "twilio"]
-                .map(String::from)
+            [
+                "@octokit/webhooks-methods",
+                "slack_sdk",
+                "standardwebhooks",
+                "stripe",
+                "svix",
+                "twilio"
+            ]
+            .map(String::from)
         )
     );
     // The fixtures say which versions made them.
     for library in &libraries {
-        assert!(fixtures["libraries"][library].is_string(), "{library} version");
+        assert!(
+            fixtures["libraries"][library].is_string(),
+            "{library} version"
+        );
     }
 }
 
@@ -132,6 +149,8 @@ fn provider_libraries_accepted_these_signatures_and_they_are_still_ours() {
     }
     assert_eq!(
         schemes,
-        BTreeSet::from(["github", "jira", "slack", "standard", "stripe", "svix", "twilio"])
+        BTreeSet::from([
+            "github", "jira", "slack", "standard", "stripe", "svix", "twilio"
+        ])
     );
 }

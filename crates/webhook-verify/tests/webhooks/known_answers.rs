@@ -1,7 +1,9 @@
 //! Known answers: the shared vectors file, and Standard Webhooks' `v1a` reference test.
 
 use webhook_verify::http::HeaderMap;
-use webhook_verify::{ManualClock, Message, Scheme, Secret, SignRequest, Signer, SigningSecret, Verifier};
+use webhook_verify::{
+    ManualClock, Message, Scheme, Secret, SignRequest, Signer, SigningSecret, Verifier,
+};
 
 use crate::{rejection, value};
 
@@ -9,7 +11,9 @@ use crate::{rejection, value};
 fn block(title: &str) -> Vec<(String, String)> {
     let path = palisade_test_support::shared_vectors().join("webhooks.md");
     let text = std::fs::read_to_string(&path).expect("read webhooks.md");
-    let start = text.find(title).unwrap_or_else(|| panic!("{title} in {}", path.display()));
+    let start = text
+        .find(title)
+        .unwrap_or_else(|| panic!("{title} in {}", path.display()));
     text[start..]
         .lines()
         .skip(1)
@@ -33,7 +37,11 @@ fn field(block: &[(String, String)], key: &str) -> String {
 #[test]
 fn standard_webhooks_vector_verifies_and_signs_to_the_same_bytes() {
     let b = block("Standard Webhooks");
-    let secret = field(&b, "secret").split_whitespace().next().unwrap().to_owned();
+    let secret = field(&b, "secret")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     let id = field(&b, "webhook-id");
     let timestamp = field(&b, "webhook-timestamp");
     let body = field(&b, "body");
@@ -49,10 +57,27 @@ fn standard_webhooks_vector_verifies_and_signs_to_the_same_bytes() {
             .unwrap();
         for prefix in ["webhook", "svix"] {
             let mut headers = HeaderMap::new();
-            headers.insert(format!("{prefix}-id").parse::<webhook_verify::http::HeaderName>().unwrap(), value(&id));
-            headers.insert(format!("{prefix}-timestamp").parse::<webhook_verify::http::HeaderName>().unwrap(), value(&timestamp));
-            headers.insert(format!("{prefix}-signature").parse::<webhook_verify::http::HeaderName>().unwrap(), value(&signature));
-            let verified = verifier.verify_sync(&Message::new(&headers, body.as_bytes())).unwrap();
+            headers.insert(
+                format!("{prefix}-id")
+                    .parse::<webhook_verify::http::HeaderName>()
+                    .unwrap(),
+                value(&id),
+            );
+            headers.insert(
+                format!("{prefix}-timestamp")
+                    .parse::<webhook_verify::http::HeaderName>()
+                    .unwrap(),
+                value(&timestamp),
+            );
+            headers.insert(
+                format!("{prefix}-signature")
+                    .parse::<webhook_verify::http::HeaderName>()
+                    .unwrap(),
+                value(&signature),
+            );
+            let verified = verifier
+                .verify_sync(&Message::new(&headers, body.as_bytes()))
+                .unwrap();
             assert_eq!(verified.id(), Some(id.as_str()));
             assert_eq!(verified.timestamp(), Some(unix));
 
@@ -64,7 +89,12 @@ fn standard_webhooks_vector_verifies_and_signs_to_the_same_bytes() {
                 webhook_verify::Rejection::SignatureMismatch
             );
             let mut empty = headers.clone();
-            empty.insert(format!("{prefix}-signature").parse::<webhook_verify::http::HeaderName>().unwrap(), value("v1,"));
+            empty.insert(
+                format!("{prefix}-signature")
+                    .parse::<webhook_verify::http::HeaderName>()
+                    .unwrap(),
+                value("v1,"),
+            );
             assert_eq!(
                 rejection(verifier.verify_sync(&Message::new(&empty, body.as_bytes()))),
                 webhook_verify::Rejection::EmptySignature
@@ -89,12 +119,18 @@ fn standard_webhooks_vector_verifies_and_signs_to_the_same_bytes() {
 fn github_vector_verifies_and_signs_to_the_same_bytes() {
     let path = palisade_test_support::shared_vectors().join("webhooks.md");
     let text = std::fs::read_to_string(path).unwrap();
-    let line = text.lines().find(|l| l.contains("X-Hub-Signature-256:")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("X-Hub-Signature-256:"))
+        .unwrap();
     let expected = line.split_once(':').unwrap().1.trim();
     let setup = text.lines().find(|l| l.contains("secret \"It's")).unwrap();
     let quoted: Vec<&str> = setup.split('"').collect();
     let (secret, body) = (quoted[1], quoted[3]);
-    assert_eq!((secret, body), ("It's a Secret to Everybody", "Hello, World!"));
+    assert_eq!(
+        (secret, body),
+        ("It's a Secret to Everybody", "Hello, World!")
+    );
 
     let verifier = Verifier::builder(Scheme::GitHub)
         .secret(Secret::parse(&Scheme::GitHub, secret).unwrap())
@@ -102,10 +138,20 @@ fn github_vector_verifies_and_signs_to_the_same_bytes() {
         .unwrap();
     let mut headers = HeaderMap::new();
     headers.insert("x-hub-signature-256", value(expected));
-    verifier.verify_sync(&Message::new(&headers, body.as_bytes())).unwrap();
-    assert!(verifier.verify_sync(&Message::new(&headers, b"Hello, World?")).is_err());
+    verifier
+        .verify_sync(&Message::new(&headers, body.as_bytes()))
+        .unwrap();
+    assert!(
+        verifier
+            .verify_sync(&Message::new(&headers, b"Hello, World?"))
+            .is_err()
+    );
 
-    let signer = Signer::new(Scheme::GitHub, SigningSecret::parse(&Scheme::GitHub, secret).unwrap()).unwrap();
+    let signer = Signer::new(
+        Scheme::GitHub,
+        SigningSecret::parse(&Scheme::GitHub, secret).unwrap(),
+    )
+    .unwrap();
     let signed = signer.sign(&SignRequest::new(body.as_bytes())).unwrap();
     assert_eq!(signed["x-hub-signature-256"], expected);
 }
@@ -134,7 +180,10 @@ fn standard_webhooks_v1a_reference_signature() {
         .unwrap();
     verifier.verify_sync(&Message::new(&headers, body)).unwrap();
     let mut forged = headers.clone();
-    forged.insert("webhook-signature", value("v1a,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="));
+    forged.insert(
+        "webhook-signature",
+        value("v1a,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="),
+    );
     assert_eq!(
         rejection(verifier.verify_sync(&Message::new(&forged, body))),
         webhook_verify::Rejection::SignatureLength

@@ -33,7 +33,7 @@ fn app(verifier: Verifier, seen: &Seen) -> Router {
     let seen = seen.clone();
     let handler = move |verified: Verified, body: Bytes| async move {
         seen.calls.fetch_add(1, Ordering::SeqCst);
-        *seen.last.lock().unwrap() = Some((verified, body));
+        *seen.last.lock().expect("lock") = Some((verified, body));
         "handled"
     };
     Router::new()
@@ -42,7 +42,7 @@ fn app(verifier: Verifier, seen: &Seen) -> Router {
 }
 
 fn request(headers: &HeaderMap, body: impl Into<Body>) -> Request<Body> {
-    let mut request = Request::post("/hook").body(body.into()).unwrap();
+    let mut request = Request::post("/hook").body(body.into()).expect("request");
     request.headers_mut().extend(headers.clone());
     request
 }
@@ -50,16 +50,20 @@ fn request(headers: &HeaderMap, body: impl Into<Body>) -> Request<Body> {
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Bytes) {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("response body");
     (status, body)
 }
 
 fn verifier(case: &Case) -> Verifier {
     case.builder(&ManualClock::new(NOW))
-        .replay_guard(Arc::new(MemoryReplayGuard::new(NonZeroUsize::new(100).unwrap())))
+        .replay_guard(Arc::new(MemoryReplayGuard::new(
+            NonZeroUsize::new(100).expect("verifier"),
+        )))
         .body_limit(4096)
         .build()
-        .unwrap()
+        .expect("capacity")
 }
 
 /// Collects the `reason` field of every event, to show rejections are logged typed.
@@ -80,7 +84,7 @@ impl tracing::Subscriber for Reasons {
         impl tracing::field::Visit for Visit<'_> {
             fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
                 if field.name() == "reason" {
-                    self.0.lock().unwrap().push(value.to_owned());
+                    self.0.lock().expect("lock").push(value.to_owned());
                 }
             }
             fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
@@ -105,7 +109,11 @@ async fn a_verified_delivery_reaches_the_handler_with_its_exact_bytes() {
     assert_eq!(&answer[..], b"handled");
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
     let (verified, bytes) = seen.last.lock().unwrap().clone().unwrap();
-    assert_eq!(&bytes[..], &body[..], "the handler sees the verified raw bytes");
+    assert_eq!(
+        &bytes[..],
+        &body[..],
+        "the handler sees the verified raw bytes"
+    );
     assert_eq!(verified.id(), Some("msg_2b8Yq1ZkR4TnVcWx0aPdLs9E"));
 }
 
@@ -141,14 +149,21 @@ async fn the_handler_never_runs_for_a_rejected_request() {
         answers.push(send(&app, request).await);
     }
     // The first real delivery passes; its replay is rejected.
-    assert_eq!(send(&app, request(&headers, body.clone())).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::OK
+    );
     answers.push(send(&app, request(&headers, body.clone())).await);
 
     for (status, answer) in &answers {
         assert_eq!(*status, StatusCode::UNAUTHORIZED);
         assert!(answer.is_empty(), "the same empty 401 for every reason");
     }
-    assert_eq!(seen.calls.load(Ordering::SeqCst), 1, "only the real delivery ran");
+    assert_eq!(
+        seen.calls.load(Ordering::SeqCst),
+        1,
+        "only the real delivery ran"
+    );
     assert_eq!(
         *reasons.0.lock().unwrap(),
         [
@@ -193,19 +208,31 @@ async fn a_body_over_the_cap_is_a_413_without_reading_the_rest() {
 
     // Announced too large: refused before a byte is read.
     let read = Arc::new(AtomicUsize::new(0));
-    let body = Body::new(Chunks { left: 1000, read: read.clone() });
+    let body = Body::new(Chunks {
+        left: 1000,
+        read: read.clone(),
+    });
     let mut announced = request(&HeaderMap::new(), body);
-    announced.headers_mut().insert("content-length", crate::value("1024000"));
+    announced
+        .headers_mut()
+        .insert("content-length", crate::value("1024000"));
     let (status, _) = send(&app, announced).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(read.load(Ordering::SeqCst), 0);
 
     // Streamed without a length: reading stops at the first chunk past the cap.
     let read = Arc::new(AtomicUsize::new(0));
-    let body = Body::new(Chunks { left: 1000, read: read.clone() });
+    let body = Body::new(Chunks {
+        left: 1000,
+        read: read.clone(),
+    });
     let (status, _) = send(&app, request(&HeaderMap::new(), body)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(read.load(Ordering::SeqCst), 5, "4 chunks fit, the 5th passes the cap");
+    assert_eq!(
+        read.load(Ordering::SeqCst),
+        5,
+        "4 chunks fit, the 5th passes the cap"
+    );
     assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
 
     // Exactly at the cap and signed: accepted.

@@ -75,7 +75,9 @@ impl Case {
     }
 
     pub(crate) fn verifier(&self) -> Verifier {
-        self.builder(&ManualClock::new(NOW)).build().expect("verifier")
+        self.builder(&ManualClock::new(NOW))
+            .build()
+            .expect("verifier")
     }
 
     pub(crate) fn check(
@@ -97,7 +99,10 @@ impl Case {
 }
 
 fn whsk(seed: &[u8; 32]) -> String {
-    format!("whsk_{}", base64::engine::general_purpose::STANDARD.encode(seed))
+    format!(
+        "whsk_{}",
+        base64::engine::general_purpose::STANDARD.encode(seed)
+    )
 }
 
 /// Every scheme, both Standard Webhooks flavours, and a generic scheme.
@@ -109,7 +114,8 @@ pub(crate) fn cases() -> Vec<Case> {
         verifying: secret.to_owned(),
         url: None,
     };
-    let standard_ed = SigningSecret::parse(&Scheme::StandardWebhooks, &whsk(&SEED)).unwrap();
+    let standard_ed =
+        SigningSecret::parse(&Scheme::StandardWebhooks, &whsk(&SEED)).expect("whsk secret");
     let discord = SigningSecret::ed25519_seed(&SEED);
     let generic = GenericHmac::builder("x-acme-signature")
         .prefix("t=")
@@ -119,17 +125,27 @@ pub(crate) fn cases() -> Vec<Case> {
         .id_header("x-acme-delivery")
         .template("{id}|{timestamp}|{body}")
         .build()
-        .unwrap();
+        .expect("generic scheme");
     vec![
-        hmac("standard v1", Scheme::StandardWebhooks, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        hmac(
+            "standard v1",
+            Scheme::StandardWebhooks,
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
         Case {
             label: "standard v1a",
             scheme: Scheme::StandardWebhooks,
             signing: whsk(&SEED),
-            verifying: standard_ed.public_key(&Scheme::StandardWebhooks).unwrap(),
+            verifying: standard_ed
+                .public_key(&Scheme::StandardWebhooks)
+                .expect("public key"),
             url: None,
         },
-        hmac("svix", Scheme::Svix, "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"),
+        hmac(
+            "svix",
+            Scheme::Svix,
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        ),
         hmac("stripe", Scheme::Stripe, "whsec_test_0123456789abcdef"),
         hmac("github", Scheme::GitHub, "It's a Secret to Everybody"),
         hmac("slack", Scheme::Slack, "8f742231b10e8888abcd99yyyzzz85a5"),
@@ -141,7 +157,7 @@ pub(crate) fn cases() -> Vec<Case> {
             label: "discord",
             scheme: Scheme::Discord,
             signing: hex::encode(SEED),
-            verifying: discord.public_key(&Scheme::Discord).unwrap(),
+            verifying: discord.public_key(&Scheme::Discord).expect("public key"),
             url: None,
         },
         Case {

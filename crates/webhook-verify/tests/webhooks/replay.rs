@@ -4,12 +4,14 @@
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use webhook_verify::{ManualClock, MemoryReplayGuard, Rejection, ReplayGuard};
+use webhook_verify::{ManualClock, MemoryReplayGuard, Rejection};
 
 use crate::{NOW, case, rejection, secs};
 
 fn memory() -> Arc<MemoryReplayGuard> {
-    Arc::new(MemoryReplayGuard::new(NonZeroUsize::new(1000).unwrap()))
+    Arc::new(MemoryReplayGuard::new(
+        NonZeroUsize::new(1000).expect("capacity"),
+    ))
 }
 
 #[tokio::test]
@@ -23,7 +25,10 @@ async fn a_second_delivery_is_rejected_in_memory_for_every_scheme() {
             .unwrap();
         let body = case.body(NOW);
         let headers = case.sign(&body, NOW);
-        verifier.verify(&case.message(&headers, &body)).await.unwrap();
+        verifier
+            .verify(&case.message(&headers, &body))
+            .await
+            .unwrap();
         assert_eq!(
             rejection(verifier.verify(&case.message(&headers, &body)).await),
             Rejection::Replayed,
@@ -44,7 +49,10 @@ async fn the_replay_key_is_the_signed_id_or_the_signed_bytes() {
         .build()
         .unwrap();
     let headers = case.sign(b"first", NOW);
-    verifier.verify(&case.message(&headers, b"first")).await.unwrap();
+    verifier
+        .verify(&case.message(&headers, b"first"))
+        .await
+        .unwrap();
     let again = case.sign(b"second", NOW);
     assert_eq!(
         rejection(verifier.verify(&case.message(&again, b"second")).await),
@@ -61,14 +69,20 @@ async fn the_replay_key_is_the_signed_id_or_the_signed_bytes() {
         .unwrap();
     let mut headers = case.sign(b"payload", NOW);
     headers.insert("x-github-delivery", crate::value("1"));
-    verifier.verify(&case.message(&headers, b"payload")).await.unwrap();
+    verifier
+        .verify(&case.message(&headers, b"payload"))
+        .await
+        .unwrap();
     headers.insert("x-github-delivery", crate::value("2"));
     assert_eq!(
         rejection(verifier.verify(&case.message(&headers, b"payload")).await),
         Rejection::Replayed
     );
     let other = case.sign(b"other payload", NOW);
-    verifier.verify(&case.message(&other, b"other payload")).await.unwrap();
+    verifier
+        .verify(&case.message(&other, b"other payload"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -84,13 +98,19 @@ async fn forged_deliveries_are_never_recorded() {
     let headers = case.sign(&body, NOW);
     // Someone without the secret sends the real id first.
     let mut forged = headers.clone();
-    forged.insert("webhook-signature", crate::value("v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="));
+    forged.insert(
+        "webhook-signature",
+        crate::value("v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="),
+    );
     assert_eq!(
         rejection(verifier.verify(&case.message(&forged, &body)).await),
         Rejection::SignatureMismatch
     );
     assert!(guard.is_empty());
-    verifier.verify(&case.message(&headers, &body)).await.unwrap();
+    verifier
+        .verify(&case.message(&headers, &body))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -108,7 +128,10 @@ async fn a_message_is_remembered_for_the_whole_window() {
     // Signed 60 s in the future: it stays acceptable until 300 s after that.
     let body = case.body(NOW + 60);
     let headers = case.sign(&body, NOW + 60);
-    verifier.verify(&case.message(&headers, &body)).await.unwrap();
+    verifier
+        .verify(&case.message(&headers, &body))
+        .await
+        .unwrap();
     clock.set(NOW + 359);
     assert_eq!(
         rejection(verifier.verify(&case.message(&headers, &body)).await),
@@ -124,14 +147,18 @@ async fn a_message_is_remembered_for_the_whole_window() {
 #[cfg(feature = "redis")]
 mod redis {
     use super::*;
-    use webhook_verify::{Freshness, RedisReplayGuard};
+    use webhook_verify::{Freshness, RedisReplayGuard, ReplayGuard};
 
     #[tokio::test]
     async fn a_second_delivery_is_rejected_with_redis() {
         let Some(redis) = palisade_test_support::redis("webhook_replay_single") else {
             return;
         };
-        let guard = Arc::new(RedisReplayGuard::connect(redis.url(), redis.prefix()).await.unwrap());
+        let guard = Arc::new(
+            RedisReplayGuard::connect(redis.url(), redis.prefix())
+                .await
+                .unwrap(),
+        );
         for label in ["standard v1", "stripe", "discord"] {
             let case = case(label);
             let verifier = case
@@ -141,7 +168,10 @@ mod redis {
                 .unwrap();
             let body = case.body(NOW);
             let headers = case.sign(&body, NOW);
-            verifier.verify(&case.message(&headers, &body)).await.unwrap();
+            verifier
+                .verify(&case.message(&headers, &body))
+                .await
+                .unwrap();
             assert_eq!(
                 rejection(verifier.verify(&case.message(&headers, &body)).await),
                 Rejection::Replayed,
@@ -163,8 +193,16 @@ mod redis {
                 .build()
                 .unwrap()
         };
-        let a = instance(RedisReplayGuard::connect(redis.url(), redis.prefix()).await.unwrap());
-        let b = instance(RedisReplayGuard::connect(redis.url(), redis.prefix()).await.unwrap());
+        let a = instance(
+            RedisReplayGuard::connect(redis.url(), redis.prefix())
+                .await
+                .unwrap(),
+        );
+        let b = instance(
+            RedisReplayGuard::connect(redis.url(), redis.prefix())
+                .await
+                .unwrap(),
+        );
 
         let body = case.body(NOW);
         let headers = case.sign(&body, NOW);
@@ -182,7 +220,11 @@ mod redis {
         let body = b"{\"race\":true}".to_vec();
         let headers = case
             .signer()
-            .sign(&webhook_verify::SignRequest::new(&body).id("msg_race").timestamp(NOW))
+            .sign(
+                &webhook_verify::SignRequest::new(&body)
+                    .id("msg_race")
+                    .timestamp(NOW),
+            )
             .unwrap();
         let message = case.message(&headers, &body);
         let (ra, rb) = tokio::join!(a.verify(&message), b.verify(&message));
@@ -198,20 +240,36 @@ mod redis {
         let Some(redis) = palisade_test_support::redis("webhook_replay_ttl") else {
             return;
         };
-        let guard = RedisReplayGuard::connect(redis.url(), redis.prefix()).await.unwrap();
+        let guard = RedisReplayGuard::connect(redis.url(), redis.prefix())
+            .await
+            .unwrap();
         let now = std::time::SystemTime::now();
-        assert_eq!(guard.check_and_remember("k", now, secs(1)).await.unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check_and_remember("k", now, secs(1)).await.unwrap(), Freshness::Replayed);
+        assert_eq!(
+            guard.check_and_remember("k", now, secs(1)).await.unwrap(),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            guard.check_and_remember("k", now, secs(1)).await.unwrap(),
+            Freshness::Replayed
+        );
         // Generous margin: Redis expires keys on its own clock.
         tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-        assert_eq!(guard.check_and_remember("k", now, secs(1)).await.unwrap(), Freshness::Fresh);
+        assert_eq!(
+            guard.check_and_remember("k", now, secs(1)).await.unwrap(),
+            Freshness::Fresh
+        );
     }
 
     #[tokio::test]
     async fn an_unreachable_redis_refuses_the_delivery() {
         // Nothing listens on port 1: the guard cannot connect, so there is no verifier
         // that could let a delivery through.
-        let err = RedisReplayGuard::connect("redis://127.0.0.1:1", "x:").await.unwrap_err();
-        assert!(matches!(err, webhook_verify::Error::ReplayGuard(_)), "{err}");
+        let err = RedisReplayGuard::connect("redis://127.0.0.1:1", "x:")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, webhook_verify::Error::ReplayGuard(_)),
+            "{err}"
+        );
     }
 }

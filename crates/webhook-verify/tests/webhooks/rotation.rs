@@ -6,8 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use webhook_verify::http::HeaderValue;
 use webhook_verify::{
-    Error, ManualClock, MemorySecretSource, Message, Rejection, Scheme, Secret, SecretSet,
-    Verifier,
+    Error, ManualClock, MemorySecretSource, Message, Rejection, Scheme, Secret, SecretSet, Verifier,
 };
 
 use crate::{NOW, case, rejection, value};
@@ -17,15 +16,15 @@ const OLD: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn rotating(clock: &ManualClock, not_after: i64) -> Verifier {
     let scheme = Scheme::StandardWebhooks;
-    let secrets = SecretSet::new(Secret::parse(&scheme, NEW).unwrap()).with_previous(
-        Secret::parse(&scheme, OLD).unwrap(),
-        UNIX_EPOCH + Duration::from_secs(u64::try_from(not_after).unwrap()),
+    let secrets = SecretSet::new(Secret::parse(&scheme, NEW).expect("secret")).with_previous(
+        Secret::parse(&scheme, OLD).expect("secret"),
+        UNIX_EPOCH + Duration::from_secs(u64::try_from(not_after).expect("not-after")),
     );
     Verifier::builder(scheme)
         .secrets(secrets)
         .clock(clock.clone())
         .build()
-        .unwrap()
+        .expect("verifier")
 }
 
 fn signed_with(secret: &str, at: i64) -> (webhook_verify::http::HeaderMap, Vec<u8>) {
@@ -41,16 +40,30 @@ fn an_old_secret_verifies_until_its_not_after_then_fails() {
     let verifier = rotating(&clock, NOW + 3600);
 
     let (headers, body) = signed_with(OLD, NOW);
-    let verified = verifier.verify_sync(&Message::new(&headers, &body)).unwrap();
+    let verified = verifier
+        .verify_sync(&Message::new(&headers, &body))
+        .unwrap();
     assert_eq!(verified.secret_index(), 1, "the previous secret matched");
 
     let (headers, body) = signed_with(NEW, NOW);
-    assert_eq!(verifier.verify_sync(&Message::new(&headers, &body)).unwrap().secret_index(), 0);
+    assert_eq!(
+        verifier
+            .verify_sync(&Message::new(&headers, &body))
+            .unwrap()
+            .secret_index(),
+        0
+    );
 
     // The last second of the old secret.
     clock.set(NOW + 3600);
     let (headers, body) = signed_with(OLD, NOW + 3600);
-    assert_eq!(verifier.verify_sync(&Message::new(&headers, &body)).unwrap().secret_index(), 1);
+    assert_eq!(
+        verifier
+            .verify_sync(&Message::new(&headers, &body))
+            .unwrap()
+            .secret_index(),
+        1
+    );
 
     // One second later it is gone; the new one still works.
     clock.set(NOW + 3601);
@@ -60,7 +73,9 @@ fn an_old_secret_verifies_until_its_not_after_then_fails() {
         Rejection::SignatureMismatch
     );
     let (headers, body) = signed_with(NEW, NOW + 3601);
-    verifier.verify_sync(&Message::new(&headers, &body)).unwrap();
+    verifier
+        .verify_sync(&Message::new(&headers, &body))
+        .unwrap();
 }
 
 #[test]
@@ -78,7 +93,9 @@ fn with_every_secret_expired_nothing_verifies() {
     let mut case = case("github");
     case.signing = "x".to_owned();
     let headers = case.sign(b"body", NOW);
-    verifier.verify_sync(&Message::new(&headers, b"body")).unwrap();
+    verifier
+        .verify_sync(&Message::new(&headers, b"body"))
+        .unwrap();
     clock.set(NOW + 11);
     assert_eq!(
         rejection(verifier.verify_sync(&Message::new(&headers, b"body"))),
@@ -141,7 +158,10 @@ async fn a_secret_source_rotates_without_rebuilding_the_verifier() {
         .build()
         .unwrap();
     let (old_headers, body) = signed_with(OLD, NOW);
-    verifier.verify(&Message::new(&old_headers, &body)).await.unwrap();
+    verifier
+        .verify(&Message::new(&old_headers, &body))
+        .await
+        .unwrap();
     assert!(matches!(
         verifier.verify_sync(&Message::new(&old_headers, &body)),
         Err(Error::Config(_))
@@ -149,7 +169,10 @@ async fn a_secret_source_rotates_without_rebuilding_the_verifier() {
 
     source.insert("acme", SecretSet::new(Secret::parse(&scheme, NEW).unwrap()));
     let (new_headers, body) = signed_with(NEW, NOW);
-    verifier.verify(&Message::new(&new_headers, &body)).await.unwrap();
+    verifier
+        .verify(&Message::new(&new_headers, &body))
+        .await
+        .unwrap();
     assert_eq!(
         rejection(verifier.verify(&Message::new(&old_headers, &body)).await),
         Rejection::SignatureMismatch

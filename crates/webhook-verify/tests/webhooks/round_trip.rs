@@ -22,7 +22,7 @@ fn changed(value: &HeaderValue) -> HeaderValue {
         b'Z' => b'A',
         other => other + 1,
     };
-    HeaderValue::from_bytes(&bytes).unwrap()
+    HeaderValue::from_bytes(&bytes).expect("header value")
 }
 
 #[test]
@@ -55,7 +55,12 @@ fn every_scheme_rejects_a_flipped_body_byte() {
             let got = rejection(case.check(&verifier, &headers, &flipped));
             // Twilio reads the form parameters first, so a flip may break their encoding.
             assert!(
-                matches!(got, Rejection::SignatureMismatch | Rejection::NonUtf8Body | Rejection::MalformedBody(_)),
+                matches!(
+                    got,
+                    Rejection::SignatureMismatch
+                        | Rejection::NonUtf8Body
+                        | Rejection::MalformedBody(_)
+                ),
                 "{} byte {position}: {got:?}",
                 case.label
             );
@@ -74,7 +79,11 @@ fn every_scheme_rejects_any_changed_header_value() {
             let mut tampered = headers.clone();
             tampered.insert(name.clone(), changed(original));
             let got = case.check(&verifier, &tampered, &body);
-            assert!(got.is_err(), "{}: changing {name} still verified", case.label);
+            assert!(
+                got.is_err(),
+                "{}: changing {name} still verified",
+                case.label
+            );
             let got = rejection(got);
             assert_ne!(got, Rejection::Replayed);
         }
@@ -138,21 +147,36 @@ fn twilio_rejects_another_url() {
     let verifier = case.verifier();
     let moved = TWILIO_URL.replace("tenant=7", "tenant=8");
     let message = webhook_verify::Message::new(&headers, &body).with_url(&moved);
-    assert_eq!(rejection(verifier.verify_sync(&message)), Rejection::SignatureMismatch);
+    assert_eq!(
+        rejection(verifier.verify_sync(&message)),
+        Rejection::SignatureMismatch
+    );
     let message = webhook_verify::Message::new(&headers, &body);
-    assert_eq!(rejection(verifier.verify_sync(&message)), Rejection::MissingUrl);
+    assert_eq!(
+        rejection(verifier.verify_sync(&message)),
+        Rejection::MissingUrl
+    );
 }
 
 #[test]
 fn a_secret_of_the_wrong_kind_is_a_configuration_error() {
     let discord = crate::case("discord");
     let hmac = webhook_verify::Secret::parse(&Scheme::GitHub, "secret").unwrap();
-    let err = webhook_verify::Verifier::builder(Scheme::Discord).secret(hmac).build().unwrap_err();
+    let err = webhook_verify::Verifier::builder(Scheme::Discord)
+        .secret(hmac)
+        .build()
+        .unwrap_err();
     assert!(matches!(err, webhook_verify::Error::Config(_)), "{err}");
     let ed = discord.secret();
-    let err = webhook_verify::Verifier::builder(Scheme::Stripe).secret(ed).build().unwrap_err();
-    assert!(matches!(err, webhook_verify::Error::Config(_)), "{err}");
-    let err = webhook_verify::SigningSecret::parse(&Scheme::StandardWebhooks, &crate::case("standard v1a").verifying)
+    let err = webhook_verify::Verifier::builder(Scheme::Stripe)
+        .secret(ed)
+        .build()
         .unwrap_err();
+    assert!(matches!(err, webhook_verify::Error::Config(_)), "{err}");
+    let err = webhook_verify::SigningSecret::parse(
+        &Scheme::StandardWebhooks,
+        &crate::case("standard v1a").verifying,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("cannot sign"), "{err}");
 }

@@ -7,7 +7,15 @@ use crate::{NOW, case, rejection, secs};
 
 #[test]
 fn too_old_and_too_far_in_the_future_are_rejected_separately() {
-    for label in ["standard v1", "stripe", "slack", "zoom", "discord", "linear", "generic"] {
+    for label in [
+        "standard v1",
+        "stripe",
+        "slack",
+        "zoom",
+        "discord",
+        "linear",
+        "generic",
+    ] {
         let case = case(label);
         let verifier = case
             .builder(&ManualClock::new(NOW))
@@ -24,8 +32,16 @@ fn too_old_and_too_far_in_the_future_are_rejected_separately() {
         assert_eq!(rejection(at(-301)), Rejection::TimestampTooOld, "{label}");
         at(30).unwrap_or_else(|err| panic!("{label} at the max skew: {err}"));
         assert_eq!(rejection(at(31)), Rejection::TimestampInFuture, "{label}");
-        assert_eq!(rejection(at(-100_000)), Rejection::TimestampTooOld, "{label}");
-        assert_eq!(rejection(at(100_000)), Rejection::TimestampInFuture, "{label}");
+        assert_eq!(
+            rejection(at(-100_000)),
+            Rejection::TimestampTooOld,
+            "{label}"
+        );
+        assert_eq!(
+            rejection(at(100_000)),
+            Rejection::TimestampInFuture,
+            "{label}"
+        );
     }
 }
 
@@ -47,7 +63,8 @@ fn linear_defaults_to_its_sixty_second_window() {
     let case = case("linear");
     let verifier = case.verifier();
     let body = case.body(NOW - 60);
-    case.check(&verifier, &case.sign(&body, NOW - 60), &body).unwrap();
+    case.check(&verifier, &case.sign(&body, NOW - 60), &body)
+        .unwrap();
     let body = case.body(NOW - 61);
     assert_eq!(
         rejection(case.check(&verifier, &case.sign(&body, NOW - 61), &body)),

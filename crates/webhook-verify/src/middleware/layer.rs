@@ -7,7 +7,7 @@ use super::service::WebhookService;
 use crate::Verifier;
 
 /// Wraps a service so that it only ever sees verified deliveries. See the
-/// [module docs](crate::layer).
+/// [module docs](crate::middleware).
 #[derive(Clone)]
 #[must_use]
 pub struct WebhookLayer {
