@@ -189,3 +189,73 @@ fn standard_webhooks_v1a_reference_signature() {
         webhook_verify::Rejection::SignatureLength
     );
 }
+
+/// Slack's "Verifying requests from Slack" worked example.
+#[test]
+fn slack_documentation_example() {
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    let expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    let mut headers = HeaderMap::new();
+    headers.insert("x-slack-request-timestamp", value("1531420618"));
+    headers.insert("x-slack-signature", value(expected));
+    let verifier = Verifier::builder(Scheme::Slack)
+        .secret(Secret::parse(&Scheme::Slack, secret).unwrap())
+        .clock(ManualClock::new(1_531_420_618 + 100))
+        .build()
+        .unwrap();
+    verifier.verify_sync(&Message::new(&headers, body)).unwrap();
+    let mut tampered = body.to_vec();
+    tampered[6] = b'X';
+    assert!(
+        verifier
+            .verify_sync(&Message::new(&headers, &tampered))
+            .is_err()
+    );
+
+    let signer = Signer::new(
+        Scheme::Slack,
+        SigningSecret::parse(&Scheme::Slack, secret).unwrap(),
+    )
+    .unwrap();
+    let signed = signer
+        .sign(&SignRequest::new(body).timestamp(1_531_420_618))
+        .unwrap();
+    assert_eq!(signed["x-slack-signature"], expected);
+}
+
+/// Twilio's "Webhooks security" worked example: the URL, then the sorted parameters.
+#[test]
+fn twilio_documentation_example() {
+    let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    // The example's parameters as Twilio posts them, form-encoded, in another order.
+    let body = b"Digits=1234&To=%2B18005551212&From=%2B12349013030&Caller=%2B12349013030&CallSid=CA1234567890ABCDE";
+    let expected = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
+
+    let mut headers = HeaderMap::new();
+    headers.insert("x-twilio-signature", value(expected));
+    let verifier = Verifier::builder(Scheme::Twilio)
+        .secret(Secret::parse(&Scheme::Twilio, "12345").unwrap())
+        .build()
+        .unwrap();
+    verifier
+        .verify_sync(&Message::new(&headers, body).with_url(url))
+        .unwrap();
+    let tampered = std::str::from_utf8(body)
+        .unwrap()
+        .replacen("1234&", "1235&", 1);
+    assert!(
+        verifier
+            .verify_sync(&Message::new(&headers, tampered.as_bytes()).with_url(url))
+            .is_err()
+    );
+
+    let signer = Signer::new(
+        Scheme::Twilio,
+        SigningSecret::parse(&Scheme::Twilio, "12345").unwrap(),
+    )
+    .unwrap();
+    let signed = signer.sign(&SignRequest::new(body).url(url)).unwrap();
+    assert_eq!(signed["x-twilio-signature"], expected);
+}
