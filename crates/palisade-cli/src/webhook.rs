@@ -23,7 +23,7 @@ pub(crate) struct WebhookArgs {
 enum WebhookCommand {
     /// Sign the body read from stdin; print the headers to send, one "Name: value" per line.
     Sign(SignArgs),
-    /// Verify a delivery (body on stdin); print "valid" (exit 0) or "invalid: <reason>" (exit 1).
+    /// Verify a delivery (body on stdin); print "valid" (exit 0) or "invalid: " and the reason (exit 1).
     Verify(VerifyArgs),
 }
 
