@@ -175,6 +175,22 @@ pub(crate) fn case(label: &str) -> Case {
         .unwrap_or_else(|| panic!("no case {label}"))
 }
 
+/// Why `case` rejects its own signed delivery once `header` is set to `text`.
+pub(crate) fn rejected_with(case: &Case, header: &str, text: &str) -> Rejection {
+    let body = case.body(NOW);
+    let mut headers = case.sign(&body, NOW);
+    let name =
+        webhook_verify::http::HeaderName::from_bytes(header.as_bytes()).expect("header name");
+    headers.insert(name, value(text));
+    rejection(case.check(&case.verifier(), &headers, &body))
+}
+
+/// The value `case` signs into `header` for its usual body.
+pub(crate) fn signed_value(case: &Case, header: &str) -> String {
+    let headers = case.sign(&case.body(NOW), NOW);
+    headers[header].to_str().expect("ASCII header").to_owned()
+}
+
 pub(crate) fn rejection(result: Result<Verified, Error>) -> Rejection {
     match result {
         Err(Error::Invalid(rejection)) => rejection,
