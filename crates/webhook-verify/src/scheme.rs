@@ -148,14 +148,13 @@ impl Scheme {
                 parse_standard_signatures(signatures, &signature, &mut parsed)?;
             }
             Self::Stripe => parse_stripe(required(headers, &STRIPE_SIGNATURE)?, &mut parsed)?,
-            Self::GitHub => {
-                let value = required(headers, &HUB_SIGNATURE_256)?;
-                let hex = strip(value, b"sha256=", &HUB_SIGNATURE_256)?;
-                parsed.add(decode_hex(hex, 32), Kind::Hmac);
-            }
-            Self::Jira => {
-                let value = required(headers, &HUB_SIGNATURE)?;
-                let hex = strip(value, b"sha256=", &HUB_SIGNATURE)?;
+            Self::GitHub | Self::Jira => {
+                let name = if matches!(self, Self::GitHub) {
+                    HUB_SIGNATURE_256
+                } else {
+                    HUB_SIGNATURE
+                };
+                let hex = strip(required(headers, &name)?, b"sha256=", &name)?;
                 parsed.add(decode_hex(hex, 32), Kind::Hmac);
             }
             Self::Slack | Self::Zoom => {
