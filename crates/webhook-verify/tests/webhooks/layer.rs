@@ -66,37 +66,6 @@ fn verifier(case: &Case) -> Verifier {
         .expect("capacity")
 }
 
-/// Collects the `reason` field of every event, to show rejections are logged typed.
-#[derive(Clone, Default)]
-struct Reasons(Arc<Mutex<Vec<String>>>);
-
-impl tracing::Subscriber for Reasons {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Visit<'a>(&'a Mutex<Vec<String>>);
-        impl tracing::field::Visit for Visit<'_> {
-            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-                if field.name() == "reason" {
-                    self.0.lock().expect("lock").push(value.to_owned());
-                }
-            }
-            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
-        }
-        if event.metadata().target() == "webhook_verify" {
-            event.record(&mut Visit(&self.0));
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn a_verified_delivery_reaches_the_handler_with_its_exact_bytes() {
     let case = case("standard v1");
@@ -119,9 +88,6 @@ async fn a_verified_delivery_reaches_the_handler_with_its_exact_bytes() {
 
 #[tokio::test]
 async fn the_handler_never_runs_for_a_rejected_request() {
-    let reasons = Reasons::default();
-    let _guard = tracing::subscriber::set_default(reasons.clone());
-
     let case = case("standard v1");
     let seen = Seen::default();
     let app = app(verifier(&case), &seen);
@@ -163,17 +129,6 @@ async fn the_handler_never_runs_for_a_rejected_request() {
         seen.calls.load(Ordering::SeqCst),
         1,
         "only the real delivery ran"
-    );
-    assert_eq!(
-        *reasons.0.lock().unwrap(),
-        [
-            "signature_mismatch",
-            "missing_header",
-            "empty_signature",
-            "timestamp_too_old",
-            "missing_header",
-            "replayed"
-        ]
     );
 }
 
