@@ -13,6 +13,7 @@
 mod audit;
 mod exit;
 mod password;
+mod webhook;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -43,12 +44,15 @@ enum Command {
     },
     /// Tamper-evident audit logs: append, checkpoint, verify, export, query, prove.
     Audit(audit::AuditArgs),
+    /// Sign a test webhook, or verify a delivery offline.
+    Webhook(webhook::WebhookArgs),
 }
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
     match cli.command {
         Command::Password { command } => password::run(command),
         Command::Audit(args) => audit::run(args),
+        Command::Webhook(args) => webhook::run(args),
     }
 }
 
