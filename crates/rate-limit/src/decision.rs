@@ -52,12 +52,14 @@ impl PolicyOutcome {
         self.window
     }
 
-    /// Whether this policy would admit the request.
+    /// Whether this policy would admit the request. A request refused by another policy
+    /// can have policies that would have admitted it; none of them was charged.
     pub fn is_allowed(&self) -> bool {
         self.allowed
     }
 
-    /// Requests this key may still make right now under this policy.
+    /// Requests this key may still make right now under this policy: after this request
+    /// when it was admitted, before it (nothing was charged) when it was refused.
     pub fn remaining(&self) -> u32 {
         self.remaining
     }

@@ -59,6 +59,25 @@ impl Gcra {
             }
         }
     }
+
+    /// [`step`](Self::step) as reported when the request was refused, by this policy or
+    /// by another one checked with it: nothing is charged, so a policy that would have
+    /// admitted the request reports what it has left before any charge.
+    pub(crate) fn refused(&self, stored: u64, now: u64) -> Step {
+        let step = self.step(stored, now);
+        if !step.allowed {
+            return step;
+        }
+        let tat = stored.max(now);
+        let limit = now.saturating_add(self.tolerance);
+        Step {
+            allowed: true,
+            tat,
+            remaining_units: (limit - tat) / self.emission,
+            reset: tat - now,
+            retry_after: 0,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +105,14 @@ mod tests {
         assert_eq!(denied.reset, 30);
         assert_eq!(denied.tat, tat, "a denial must not move the TAT");
         assert!(G.step(tat, 110).allowed);
+    }
+
+    #[test]
+    fn a_refused_request_charges_nothing_and_reports_the_uncharged_state() {
+        let fits = G.refused(0, 100);
+        assert!(fits.allowed);
+        assert_eq!((fits.remaining_units, fits.reset, fits.tat), (3, 0, 100));
+        assert_eq!(G.refused(130, 100), G.step(130, 100));
     }
 
     #[test]

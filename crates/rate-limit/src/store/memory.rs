@@ -295,20 +295,24 @@ impl<C: Clock> MemoryStore<C> {
             }
         }
 
-        let mut steps = [None::<Step>; MAX_CHECKS];
+        let mut judged = [0u64; MAX_CHECKS];
+        let mut steps = Vec::with_capacity(n);
         for i in 0..n {
-            // An earlier check of the same entry in this call is seen as already charged.
+            // An earlier check of the same entry in this call is judged as charged.
             let earlier = (0..i).rev().find(|&j| fps[j] == fps[i]);
-            let stored = match earlier.and_then(|j| steps[j]) {
-                Some(step) => step.tat,
+            judged[i] = match earlier {
+                Some(j) => steps.get(j).map_or(0, |s: &Step| s.tat),
                 None => locked[slot[i]].1.get(&fps[i]).copied().unwrap_or(0),
             };
-            steps[i] = Some(checks[i].policy().gcra().step(stored, now));
+            steps.push(checks[i].policy().gcra().step(judged[i], now));
         }
-        let steps: Vec<Step> = steps[..n].iter().flatten().copied().collect();
         if steps.iter().all(|s| s.allowed) {
             for i in 0..n {
                 locked[slot[i]].1.insert(fps[i], steps[i].tat);
+            }
+        } else {
+            for i in 0..n {
+                steps[i] = checks[i].policy().gcra().refused(judged[i], now);
             }
         }
         drop(locked);

@@ -137,21 +137,35 @@ fn decide(checks: &[Check<'_>], reply: &[i64]) -> Result<Decision, Error> {
         return Err(malformed());
     }
     let now = u64::try_from(*now).map_err(|_| malformed())?;
-    let mut outcomes = Vec::with_capacity(checks.len());
-    for (check, tat) in checks.iter().zip(judged) {
-        let tat = u64::try_from(*tat).map_err(|_| malformed())?;
-        let step = check.policy().gcra().step(tat, now);
-        outcomes.push(PolicyOutcome::new(check.policy(), &step));
+    let mut tats = Vec::with_capacity(checks.len());
+    for tat in judged {
+        tats.push(u64::try_from(*tat).map_err(|_| malformed())?);
     }
-    let decision = Decision::from_outcomes(outcomes);
+    let allowed = checks
+        .iter()
+        .zip(&tats)
+        .all(|(check, tat)| check.policy().gcra().step(*tat, now).allowed);
     // The script and this crate run the same rule on the same integers; a disagreement
     // means a foreign script or value, and no decision can be trusted.
-    if decision.is_allowed() != (*admitted == 1) {
+    if allowed != (*admitted == 1) {
         return Err(Error::Unavailable(
             "the rate-limit script and the client disagree".into(),
         ));
     }
-    Ok(decision)
+    let outcomes = checks
+        .iter()
+        .zip(&tats)
+        .map(|(check, tat)| {
+            let gcra = check.policy().gcra();
+            let step = if allowed {
+                gcra.step(*tat, now)
+            } else {
+                gcra.refused(*tat, now)
+            };
+            PolicyOutcome::new(check.policy(), &step)
+        })
+        .collect();
+    Ok(Decision::from_outcomes(outcomes))
 }
 
 impl Store for RedisStore {
