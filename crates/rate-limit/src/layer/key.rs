@@ -75,13 +75,11 @@ impl Key {
         Self(KeyKind::Global)
     }
 
-    /// The key of a request, or `None` when it has none.
-    pub(crate) fn extract(
-        &self,
-        headers: &HeaderMap,
-        extensions: &http::Extensions,
-        client_ip: &ClientIp,
-    ) -> Option<String> {
+    /// The key `request` is charged to, as the layer computes it (`ip:203.0.113.7`,
+    /// `user:42`, `origin:https://app.example`, `global`), or `None` when the request has
+    /// none. Useful to key a [`LoginLimiter`](crate::LoginLimiter) the way the layer would.
+    pub fn extract<B>(&self, request: &http::Request<B>, client_ip: &ClientIp) -> Option<String> {
+        let (headers, extensions) = (request.headers(), request.extensions());
         match &self.0 {
             KeyKind::ClientIp => Some(format!(
                 "ip:{}",

@@ -202,15 +202,11 @@ impl<S> Shared<S> {
             if !rule.route.matches(method, path) {
                 continue;
             }
-            let key =
-                match rule
-                    .key
-                    .extract(request.headers(), request.extensions(), &self.client_ip)
-                {
-                    Some(key) => key,
-                    None if rule.missing == MissingKey::Skip => continue,
-                    None => format!("{}:none", rule.key.kind()),
-                };
+            let key = match rule.key.extract(request, &self.client_ip) {
+                Some(key) => key,
+                None if rule.missing == MissingKey::Skip => continue,
+                None => format!("{}:none", rule.key.kind()),
+            };
             let planned = Planned { rule: i, key };
             if rule.shadow {
                 shadow.push(planned);
