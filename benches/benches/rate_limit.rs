@@ -25,7 +25,8 @@ fn per_second(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).expect("non-zero")
 }
 
-/// A policy both limiters can hold: a million per second, so every check is admitted.
+/// The finest policy both limiters can hold, one unit per microsecond, so a hot key keeps
+/// being admitted for a while.
 fn policy() -> Policy {
     Policy::builder("bench", per_second(1_000_000), Duration::from_secs(1))
         .build()
@@ -34,6 +35,17 @@ fn policy() -> Policy {
 
 fn governor_quota() -> Quota {
     Quota::per_second(per_second(1_000_000))
+}
+
+/// A policy under which a new key stays in the table for the whole run: 1000 per hour.
+fn long_policy() -> Policy {
+    Policy::builder("bench-long", per_second(1_000), Duration::from_secs(3600))
+        .build()
+        .expect("a valid policy")
+}
+
+fn long_governor_quota() -> Quota {
+    Quota::per_hour(per_second(1_000))
 }
 
 fn big_store() -> MemoryStore {
@@ -68,7 +80,7 @@ fn hot_key(c: &mut Criterion) {
 fn new_key(c: &mut Criterion) {
     let mut group = c.benchmark_group("rate-limit/new-key insert");
     group.throughput(Throughput::Elements(1));
-    let policy = policy();
+    let policy = long_policy();
     // Each sample starts from an empty limiter, so table growth is part of the cost.
     group.bench_function(BenchmarkId::new("palisade", "u64 key"), |b| {
         b.iter_custom(|iters| {
@@ -83,7 +95,7 @@ fn new_key(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("governor", "u64 key"), |b| {
         b.iter_custom(|iters| {
-            let governor = RateLimiter::keyed(governor_quota());
+            let governor = RateLimiter::keyed(long_governor_quota());
             let start = Instant::now();
             for key in 0..iters {
                 black_box(governor.check_key(&key).is_ok());
@@ -190,7 +202,7 @@ fn rss_bytes() -> u64 {
 fn rss_child(spec: &str) {
     let (which, keys) = spec.split_once(' ').expect("`<impl> <keys>`");
     let keys: u64 = keys.parse().expect("a key count");
-    let policy = policy();
+    let policy = long_policy();
     let before = rss_bytes();
     let after = match which {
         "palisade" => {
@@ -206,7 +218,7 @@ fn rss_child(spec: &str) {
             rss_bytes()
         }
         "governor" => {
-            let governor = RateLimiter::keyed(governor_quota());
+            let governor = RateLimiter::keyed(long_governor_quota());
             for key in 0..keys {
                 black_box(governor.check_key(&key).is_ok());
             }

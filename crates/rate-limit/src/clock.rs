@@ -12,6 +12,13 @@ use std::time::Duration;
 pub trait Clock: Send + Sync + 'static {
     /// Time elapsed since this clock's epoch.
     fn now(&self) -> Duration;
+
+    /// [`now`](Self::now) in whole microseconds, saturating. Override it only where it
+    /// can be computed more cheaply than through a [`Duration`].
+    #[inline]
+    fn now_micros(&self) -> u64 {
+        saturating_micros(self.now())
+    }
 }
 
 /// The system's monotonic clock, read through the CPU's time-stamp counter where it is
@@ -19,15 +26,20 @@ pub trait Clock: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct SystemClock {
     clock: quanta::Clock,
-    origin: quanta::Instant,
+    origin: u64,
 }
 
 impl SystemClock {
     /// A clock whose epoch is now.
     pub fn new() -> Self {
         let clock = quanta::Clock::new();
-        let origin = clock.now();
+        let origin = clock.raw();
         Self { clock, origin }
+    }
+
+    #[inline]
+    fn nanos(&self) -> u64 {
+        self.clock.delta_as_nanos(self.origin, self.clock.raw())
     }
 }
 
@@ -46,8 +58,14 @@ impl std::fmt::Debug for SystemClock {
 }
 
 impl Clock for SystemClock {
+    #[inline]
     fn now(&self) -> Duration {
-        self.clock.now().duration_since(self.origin)
+        Duration::from_nanos(self.nanos())
+    }
+
+    #[inline]
+    fn now_micros(&self) -> u64 {
+        self.nanos() / 1_000
     }
 }
 
@@ -78,7 +96,11 @@ impl FakeClock {
 
 impl Clock for FakeClock {
     fn now(&self) -> Duration {
-        Duration::from_micros(self.micros.load(Ordering::SeqCst))
+        Duration::from_micros(self.now_micros())
+    }
+
+    fn now_micros(&self) -> u64 {
+        self.micros.load(Ordering::SeqCst)
     }
 }
 
@@ -86,9 +108,14 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> Duration {
         (**self).now()
     }
+
+    fn now_micros(&self) -> u64 {
+        (**self).now_micros()
+    }
 }
 
 /// Whole microseconds in `d`, saturating at `u64::MAX` (584 542 years).
+#[inline]
 pub(crate) fn saturating_micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

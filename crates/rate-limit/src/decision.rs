@@ -1,50 +1,57 @@
 //! Decisions and how they are rendered on the wire.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::Policy;
 use crate::gcra::Step;
+use crate::policy::Name;
 
 /// The problem type of a 429 answer (draft-ietf-httpapi-ratelimit-headers-11, section 5.1).
 pub const QUOTA_EXCEEDED_TYPE: &str =
     "https://iana.org/assignments/http-problem-types#quota-exceeded";
 
 /// How one policy judged one request.
+///
+/// Holds the raw GCRA numbers; the counts and durations are worked out when asked for,
+/// so a check that only needs [`is_allowed`](Self::is_allowed) does no division.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyOutcome {
-    name: Cow<'static, str>,
-    quota: u32,
+    name: Name,
+    requests: u32,
     window: Duration,
     allowed: bool,
-    remaining: u32,
-    reset: Duration,
-    retry_after: Option<Duration>,
+    /// Microseconds of credit per request: `emission × cost`.
+    price: u64,
+    slack: u64,
+    reset: u64,
+    retry_after: u64,
 }
 
 impl PolicyOutcome {
+    #[inline]
     pub(crate) fn new(policy: &Policy, step: &Step) -> Self {
-        let cost = u64::from(policy.cost().get());
+        let gcra = policy.gcra();
         Self {
-            name: policy.name_cow().clone(),
-            quota: policy.requests_per_period(),
+            name: policy.shared_name().clone(),
+            requests: policy.requests_per_period(),
             window: policy.period(),
             allowed: step.allowed,
-            remaining: u32::try_from(step.remaining_units / cost).unwrap_or(u32::MAX),
-            reset: Duration::from_micros(step.reset),
-            retry_after: (!step.allowed).then(|| Duration::from_micros(step.retry_after)),
+            price: gcra.increment,
+            slack: step.slack,
+            reset: step.reset,
+            retry_after: step.retry_after,
         }
     }
 
     /// The policy's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.name.as_str()
     }
 
     /// Requests the policy allows per window.
     pub fn quota(&self) -> u32 {
-        self.quota
+        self.requests
     }
 
     /// The policy's window.
@@ -61,24 +68,25 @@ impl PolicyOutcome {
     /// Requests this key may still make right now under this policy: after this request
     /// when it was admitted, before it (nothing was charged) when it was refused.
     pub fn remaining(&self) -> u32 {
-        self.remaining
+        // floor(floor(slack / emission) / cost) = floor(slack / (emission × cost)).
+        u32::try_from(self.slack / self.price).unwrap_or(u32::MAX)
     }
 
     /// Time until this key's quota under this policy is fully restored.
     pub fn reset(&self) -> Duration {
-        self.reset
+        Duration::from_micros(self.reset)
     }
 
     /// When the policy denied the request: how long until the same request would fit.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        (!self.allowed).then(|| Duration::from_micros(self.retry_after))
     }
 
     /// The effective window `t` of the `RateLimit` field, in whole seconds rounded up:
     /// the time until the quota is fully restored when the request was admitted, and the
     /// time until a request fits again (nothing is available until then) when it was not.
     pub fn effective_window_secs(&self) -> u64 {
-        ceil_secs(self.retry_after.unwrap_or(self.reset))
+        ceil_secs(self.retry_after().unwrap_or(self.reset()))
     }
 }
 
@@ -100,6 +108,7 @@ pub struct Decision {
 }
 
 impl Decision {
+    #[inline]
     pub(crate) fn single(outcome: PolicyOutcome) -> Self {
         Self {
             allowed: outcome.allowed,
@@ -117,6 +126,7 @@ impl Decision {
     }
 
     /// Whether the request was admitted (and charged).
+    #[inline]
     pub fn is_allowed(&self) -> bool {
         self.allowed
     }
@@ -173,7 +183,13 @@ impl Decision {
             }
             // Policy names are restricted to A-Z a-z 0-9 . _ -, which need no escaping
             // inside a structured-field string.
-            let _ = write!(out, "\"{}\";q={};w={}", p.name, p.quota, p.window.as_secs());
+            let _ = write!(
+                out,
+                "\"{}\";q={};w={}",
+                p.name(),
+                p.quota(),
+                p.window.as_secs()
+            );
         }
         out
     }
@@ -190,8 +206,8 @@ impl Decision {
             let _ = write!(
                 out,
                 "\"{}\";r={};t={}",
-                p.name,
-                p.remaining,
+                p.name(),
+                p.remaining(),
                 p.effective_window_secs()
             );
         }
@@ -217,7 +233,7 @@ impl Decision {
                 out.push(',');
             }
             // Names need no JSON escaping: see `rate_limit_policy_header`.
-            let _ = write!(out, "\"{}\"", p.name);
+            let _ = write!(out, "\"{}\"", p.name());
         }
         out.push_str("]}");
         out
@@ -247,7 +263,7 @@ mod tests {
             &Step {
                 allowed,
                 tat: 0,
-                remaining_units,
+                slack: remaining_units * policy.gcra().emission,
                 reset,
                 retry_after: retry,
             },

@@ -27,8 +27,8 @@ pub(crate) struct Step {
     pub(crate) allowed: bool,
     /// The TAT to store when every policy of the check admitted the request.
     pub(crate) tat: u64,
-    /// Whole units of quota left after this step.
-    pub(crate) remaining_units: u64,
+    /// Credit left after this step, in microseconds (`emission` per unit of quota).
+    pub(crate) slack: u64,
     /// Microseconds until the bucket is full again.
     pub(crate) reset: u64,
     /// Microseconds until this request would fit; zero when it fits now.
@@ -37,6 +37,7 @@ pub(crate) struct Step {
 
 impl Gcra {
     /// Decides one request against the `stored` TAT (zero when the key has no state).
+    #[inline]
     pub(crate) fn step(&self, stored: u64, now: u64) -> Step {
         let tat = stored.max(now);
         let new_tat = tat.saturating_add(self.increment);
@@ -45,7 +46,7 @@ impl Gcra {
             Step {
                 allowed: true,
                 tat: new_tat,
-                remaining_units: (limit - new_tat) / self.emission,
+                slack: limit - new_tat,
                 reset: new_tat - now,
                 retry_after: 0,
             }
@@ -53,7 +54,7 @@ impl Gcra {
             Step {
                 allowed: false,
                 tat,
-                remaining_units: limit.saturating_sub(tat) / self.emission,
+                slack: limit.saturating_sub(tat),
                 reset: tat - now,
                 retry_after: new_tat - limit,
             }
@@ -63,6 +64,7 @@ impl Gcra {
     /// [`step`](Self::step) as reported when the request was refused, by this policy or
     /// by another one checked with it: nothing is charged, so a policy that would have
     /// admitted the request reports what it has left before any charge.
+    #[inline]
     pub(crate) fn refused(&self, stored: u64, now: u64) -> Step {
         let step = self.step(stored, now);
         if !step.allowed {
@@ -73,7 +75,7 @@ impl Gcra {
         Step {
             allowed: true,
             tat,
-            remaining_units: (limit - tat) / self.emission,
+            slack: limit - tat,
             reset: tat - now,
             retry_after: 0,
         }
@@ -96,7 +98,7 @@ mod tests {
         for left in [2, 1, 0] {
             let step = G.step(tat, 100);
             assert!(step.allowed);
-            assert_eq!(step.remaining_units, left);
+            assert_eq!(step.slack / G.emission, left);
             tat = step.tat;
         }
         let denied = G.step(tat, 100);
@@ -111,7 +113,7 @@ mod tests {
     fn a_refused_request_charges_nothing_and_reports_the_uncharged_state() {
         let fits = G.refused(0, 100);
         assert!(fits.allowed);
-        assert_eq!((fits.remaining_units, fits.reset, fits.tat), (3, 0, 100));
+        assert_eq!((fits.slack, fits.reset, fits.tat), (30, 0, 100));
         assert_eq!(G.refused(130, 100), G.step(130, 100));
     }
 

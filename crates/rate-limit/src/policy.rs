@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use crate::Error;
@@ -38,18 +40,64 @@ const MAX_NAME_LEN: usize = 64;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Policy {
-    name: Cow<'static, str>,
+    name: Name,
+    salt: u64,
     quota: NonZeroU32,
     period: Duration,
     burst: NonZeroU32,
     cost: NonZeroU32,
+    /// `quota / cost`, worked out once: decisions report it on every check.
+    requests: u32,
     gcra: Gcra,
+}
+
+/// A policy name: borrowed for presets and literals, shared when built at run time, so
+/// that copying it into every decision never allocates.
+#[derive(Debug, Clone)]
+pub(crate) enum Name {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Name {}
+
+impl Name {
+    #[inline]
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Static(s) => s,
+            Self::Shared(s) => s,
+        }
+    }
+}
+
+impl From<Cow<'static, str>> for Name {
+    fn from(name: Cow<'static, str>) -> Self {
+        match name {
+            Cow::Borrowed(s) => Self::Static(s),
+            Cow::Owned(s) => Self::Shared(s.into()),
+        }
+    }
+}
+
+/// A 64-bit salt per policy name, from a keyed hash under a random key drawn once per
+/// process: the in-memory store mixes it into each key's fingerprint, so policies keep
+/// separate counters without hashing the name on every check.
+fn name_salt(name: &str) -> u64 {
+    static SALT_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+    SALT_KEY.hash_one(name)
 }
 
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Policy")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("quota", &self.quota)
             .field("period", &self.period)
             .field("burst", &self.burst)
@@ -109,11 +157,13 @@ impl Policy {
         let period_micros = seconds * 1_000_000;
         let emission = period_micros.div_ceil(u64::from(quota.get()));
         Self {
-            name: Cow::Borrowed(name),
+            name: Name::Static(name),
+            salt: name_salt(name),
             quota,
             period: Duration::from_secs(seconds),
             burst: quota,
             cost: NonZeroU32::MIN,
+            requests: quota.get(),
             gcra: Gcra {
                 emission,
                 tolerance: emission * u64::from(quota.get()),
@@ -123,39 +173,52 @@ impl Policy {
     }
 
     /// The policy's name.
+    #[inline]
     pub fn name(&self) -> &str {
-        &self.name
+        self.name.as_str()
     }
 
     /// Units of credit earned back per [`period`](Self::period).
+    #[inline]
     pub fn quota(&self) -> NonZeroU32 {
         self.quota
     }
 
     /// The window the quota is stated over, a whole number of seconds.
+    #[inline]
     pub fn period(&self) -> Duration {
         self.period
     }
 
     /// The most units a key may spend at once.
+    #[inline]
     pub fn burst(&self) -> NonZeroU32 {
         self.burst
     }
 
     /// Units one request consumes.
+    #[inline]
     pub fn cost(&self) -> NonZeroU32 {
         self.cost
     }
 
     /// Requests per period (`quota / cost`, rounded down): the `q` of `RateLimit-Policy`.
+    #[inline]
     pub fn requests_per_period(&self) -> u32 {
-        self.quota.get() / self.cost.get()
+        self.requests
     }
 
-    pub(crate) fn name_cow(&self) -> &Cow<'static, str> {
+    #[inline]
+    pub(crate) fn shared_name(&self) -> &Name {
         &self.name
     }
 
+    #[inline]
+    pub(crate) fn salt(&self) -> u64 {
+        self.salt
+    }
+
+    #[inline]
     pub(crate) fn gcra(&self) -> Gcra {
         self.gcra
     }
@@ -234,11 +297,13 @@ impl PolicyBuilder {
                 ))
             })?;
         Ok(Policy {
-            name,
+            salt: name_salt(&name),
+            name: name.into(),
             quota,
             period,
             burst,
             cost,
+            requests: quota.get() / cost.get(),
             gcra: Gcra {
                 emission,
                 tolerance,

@@ -1,9 +1,8 @@
 //! The in-memory store: sharded, bounded, swept as traffic flows.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -11,6 +10,7 @@ use std::time::Duration;
 use crate::clock::saturating_micros;
 use crate::decision::PolicyOutcome;
 use crate::gcra::Step;
+use crate::store::table::{Table, is_wide};
 use crate::store::{Check, MAX_CHECKS, Store, too_many_checks};
 use crate::{Clock, Decision, Error, Policy, SystemClock};
 
@@ -37,36 +37,12 @@ pub enum WhenFull {
     Reject,
 }
 
-/// Keys are 64-bit fingerprints already: the table hashes nothing again.
-#[derive(Default)]
-struct Fingerprint(u64);
-
-impl Hasher for Fingerprint {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only reached for non-u64 keys, which the table never has; fold them anyway so
-        // the hasher stays correct if it ever is.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// Fingerprint of (policy, key) to the key's TAT in microseconds of the store's clock.
-type Table = HashMap<u64, u64, BuildHasherDefault<Fingerprint>>;
-
 /// One shard, alone on its cache lines so shards do not contend through false sharing.
 #[repr(align(128))]
 struct Shard(Mutex<Table>);
 
 impl Shard {
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Table> {
         // A panic never leaves a table half-updated (each update is one store of a u64),
         // so a poisoned lock still guards consistent data.
@@ -80,8 +56,9 @@ impl Shard {
 ///   table; a check holds one shard's lock for a table lookup and a few integer
 ///   operations. A check of several policies locks the shards it touches in ascending
 ///   order, so it is atomic and cannot deadlock.
-/// - **Compact state.** Each (policy, key) is one 16-byte entry: a 64-bit fingerprint
-///   under a per-process random SipHash key, and the GCRA arrival time. Two distinct keys
+/// - **Compact state.** Each (policy, key) is one 12-byte entry (16 for policies whose
+///   burst takes more than about an hour to earn back): a 64-bit fingerprint under a
+///   per-process random SipHash key, and the GCRA arrival time. Two distinct keys
 ///   share an entry with probability about 2⁻⁶⁴ per pair, and the only effect of sharing
 ///   is a stricter limit for both; a client cannot aim a collision without the process's
 ///   random key.
@@ -197,27 +174,31 @@ impl<C: Clock> MemoryStore<C> {
     /// [`Store::reset`] without the future.
     pub fn reset_sync(&self, policy: &Policy, key: &[u8]) {
         let fp = self.fingerprint(policy, key);
-        self.shard(fp).lock().remove(&fp);
+        self.shard(fp).lock().remove(fp, is_wide(&policy.gcra()));
     }
 
+    #[inline]
     fn now(&self) -> u64 {
-        saturating_micros(self.clock.now())
+        self.clock.now_micros()
     }
 
+    #[inline]
     fn fingerprint(&self, policy: &Policy, key: &[u8]) -> u64 {
+        // The key under this store's random SipHash key, then the policy's salt: two
+        // (policy, key) pairs share a fingerprint with probability 2^-64, and a client
+        // knows neither secret.
         let mut h = self.hasher.build_hasher();
-        // Length-prefixed name, then the key: no two (name, key) pairs hash the same input.
-        h.write_usize(policy.name().len());
-        h.write(policy.name().as_bytes());
         h.write(key);
-        h.finish()
+        h.finish() ^ policy.salt()
     }
 
+    #[inline]
     fn shard_index(&self, fp: u64) -> usize {
         // The table uses the low and the top bits; the shard takes bits from the middle.
         usize::try_from((fp >> 32) & self.shard_mask).unwrap_or_default()
     }
 
+    #[inline]
     fn shard(&self, fp: u64) -> &Shard {
         &self.shards[self.shard_index(fp)]
     }
@@ -229,19 +210,14 @@ impl<C: Clock> MemoryStore<C> {
         let gcra = policy.gcra();
         let step = {
             let mut table = self.shard(fp).lock();
-            match table.get_mut(&fp) {
-                Some(tat) => {
-                    let step = gcra.step(*tat, now);
-                    if step.allowed {
-                        *tat = step.tat;
-                    }
-                    step
-                }
+            let now = table.prepare(now);
+            match table.charge_held(fp, &gcra, now) {
+                Some(step) => step,
                 None => {
                     let step = gcra.step(0, now);
                     if step.allowed {
                         self.make_room(&mut table, now, 1)?;
-                        table.insert(fp, step.tat);
+                        table.set(fp, is_wide(&gcra), step.tat);
                     }
                     step
                 }
@@ -255,13 +231,15 @@ impl<C: Clock> MemoryStore<C> {
         if n > MAX_CHECKS {
             return Err(too_many_checks(n));
         }
-        let now = self.now();
+        let mut now = self.now();
         self.maybe_sweep(now);
 
         let mut fps = [0u64; MAX_CHECKS];
+        let mut wide = [false; MAX_CHECKS];
         let mut shards = [0usize; MAX_CHECKS];
         for (i, check) in checks.iter().enumerate() {
             fps[i] = self.fingerprint(check.policy(), check.key());
+            wide[i] = is_wide(&check.policy().gcra());
             shards[i] = self.shard_index(fps[i]);
         }
         let mut order = shards;
@@ -271,6 +249,9 @@ impl<C: Clock> MemoryStore<C> {
             if locked.last().is_none_or(|(last, _)| *last != s) {
                 locked.push((s, self.shards[s].lock()));
             }
+        }
+        for (_, table) in &mut locked {
+            now = table.prepare(now);
         }
         // Which of the locked tables holds each check's entry.
         let mut slot = [0usize; MAX_CHECKS];
@@ -286,7 +267,7 @@ impl<C: Clock> MemoryStore<C> {
             let mut new = 0;
             for i in 0..n {
                 let first = !fps[..i].contains(&fps[i]);
-                if shards[i] == *s && first && !table.contains_key(&fps[i]) {
+                if shards[i] == *s && first && table.get(fps[i], wide[i]).is_none() {
                     new += 1;
                 }
             }
@@ -302,13 +283,13 @@ impl<C: Clock> MemoryStore<C> {
             let earlier = (0..i).rev().find(|&j| fps[j] == fps[i]);
             judged[i] = match earlier {
                 Some(j) => steps.get(j).map_or(0, |s: &Step| s.tat),
-                None => locked[slot[i]].1.get(&fps[i]).copied().unwrap_or(0),
+                None => locked[slot[i]].1.get(fps[i], wide[i]).unwrap_or(0),
             };
             steps.push(checks[i].policy().gcra().step(judged[i], now));
         }
         if steps.iter().all(|s| s.allowed) {
             for i in 0..n {
-                locked[slot[i]].1.insert(fps[i], steps[i].tat);
+                locked[slot[i]].1.set(fps[i], wide[i], steps[i].tat);
             }
         } else {
             for i in 0..n {
@@ -330,31 +311,32 @@ impl<C: Clock> MemoryStore<C> {
         if table.len() + new <= self.shard_cap {
             return Ok(());
         }
-        table.retain(|_, tat| *tat > now);
+        table.sweep(now);
         if table.len() + new <= self.shard_cap {
             return Ok(());
         }
         match self.when_full {
             WhenFull::Reject => Err(Error::StoreFull),
             WhenFull::EvictNearestRefill => {
-                let mut tats: Vec<u64> = table.values().copied().collect();
-                // `new <= MAX_CHECKS <= shard_cap`, so this is at least 1 and at most len.
+                // `new <= MAX_CHECKS <= shard_cap`, so the excess is at most the length.
                 let excess = table.len() + new - self.shard_cap;
-                let count = excess.max(tats.len() / 2);
-                let (_, threshold, _) = tats.select_nth_unstable(count - 1);
-                let threshold = *threshold;
-                table.retain(|_, tat| *tat > threshold);
+                table.drop_nearest_refill(excess.max(table.len() / 2));
                 Ok(())
             }
         }
     }
 
     /// Sweeps the next shard when its turn has come. Called before any lock is held.
+    #[inline]
     fn maybe_sweep(&self, now: u64) {
         let due = self.next_sweep.load(Ordering::Relaxed);
-        if now < due {
-            return;
+        if now >= due {
+            self.sweep_turn(due, now);
         }
+    }
+
+    #[cold]
+    fn sweep_turn(&self, due: u64, now: u64) {
         let next = now.saturating_add(self.sweep_step);
         if self
             .next_sweep
@@ -365,11 +347,8 @@ impl<C: Clock> MemoryStore<C> {
         }
         let cursor = self.sweep_cursor.fetch_add(1, Ordering::Relaxed);
         let mut table = self.shards[cursor % self.shards.len()].lock();
-        table.retain(|_, tat| *tat > now);
-        if table.capacity() > 64 && table.len() * 4 < table.capacity() {
-            let len = table.len();
-            table.shrink_to(len * 2);
-        }
+        let now = table.prepare(now);
+        table.sweep(now);
     }
 }
 

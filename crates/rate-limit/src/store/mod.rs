@@ -8,6 +8,7 @@ use crate::{Decision, Error, Policy};
 pub(crate) mod memory;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+mod table;
 
 /// The most checks one call may carry: a request is rarely under more than a few policies.
 pub const MAX_CHECKS: usize = 16;
@@ -22,6 +23,7 @@ pub struct Check<'a> {
 impl<'a> Check<'a> {
     /// `policy` applied to `key` (a client IP, a user id, ...). Keys are opaque bytes;
     /// the same key under two policies names two independent counters.
+    #[inline]
     pub fn new(policy: &'a Policy, key: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
         Self {
             policy,
@@ -30,11 +32,13 @@ impl<'a> Check<'a> {
     }
 
     /// The policy.
+    #[inline]
     pub fn policy(&self) -> &'a Policy {
         self.policy
     }
 
     /// The key.
+    #[inline]
     pub fn key(&self) -> &'a [u8] {
         self.key
     }
