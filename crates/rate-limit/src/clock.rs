@@ -7,8 +7,8 @@ use std::time::Duration;
 /// A monotonic clock: the time elapsed since an epoch of the clock's choosing.
 ///
 /// The in-memory store reads time only through this trait. Every value a clock returns
-/// must be at or after every value it returned before; a clock that steps back makes the
-/// limiter stricter for the step, never looser.
+/// should be at or after every value it returned before; the store treats a clock that
+/// steps back as standing still until it catches up.
 pub trait Clock: Send + Sync + 'static {
     /// Time elapsed since this clock's epoch.
     fn now(&self) -> Duration;

@@ -57,11 +57,12 @@ impl Shard {
 ///   operations. A check of several policies locks the shards it touches in ascending
 ///   order, so it is atomic and cannot deadlock.
 /// - **Compact state.** Each (policy, key) is one 12-byte entry (16 for policies whose
-///   burst takes more than about an hour to earn back): a 64-bit fingerprint under a
-///   per-process random SipHash key, and the GCRA arrival time. Two distinct keys
+///   burst takes more than about an hour to earn back): a 64-bit fingerprint (SipHash of
+///   the key under a random per-store key, mixed with a random per-policy salt) and the
+///   GCRA arrival time, as a 32-bit offset where it fits. Two distinct (policy, key) pairs
 ///   share an entry with probability about 2⁻⁶⁴ per pair, and the only effect of sharing
-///   is a stricter limit for both; a client cannot aim a collision without the process's
-///   random key.
+///   is a stricter limit for both; a client cannot aim a collision without the secret
+///   keys.
 /// - **Bounded memory, no call needed.** An entry whose bucket is full again carries no
 ///   information and is dropped. Checks sweep the shards in turn, one shard each
 ///   `sweep_interval / shards` (default interval: one second), so every expired entry is
@@ -184,9 +185,9 @@ impl<C: Clock> MemoryStore<C> {
 
     #[inline]
     fn fingerprint(&self, policy: &Policy, key: &[u8]) -> u64 {
-        // The key under this store's random SipHash key, then the policy's salt: two
-        // (policy, key) pairs share a fingerprint with probability 2^-64, and a client
-        // knows neither secret.
+        // SipHash of the key under this store's random key, mixed with the policy's
+        // random salt: two (policy, key) pairs share a fingerprint with probability about
+        // 2^-64, and a client knows neither secret.
         let mut h = self.hasher.build_hasher();
         h.write(key);
         h.finish() ^ policy.salt()
