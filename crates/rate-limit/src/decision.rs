@@ -176,40 +176,35 @@ impl Decision {
     /// The `RateLimit-Policy` field value: `"name";q=<requests>;w=<seconds>` for each
     /// policy, as a structured-field list (draft-ietf-httpapi-ratelimit-headers-11, section 3).
     pub fn rate_limit_policy_header(&self) -> String {
-        let mut out = String::new();
-        for (i, p) in self.policies().iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            // Policy names are restricted to A-Z a-z 0-9 . _ -, which need no escaping
-            // inside a structured-field string.
-            let _ = write!(
-                out,
-                "\"{}\";q={};w={}",
-                p.name(),
-                p.quota(),
-                p.window.as_secs()
-            );
-        }
-        out
+        self.structured_list(|p| ('q', u64::from(p.quota()), 'w', p.window.as_secs()))
     }
 
     /// The `RateLimit` field value: `"name";r=<remaining>;t=<seconds>` for each policy
     /// (draft-ietf-httpapi-ratelimit-headers-11, section 4); see
     /// [`PolicyOutcome::effective_window_secs`] for `t`.
     pub fn rate_limit_header(&self) -> String {
+        self.structured_list(|p| {
+            (
+                'r',
+                u64::from(p.remaining()),
+                't',
+                p.effective_window_secs(),
+            )
+        })
+    }
+
+    /// A structured-field list with one item per policy: the name as a string, then two
+    /// integer parameters.
+    fn structured_list(&self, params: impl Fn(&PolicyOutcome) -> (char, u64, char, u64)) -> String {
         let mut out = String::new();
         for (i, p) in self.policies().iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            let _ = write!(
-                out,
-                "\"{}\";r={};t={}",
-                p.name(),
-                p.remaining(),
-                p.effective_window_secs()
-            );
+            let (k1, v1, k2, v2) = params(p);
+            // Policy names are restricted to A-Z a-z 0-9 . _ -, which need no escaping
+            // inside a structured-field string.
+            let _ = write!(out, "\"{}\";{k1}={v1};{k2}={v2}", p.name());
         }
         out
     }

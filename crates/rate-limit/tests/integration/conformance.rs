@@ -5,17 +5,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::hourly;
 use rate_limit::{Check, Decision, Error, LoginCheck, LoginLimiter, MemoryStore, Policy, Store};
-
-fn hourly(name: &'static str, quota: u32) -> Policy {
-    Policy::builder(
-        name,
-        NonZeroU32::new(quota).expect("non-zero"),
-        Duration::from_secs(3600),
-    )
-    .build()
-    .expect("a valid configuration")
-}
 
 async fn check<S: Store>(store: &S, checks: &[(&Policy, &str)]) -> Decision {
     let checks: Vec<Check<'_>> = checks.iter().map(|(p, k)| Check::new(p, *k)).collect();

@@ -2,11 +2,11 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::hourly;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -16,16 +16,6 @@ use rate_limit::{
 };
 use tower::util::BoxCloneService;
 use tower::{Layer, Service, ServiceExt};
-
-fn hourly(name: &'static str, quota: u32) -> Policy {
-    Policy::builder(
-        name,
-        NonZeroU32::new(quota).expect("non-zero"),
-        Duration::from_secs(3600),
-    )
-    .build()
-    .expect("a valid configuration")
-}
 
 /// A handler that counts its calls and echoes the decision the layer left it.
 #[derive(Clone, Default)]
