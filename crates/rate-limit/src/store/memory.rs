@@ -44,8 +44,9 @@ struct Shard(Mutex<Table>);
 impl Shard {
     #[inline]
     fn lock(&self) -> MutexGuard<'_, Table> {
-        // A panic never leaves a table half-updated (each update is one store of a u64),
-        // so a poisoned lock still guards consistent data.
+        // Nothing that runs under the lock panics midway through an update (each is one
+        // insert, removal or store of an integer), so a poisoned lock still guards
+        // consistent data.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

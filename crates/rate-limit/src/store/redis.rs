@@ -28,8 +28,9 @@ static SCRIPT: LazyLock<redis::Script> =
 ///   response timeout returns [`Error::Unavailable`], which the tower layer turns into
 ///   its rule's fail-open or fail-closed answer.
 ///
-/// One Redis server (or a primary with replicas) is supported; in Redis Cluster the keys
-/// of one check could live on different nodes and the script would be refused.
+/// One Redis server (or a primary with replicas), version 5 or later (scripts that read
+/// `TIME` and then write are replicated by their effects), is supported; in Redis Cluster
+/// the keys of one check could live on different nodes and the script would be refused.
 ///
 /// # Example
 ///
