@@ -425,3 +425,32 @@ mod unreachable {
         );
     }
 }
+
+#[tokio::test]
+async fn a_full_store_that_refuses_new_keys_makes_fail_closed_rules_answer_503() {
+    let store = MemoryStore::builder()
+        .max_keys(16)
+        .shards(1)
+        .when_full(rate_limit::WhenFull::Reject)
+        .build()
+        .unwrap();
+    let handler = Handler::default();
+    let layer = RateLimitLayer::builder(store)
+        .rule(Rule::new(hourly("per-ip", 5), Key::client_ip()))
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(handler.service());
+    for i in 0..16 {
+        let peer = format!("198.51.100.{i}");
+        assert_eq!(
+            send(&mut svc, request("/", &peer, &[])).await.0.status(),
+            StatusCode::OK
+        );
+    }
+    let (newcomer, _) = send(&mut svc, request("/", "198.51.100.99", &[])).await;
+    assert_eq!(newcomer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Clients the store already holds are still served, and still limited.
+    let (known, _) = send(&mut svc, request("/", "198.51.100.3", &[])).await;
+    assert_eq!(known.status(), StatusCode::OK);
+    assert_eq!(handler.calls(), 17);
+}
