@@ -10,9 +10,12 @@
 //! | 2 | usage or configuration error (unknown command, bad flag, missing key) |
 #![forbid(unsafe_code)]
 
+mod audit;
 mod envelope;
 mod exit;
 mod keys;
+mod password;
+mod webhook;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -46,6 +49,15 @@ enum Command {
     Rewrap(envelope::Rewrap),
     /// Show an envelope's format, algorithm and key version; needs no key.
     Inspect(envelope::Inspect),
+    /// Hash, verify and check passwords (argon2id; legacy bcrypt verification).
+    Password {
+        #[command(subcommand)]
+        command: password::PasswordCommand,
+    },
+    /// Tamper-evident audit logs: append, checkpoint, verify, export, query, prove.
+    Audit(audit::AuditArgs),
+    /// Sign a test webhook, or verify a delivery offline.
+    Webhook(webhook::WebhookArgs),
 }
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
@@ -55,6 +67,9 @@ fn run(cli: Cli) -> Result<Outcome, UsageError> {
         Command::Open(args) => envelope::open(args),
         Command::Rewrap(args) => envelope::rewrap(args),
         Command::Inspect(args) => envelope::inspect(args),
+        Command::Password { command } => password::run(command),
+        Command::Audit(args) => audit::run(args),
+        Command::Webhook(args) => webhook::run(args),
     }
 }
 

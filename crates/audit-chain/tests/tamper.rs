@@ -1,0 +1,333 @@
+//! Tampering with the file store's files, and rollback against a pinned verifier.
+#![allow(clippy::cast_possible_truncation, reason = "test sizes are small")]
+
+mod common;
+
+use audit_chain::{
+    AuditLog, Error, FileStore, ManualClock, MemoryStore, SignedCheckpoint, Store, TenantId,
+    Verified, Verifier,
+};
+use common::{event, signer, tenant};
+use std::path::{Path, PathBuf};
+
+const ENTRIES: u64 = 6;
+
+/// A small log of ENTRIES entries under `root`, checkpointed at the end.
+async fn small_log(root: &Path) -> SignedCheckpoint {
+    let (log, _) = common::log(FileStore::open(root).expect("open"));
+    let acme = tenant("acme");
+    for i in 0..ENTRIES {
+        log.append(event(&acme, i)).await.expect("append");
+    }
+    log.checkpoint(&acme).await.expect("checkpoint")
+}
+
+async fn verify(root: &Path) -> Result<Verified, Error> {
+    let store = FileStore::open_read_only(root)?;
+    Verifier::with_key(signer().verifying_key())
+        .verify_log(&store, &tenant("acme"))
+        .await
+}
+
+fn log_files(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("acme"))
+        .expect("tenant dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn segment(root: &Path) -> PathBuf {
+    root.join("acme").join("segment-00000000000000000000.log")
+}
+
+/// The segment's header and its frames, as the documented format lays them out.
+fn frames(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let (header, mut rest) = bytes.split_at(20);
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        frames.push(rest[..8 + len].to_vec());
+        rest = &rest[8 + len..];
+    }
+    (header.to_vec(), frames)
+}
+
+fn write_frames(path: &Path, header: &[u8], frames: &[Vec<u8>]) {
+    let mut bytes = header.to_vec();
+    for frame in frames {
+        bytes.extend_from_slice(frame);
+    }
+    std::fs::write(path, bytes).expect("write segment");
+}
+
+#[tokio::test]
+async fn flipping_any_single_byte_of_the_files_fails_verification() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    small_log(dir.path()).await;
+    let untouched = verify(dir.path()).await.expect("untouched log verifies");
+    assert_eq!(untouched.size, ENTRIES);
+    let files = log_files(dir.path());
+    assert_eq!(files.len(), 2, "{files:?}");
+    let mut flipped = 0;
+    for file in &files {
+        let original = std::fs::read(file).expect("read");
+        for offset in 0..original.len() {
+            let mut tampered = original.clone();
+            tampered[offset] ^= 0xff;
+            std::fs::write(file, &tampered).expect("write");
+            let result = verify(dir.path()).await;
+            assert!(
+                result.is_err(),
+                "{} byte {offset} flipped and the log still verifies",
+                file.display()
+            );
+            flipped += 1;
+        }
+        std::fs::write(file, &original).expect("restore");
+    }
+    assert!(flipped > 1000, "{flipped}");
+    assert_eq!(
+        verify(dir.path()).await.expect("restored log verifies"),
+        untouched
+    );
+}
+
+#[tokio::test]
+async fn damage_in_the_middle_names_its_position_and_is_never_repaired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    small_log(dir.path()).await;
+    let path = segment(dir.path());
+    let original = std::fs::read(&path).expect("read");
+    let (header, frames) = frames(&original);
+    let offset = header.len() + frames[0].len() + frames[1].len();
+    let mut tampered = original.clone();
+    tampered[offset + 20] ^= 0x01;
+    std::fs::write(&path, &tampered).expect("write");
+    for attempt in [
+        verify(dir.path()).await.map(|_| ()),
+        // A writer refuses it too, and leaves the file as it found it.
+        common::log(FileStore::open(dir.path()).expect("open"))
+            .0
+            .tree_head(&tenant("acme"))
+            .await
+            .map(|_| ()),
+    ] {
+        match attempt {
+            Err(err @ Error::Damaged { .. }) => {
+                let message = err.to_string();
+                assert!(message.contains(&format!("byte {offset}")), "{message}");
+                assert!(
+                    message.contains("segment-00000000000000000000.log"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected damage, got {other:?}"),
+        }
+    }
+    assert_eq!(std::fs::read(&path).expect("read"), tampered);
+}
+
+#[tokio::test]
+async fn deleting_or_swapping_entries_fails_verification() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    small_log(dir.path()).await;
+    let path = segment(dir.path());
+    let original = std::fs::read(&path).expect("read");
+    let (header, frames) = frames(&original);
+    assert_eq!(frames.len() as u64, ENTRIES);
+
+    let mut deleted = frames.clone();
+    deleted.remove(2);
+    write_frames(&path, &header, &deleted);
+    let err = verify(dir.path()).await.expect_err("deletion detected");
+    assert!(err.to_string().contains("entry 2 claims index 3"), "{err}");
+
+    let mut deleted_last = frames.clone();
+    deleted_last.pop();
+    write_frames(&path, &header, &deleted_last);
+    let err = verify(dir.path())
+        .await
+        .expect_err("deleting the last entry is detected");
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    let mut swapped = frames.clone();
+    swapped.swap(1, 4);
+    write_frames(&path, &header, &swapped);
+    let err = verify(dir.path()).await.expect_err("swap detected");
+    assert!(err.to_string().contains("entry 1 claims index 4"), "{err}");
+
+    write_frames(&path, &header, &frames);
+    verify(dir.path()).await.expect("restored");
+}
+
+#[tokio::test]
+async fn truncating_below_the_last_checkpoint_fails_verification_and_opening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    small_log(dir.path()).await;
+    let path = segment(dir.path());
+    let original = std::fs::read(&path).expect("read");
+    let (header, frames) = frames(&original);
+
+    // At a record boundary.
+    write_frames(&path, &header, &frames[..3]);
+    let err = verify(dir.path()).await.expect_err("truncation detected");
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let writer = common::log(FileStore::open(dir.path()).expect("open")).0;
+    let err = writer
+        .tree_head(&tenant("acme"))
+        .await
+        .expect_err("refuses to open");
+    assert!(matches!(err, Error::Verification(_)), "{err}");
+    drop(writer);
+
+    // Inside a record: a torn tail to a reader, cut by a writer, and then the log is
+    // still shorter than its checkpoint.
+    std::fs::write(&path, &original[..original.len() - 10]).expect("write");
+    assert!(matches!(
+        verify(dir.path()).await,
+        Err(Error::Damaged { .. })
+    ));
+    let writer = common::log(FileStore::open(dir.path()).expect("open")).0;
+    assert!(writer.tree_head(&tenant("acme")).await.is_err());
+}
+
+#[tokio::test]
+async fn a_torn_tail_after_the_last_record_is_cut_by_a_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    small_log(dir.path()).await;
+    let path = segment(dir.path());
+    let original = std::fs::read(&path).expect("read");
+    // Half a frame, as a crash in the middle of a write leaves it.
+    let mut torn = original.clone();
+    torn.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"']);
+    std::fs::write(&path, &torn).expect("write");
+    let err = verify(dir.path())
+        .await
+        .expect_err("a reader reports the torn tail");
+    assert!(
+        err.to_string()
+            .contains(&format!("byte {}", original.len())),
+        "{err}"
+    );
+
+    {
+        let (log, _) = common::log(FileStore::open(dir.path()).expect("open"));
+        let head = log.tree_head(&tenant("acme")).await.expect("recovered");
+        assert_eq!(head.size, ENTRIES);
+        log.append(event(&tenant("acme"), ENTRIES))
+            .await
+            .expect("append after recovery");
+    }
+    assert_eq!(
+        verify(dir.path()).await.expect("verifies").size,
+        ENTRIES + 1
+    );
+
+    // Zero padding at the end (a preallocated tail) is torn as well.
+    let mut padded = std::fs::read(&path).expect("read");
+    let len = padded.len();
+    padded.extend_from_slice(&[0; 64]);
+    std::fs::write(&path, &padded).expect("write");
+    assert!(verify(dir.path()).await.is_err());
+    drop(FileStore::open(dir.path()).expect("open"));
+    let (log, _) = common::log(FileStore::open(dir.path()).expect("open"));
+    assert_eq!(
+        log.tree_head(&tenant("acme"))
+            .await
+            .expect("recovered")
+            .size,
+        ENTRIES + 1
+    );
+    assert_eq!(std::fs::read(&path).expect("read").len(), len);
+}
+
+/// A log of `n` entries in memory, checkpointed at the end; its export lines.
+async fn memory_log(n: u64, seed: u64) -> (MemoryStore, SignedCheckpoint, Vec<u8>) {
+    let store = MemoryStore::new();
+    let (log, _): (AuditLog<MemoryStore, ManualClock>, _) = common::log(store.clone());
+    let acme = tenant("acme");
+    for i in 0..n {
+        log.append(event(&acme, i + seed)).await.expect("append");
+    }
+    let checkpoint = log.checkpoint(&acme).await.expect("checkpoint");
+    let export = export(&store, &acme).await;
+    (store, checkpoint, export)
+}
+
+async fn export(store: &MemoryStore, tenant: &TenantId) -> Vec<u8> {
+    let mut out = Vec::new();
+    for leaf in store.read(tenant, 0, usize::MAX).await.expect("read") {
+        out.extend_from_slice(&leaf);
+        out.push(b'\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_pinned_verifier_refuses_rewritten_or_truncated_logs_and_exports() {
+    let acme = tenant("acme");
+    let key = signer().verifying_key();
+    // The verifier saw the log at 10 entries and pinned that checkpoint.
+    let (_, pinned, _) = memory_log(10, 0).await;
+    let pinned_verifier = Verifier::with_key(key.clone()).pin(pinned.checkpoint().clone());
+
+    // The honest log grew to 15: consistent.
+    let (grown, grown_cp, grown_export) = memory_log(15, 0).await;
+    let verified = pinned_verifier
+        .verify_log(&grown, &acme)
+        .await
+        .expect("grown log");
+    assert_eq!(verified.size, 15);
+    pinned_verifier
+        .verify_export(grown_export.as_slice(), grown_cp.as_str())
+        .expect("grown export");
+
+    // Rewritten: same key, different entries, even with a valid fresh checkpoint.
+    let (rewritten, rewritten_cp, rewritten_export) = memory_log(15, 1).await;
+    Verifier::with_key(key.clone())
+        .verify_log(&rewritten, &acme)
+        .await
+        .expect("valid on its own");
+    let err = pinned_verifier
+        .verify_log(&rewritten, &acme)
+        .await
+        .expect_err("rewrite");
+    assert!(err.to_string().contains("rewritten"), "{err}");
+    let err = pinned_verifier
+        .verify_export(rewritten_export.as_slice(), rewritten_cp.as_str())
+        .expect_err("rewritten export");
+    assert!(err.to_string().contains("rewritten"), "{err}");
+
+    // Truncated: the first 8 entries of the honest log, with a valid checkpoint of 8.
+    let (truncated, truncated_cp, truncated_export) = memory_log(8, 0).await;
+    let err = pinned_verifier
+        .verify_log(&truncated, &acme)
+        .await
+        .expect_err("rollback");
+    assert!(err.to_string().contains("rolled back"), "{err}");
+    let err = pinned_verifier
+        .verify_export(truncated_export.as_slice(), truncated_cp.as_str())
+        .expect_err("rolled back export");
+    assert!(err.to_string().contains("rolled back"), "{err}");
+
+    // An export cut short against the full checkpoint, or with a line changed, fails
+    // even without a pin.
+    let unpinned = Verifier::with_key(key);
+    let cut = &grown_export[..grown_export.len() / 2];
+    assert!(unpinned.verify_export(cut, grown_cp.as_str()).is_err());
+    let mut changed = grown_export.clone();
+    let at = changed.iter().position(|b| *b == b'u').expect("a 'u'");
+    changed[at] = b'v';
+    assert!(
+        unpinned
+            .verify_export(changed.as_slice(), grown_cp.as_str())
+            .is_err()
+    );
+    assert!(
+        unpinned
+            .verify_export(&grown_export[..], truncated_cp.as_str())
+            .is_err()
+    );
+}

@@ -1,0 +1,291 @@
+//! Password policy: length and the common-password list, with reasons.
+
+use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
+
+use crate::Error;
+
+/// One reason a password was refused by a [`Policy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Violation {
+    /// Fewer characters than the minimum.
+    TooShort {
+        /// The minimum number of characters.
+        min: usize,
+    },
+    /// More characters than the maximum.
+    TooLong {
+        /// The maximum number of characters.
+        max: usize,
+    },
+    /// The password, ignoring case, common letter-for-digit substitutions and reversal, is
+    /// on the list of commonly used passwords.
+    Common,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { min } => write!(f, "too short: use at least {min} characters"),
+            Self::TooLong { max } => write!(f, "too long: use at most {max} characters"),
+            Self::Common => f.write_str("too common: it is on a list of frequently used passwords"),
+        }
+    }
+}
+
+/// What a new password must satisfy, following ASVS 5.0 V6.2 and NIST SP 800-63B: a
+/// length range and no commonly used password; no composition rules.
+///
+/// Characters are counted as Unicode scalar values after NFKC normalization (the same
+/// normalization [`Hasher`](crate::Hasher) applies by default), so `é` counts once whether
+/// it was typed composed or decomposed. Spaces and every Unicode character are allowed.
+///
+/// The common-password list is the 30,000-entry password dictionary of the
+/// [`zxcvbn`](https://docs.rs/zxcvbn) crate (a Rust port of Dropbox's estimator): a password
+/// is refused when zxcvbn matches the whole of it as one entry of that list, including
+/// case, l33t and reversed variants (`Password1`, `p@ssw0rd`, `drowssap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    min_chars: usize,
+    max_chars: usize,
+    reject_common: bool,
+}
+
+impl Policy {
+    /// The smallest minimum allowed (ASVS 6.2.1).
+    pub const MIN_CHARS: usize = 8;
+    /// The largest maximum allowed: 256 characters are at most 1024 bytes, so every
+    /// password the policy accepts can be hashed.
+    pub const MAX_CHARS_LIMIT: usize = 256;
+    /// The smallest maximum allowed (ASVS 6.2.9: at least 64 characters must be permitted).
+    pub const MAX_CHARS_FLOOR: usize = 64;
+
+    /// The default: 8 to 128 characters, common passwords refused.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            min_chars: Self::MIN_CHARS,
+            max_chars: 128,
+            reject_common: true,
+        }
+    }
+
+    /// A builder starting from [`Policy::new`].
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder(Self::new())
+    }
+
+    /// Checks a candidate password.
+    ///
+    /// # Errors
+    ///
+    /// Every [`Violation`] that applies, in a stable order (length first).
+    pub fn check(&self, password: &str) -> Result<(), Vec<Violation>> {
+        let normalized = Zeroizing::new(password.nfkc().collect::<String>());
+        let chars = normalized.chars().count();
+        let mut violations = Vec::new();
+        if chars < self.min_chars {
+            violations.push(Violation::TooShort {
+                min: self.min_chars,
+            });
+        }
+        if chars > self.max_chars {
+            violations.push(Violation::TooLong {
+                max: self.max_chars,
+            });
+        } else if self.reject_common && is_common(&normalized) {
+            // Only within the length cap: the estimator's cost grows with the length.
+            violations.push(Violation::Common);
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(violations)
+        }
+    }
+
+    /// The minimum number of characters.
+    #[must_use]
+    pub fn min_chars(&self) -> usize {
+        self.min_chars
+    }
+
+    /// The maximum number of characters.
+    #[must_use]
+    pub fn max_chars(&self) -> usize {
+        self.max_chars
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Configures a [`Policy`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until built"]
+pub struct PolicyBuilder(Policy);
+
+impl PolicyBuilder {
+    /// The minimum number of characters (at least [`Policy::MIN_CHARS`]; default 8).
+    pub fn min_chars(mut self, min: usize) -> Self {
+        self.0.min_chars = min;
+        self
+    }
+
+    /// The maximum number of characters (between [`Policy::MAX_CHARS_FLOOR`] and
+    /// [`Policy::MAX_CHARS_LIMIT`]; default 128).
+    pub fn max_chars(mut self, max: usize) -> Self {
+        self.0.max_chars = max;
+        self
+    }
+
+    /// Whether to refuse passwords on the common-password list (default: yes).
+    pub fn reject_common(mut self, reject: bool) -> Self {
+        self.0.reject_common = reject;
+        self
+    }
+
+    /// Builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the minimum is under 8, the maximum is outside 64..=256, or
+    /// the minimum exceeds the maximum.
+    pub fn build(self) -> Result<Policy, Error> {
+        let Policy {
+            min_chars,
+            max_chars,
+            ..
+        } = self.0;
+        if min_chars < Policy::MIN_CHARS {
+            return Err(Error::Config(format!(
+                "policy minimum {min_chars} is under {} characters",
+                Policy::MIN_CHARS
+            )));
+        }
+        if !(Policy::MAX_CHARS_FLOOR..=Policy::MAX_CHARS_LIMIT).contains(&max_chars) {
+            return Err(Error::Config(format!(
+                "policy maximum {max_chars} is outside {}..={} characters",
+                Policy::MAX_CHARS_FLOOR,
+                Policy::MAX_CHARS_LIMIT
+            )));
+        }
+        if min_chars > max_chars {
+            return Err(Error::Config(format!(
+                "policy minimum {min_chars} exceeds its maximum {max_chars}"
+            )));
+        }
+        Ok(self.0)
+    }
+}
+
+/// Whether zxcvbn sees the whole password as one entry of its common-password list.
+fn is_common(password: &str) -> bool {
+    use zxcvbn::matching::patterns::{DictionaryPattern, MatchPattern};
+    // zxcvbn keeps its dictionary type in a private module; its `Default` is the password
+    // list (the tests above fail if that ever changes).
+    let passwords_list = DictionaryPattern::default().dictionary_name;
+    let estimate = zxcvbn::zxcvbn(password, &[]);
+    match estimate.sequence() {
+        [only] => matches!(
+            &only.pattern,
+            MatchPattern::Dictionary(d) if d.dictionary_name == passwords_list
+        ),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_passwords_and_their_variants_are_refused() {
+        let policy = Policy::new();
+        for common in [
+            "password",
+            "Password1",
+            "p@ssw0rd",
+            "qwertyuiop",
+            "iloveyou",
+            "drowssap",
+        ] {
+            let reasons = policy.check(common).unwrap_err();
+            assert!(
+                reasons.contains(&Violation::Common),
+                "{common}: {reasons:?}"
+            );
+        }
+        assert!(policy.check("correct horse battery staple").is_ok());
+        assert!(policy.check("vYq4!mT9#wK2").is_ok());
+        // A whole-word match in one of zxcvbn's other dictionaries is not a common password.
+        assert!(policy.check("photosynthesis").is_ok());
+    }
+
+    #[test]
+    fn length_is_counted_in_characters_after_nfkc() {
+        let policy = Policy::new();
+        // Eight accented letters, decomposed: sixteen code points before NFKC, eight after.
+        let decomposed = "e\u{301}".repeat(8);
+        assert!(policy.check(&decomposed).is_ok());
+        assert_eq!(
+            policy.check("e\u{301}".repeat(7).as_str()),
+            Err(vec![Violation::TooShort { min: 8 }])
+        );
+        assert_eq!(policy.check(&"ü".repeat(128)), Ok(()));
+        assert_eq!(
+            policy.check(&"ü".repeat(129)),
+            Err(vec![Violation::TooLong { max: 128 }])
+        );
+    }
+
+    #[test]
+    fn short_common_passwords_get_both_reasons() {
+        assert_eq!(
+            Policy::new().check("123456"),
+            Err(vec![Violation::TooShort { min: 8 }, Violation::Common])
+        );
+    }
+
+    #[test]
+    fn the_builder_refuses_what_asvs_forbids() {
+        assert!(Policy::builder().min_chars(7).build().is_err());
+        assert!(Policy::builder().max_chars(63).build().is_err());
+        assert!(Policy::builder().max_chars(257).build().is_err());
+        assert!(
+            Policy::builder()
+                .min_chars(100)
+                .max_chars(64)
+                .build()
+                .is_err()
+        );
+        let strict = Policy::builder()
+            .min_chars(15)
+            .max_chars(64)
+            .build()
+            .unwrap();
+        assert_eq!(
+            strict.check("fourteen chars"),
+            Err(vec![Violation::TooShort { min: 15 }])
+        );
+        let lax = Policy::builder().reject_common(false).build().unwrap();
+        assert!(lax.check("password").is_ok());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn length_reasons_match_the_normalized_length(password in "\\PC{0,140}") {
+            let chars = password.nfkc().count();
+            let reasons = Policy::new().check(&password).err().unwrap_or_default();
+            proptest::prop_assert_eq!(reasons.contains(&Violation::TooShort { min: 8 }), chars < 8);
+            proptest::prop_assert_eq!(reasons.contains(&Violation::TooLong { max: 128 }), chars > 128);
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Hashing, verifying, rehash decisions, length limits and malformed input.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use passwords::{
+    Algorithm, Argon2Params, BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, PasswordHash,
+    VerifyLimits,
+};
+use proptest::prelude::*;
+
+use crate::common::{fast_hasher, fixture, weak_params};
+
+fn bcrypt_hasher() -> Hasher {
+    Hasher::builder()
+        .bcrypt(BcryptCost::dangerous_weak(4).expect("valid cost"))
+        .build()
+        .expect("bcrypt hasher")
+}
+
+#[test]
+fn defaults_are_argon2id_at_the_owasp_minimum() {
+    let hasher = Hasher::new().unwrap();
+    let hash = hasher.hash("correct horse battery staple").unwrap();
+    assert!(
+        hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert_eq!(hash.algorithm(), Algorithm::Argon2id);
+    assert!(
+        !hasher
+            .verify("correct horse battery staple", hash.as_str())
+            .unwrap()
+            .needs_rehash()
+    );
+    assert!(matches!(
+        hasher.verify("correct horse battery stapler", hash.as_str()),
+        Err(Error::Invalid)
+    ));
+}
+
+#[test]
+fn salts_are_fresh_for_every_hash() {
+    let hasher = fast_hasher();
+    let a = hasher.hash("same password").unwrap();
+    let b = hasher.hash("same password").unwrap();
+    assert_ne!(a, b);
+    assert!(hasher.verify("same password", a.as_str()).is_ok());
+    assert!(hasher.verify("same password", b.as_str()).is_ok());
+}
+
+#[test]
+fn bcrypt_and_weaker_argon2_need_a_rehash_and_upgrade_to_current_argon2id() {
+    let hasher = Hasher::new().unwrap();
+    let (password, htpasswd) = fixture("htpasswd-2y.txt").remove(1);
+    let weak = fast_hasher().hash(&password).unwrap();
+    for stored in [htpasswd.as_str(), weak.as_str()] {
+        assert!(
+            hasher.verify(&password, stored).unwrap().needs_rehash(),
+            "{stored}"
+        );
+        let upgraded = hasher
+            .verify_and_upgrade(&password, stored)
+            .unwrap()
+            .expect("a replacement hash");
+        assert!(
+            upgraded
+                .as_str()
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{upgraded}"
+        );
+        let verified = hasher.verify(&password, upgraded.as_str()).unwrap();
+        assert!(!verified.needs_rehash());
+        // Nothing is upgraded for a wrong password.
+        assert!(matches!(
+            hasher.verify_and_upgrade("wrong", stored),
+            Err(Error::Invalid)
+        ));
+    }
+    let current = hasher.hash(&password).unwrap();
+    assert_eq!(
+        hasher
+            .verify_and_upgrade(&password, current.as_str())
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn rehash_follows_each_parameter() {
+    let current = Hasher::builder()
+        .argon2id(Argon2Params::dangerous_weak(512, 2, 1).unwrap())
+        .build()
+        .unwrap();
+    let made_with = |m, t, p| {
+        Hasher::builder()
+            .argon2id(Argon2Params::dangerous_weak(m, t, p).unwrap())
+            .build()
+            .unwrap()
+            .hash("pw")
+            .unwrap()
+    };
+    assert!(current.needs_rehash(&made_with(256, 2, 1)), "less memory");
+    assert!(current.needs_rehash(&made_with(512, 1, 1)), "fewer passes");
+    assert!(!current.needs_rehash(&made_with(512, 2, 1)), "same");
+    assert!(!current.needs_rehash(&made_with(1024, 3, 1)), "stronger");
+    assert!(
+        !current.needs_rehash(&made_with(512, 2, 2)),
+        "parallelism only"
+    );
+    let bcrypt = bcrypt_hasher().hash("pw").unwrap();
+    assert!(current.needs_rehash(&bcrypt));
+    // A bcrypt hasher wants bcrypt at its own cost.
+    let bcrypt5 = Hasher::builder()
+        .bcrypt(BcryptCost::dangerous_weak(5).unwrap())
+        .build()
+        .unwrap();
+    assert!(bcrypt5.needs_rehash(&bcrypt), "lower cost");
+    assert!(!bcrypt5.needs_rehash(&bcrypt5.hash("pw").unwrap()));
+    assert!(bcrypt5.needs_rehash(&made_with(512, 2, 1)));
+}
+
+#[test]
+fn argon2_version_0x10_hashes_verify_and_need_a_rehash() {
+    // A version 0x10 hash, made by the argon2 crate itself.
+    let salt = b"somesaltsomesalt";
+    let mut out = [0u8; 32];
+    argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x10,
+        argon2::Params::new(256, 1, 1, Some(32)).unwrap(),
+    )
+    .hash_password_into(b"old password", salt, &mut out)
+    .unwrap();
+    let b64 = |bytes: &[u8]| STANDARD_NO_PAD.encode(bytes);
+    let stored = format!("$argon2id$v=16$m=256,t=1,p=1${}${}", b64(salt), b64(&out));
+    let hasher = fast_hasher();
+    assert!(
+        hasher
+            .verify("old password", &stored)
+            .unwrap()
+            .needs_rehash()
+    );
+    assert!(matches!(
+        hasher.verify("new password", &stored),
+        Err(Error::Invalid)
+    ));
+}
+
+#[test]
+fn bcrypt_over_72_bytes_is_an_error_never_a_truncation() {
+    let hasher = bcrypt_hasher();
+    let prefix = "p".repeat(71) + "!";
+    assert_eq!(prefix.len(), 72);
+    let stored = hasher.hash(&prefix).unwrap();
+    assert!(hasher.verify(&prefix, stored.as_str()).is_ok());
+
+    let longer = format!("{prefix}x");
+    assert_eq!(longer.len(), 73);
+    assert!(matches!(
+        hasher.hash(&longer),
+        Err(Error::PasswordTooLong { max: 72 })
+    ));
+    // The raw bcrypt crate accepts the 73-byte password against the 72-byte one's hash,
+    // because it silently drops the 73rd byte; this crate refuses it.
+    assert!(bcrypt::verify(&longer, stored.as_str()).unwrap());
+    assert!(matches!(
+        hasher.verify(&longer, stored.as_str()),
+        Err(Error::Invalid)
+    ));
+    // The same holds for a legacy hash made by another tool.
+    let argon2_hasher = fast_hasher();
+    assert!(matches!(
+        argon2_hasher.verify(&longer, stored.as_str()),
+        Err(Error::Invalid)
+    ));
+}
+
+#[test]
+fn a_64_character_passphrase_works_with_both_schemes() {
+    let passphrase = "a 64-character passphrase, long enough to need every byte of it!";
+    assert_eq!(passphrase.chars().count(), 64);
+    for hasher in [fast_hasher(), bcrypt_hasher()] {
+        let stored = hasher.hash(passphrase).unwrap();
+        assert!(hasher.verify(passphrase, stored.as_str()).is_ok());
+        // Every byte counts: changing the last one fails.
+        let changed = passphrase.replace('!', "?");
+        assert!(matches!(
+            hasher.verify(&changed, stored.as_str()),
+            Err(Error::Invalid)
+        ));
+    }
+}
+
+#[test]
+fn argon2_takes_up_to_1024_bytes_and_refuses_more() {
+    let hasher = fast_hasher();
+    let longest = "é".repeat(MAX_PASSWORD_LEN / 2);
+    assert_eq!(longest.len(), 1024);
+    let stored = hasher.hash(&longest).unwrap();
+    assert!(hasher.verify(&longest, stored.as_str()).is_ok());
+    let too_long = format!("{longest}x");
+    assert!(matches!(
+        hasher.hash(&too_long),
+        Err(Error::PasswordTooLong { max: 1024 })
+    ));
+    assert!(matches!(
+        hasher.verify(&too_long, stored.as_str()),
+        Err(Error::PasswordTooLong { max: 1024 })
+    ));
+}
+
+#[test]
+fn the_same_text_typed_composed_or_decomposed_verifies() {
+    let hasher = fast_hasher();
+    let stored = hasher.hash("caf\u{e9} cr\u{e8}me").unwrap();
+    assert!(
+        hasher
+            .verify("cafe\u{301} cre\u{300}me", stored.as_str())
+            .is_ok()
+    );
+}
+
+#[test]
+fn malformed_and_unsupported_hashes_are_typed_errors() {
+    let hasher = fast_hasher();
+    for stored in [
+        "",
+        "hunter2",
+        "$1$saltsalt$abcdefghijklmnopqrstuv",
+        "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ",
+        "$2x$05$TVlQ/9vrgJ93VSglTyN0quit3b0oZHBMvKMdWBqDHwSK7FmKRc6WS",
+        "$2y$05$TVlQ/9vrgJ93VSglTyN0quit3b0oZHBMvKMdWBqDHwSK7FmKRc6W",
+    ] {
+        let result = hasher.verify("hunter2", stored);
+        assert!(
+            matches!(result, Err(Error::MalformedHash(_))),
+            "{stored}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn hashes_that_ask_too_much_work_are_refused_before_any() {
+    let hasher = fast_hasher();
+    // 4 GiB of memory; bcrypt cost 31 (days of work): refused at once.
+    let huge_memory =
+        "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let huge_cost = "$2b$31$TVlQ/9vrgJ93VSglTyN0quit3b0oZHBMvKMdWBqDHwSK7FmKRc6WS";
+    for stored in [huge_memory, huge_cost] {
+        let result = hasher.verify("pw", stored);
+        assert!(matches!(result, Err(Error::TooExpensive(_))), "{result:?}");
+    }
+    // Raised limits admit what they name.
+    let generous = Hasher::builder()
+        .argon2id(weak_params())
+        .verify_limits(VerifyLimits::DEFAULT.max_bcrypt_cost(5))
+        .build()
+        .unwrap();
+    let (password, htpasswd) = fixture("htpasswd-2y.txt").remove(0);
+    assert!(generous.verify(&password, &htpasswd).is_ok());
+    let strict = Hasher::builder()
+        .argon2id(weak_params())
+        .verify_limits(VerifyLimits::DEFAULT.max_bcrypt_cost(4))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        strict.verify(&password, &htpasswd),
+        Err(Error::TooExpensive(_))
+    ));
+}
+
+#[test]
+fn parsed_hashes_round_trip_and_keep_secrets_out_of_debug() {
+    let stored = fast_hasher().hash("pw").unwrap();
+    let reparsed: PasswordHash = stored.as_str().parse().unwrap();
+    assert_eq!(reparsed, stored);
+    let shown = format!("{stored:?}");
+    let salt_and_output = stored.as_str().rsplit('$').next().unwrap();
+    assert!(!shown.contains(salt_and_output), "{shown}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn any_password_round_trips_and_no_other_verifies(
+        password in proptest::collection::vec(any::<u8>(), 0..200),
+        other in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let hasher = fast_hasher();
+        let stored = hasher.hash(&password).unwrap();
+        prop_assert!(hasher.verify(&password, stored.as_str()).is_ok());
+        if other != password {
+            prop_assert!(matches!(hasher.verify(&other, stored.as_str()), Err(Error::Invalid)));
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The session cookie: writing `Set-Cookie` and finding the token in `Cookie`.
+
+use http::header::{COOKIE, HeaderMap, HeaderValue};
+
+use crate::{Error, Reason};
+
+/// The default cookie name.
+pub(crate) const DEFAULT_NAME: &str = "__Host-session";
+
+/// The most a `Set-Cookie` value may hold: RFC 6265, section 6.1 asks browsers to keep at
+/// least 4096 bytes per cookie, and no more can be relied on.
+pub(crate) const MAX_LEN: usize = 4096;
+
+/// The attributes every session cookie carries. `__Host-` requires `Secure`, `Path=/` and
+/// no `Domain` (RFC 6265bis, section 4.1.3.2), so a sibling subdomain cannot plant or
+/// shadow the cookie.
+const ATTRIBUTES: &str = "Path=/; Secure; HttpOnly; SameSite=Lax";
+
+/// RFC 9110 `tchar`: what a cookie name may hold.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if !name.starts_with("__Host-") {
+        return Err(Error::Config(format!(
+            "the session cookie name must start with \"__Host-\", got {name:?}"
+        )));
+    }
+    if name.len() <= "__Host-".len() || !name.bytes().all(is_tchar) {
+        return Err(Error::Config(format!(
+            "the session cookie name {name:?} must be \"__Host-\" followed by letters, digits or -_.!#$%&'*+^`|~"
+        )));
+    }
+    Ok(())
+}
+
+/// `Set-Cookie` for `token`, living `max_age` seconds.
+pub(crate) fn set(name: &str, token: &str, max_age: u64) -> Result<HeaderValue, Error> {
+    let value = format!("{name}={token}; Max-Age={max_age}; {ATTRIBUTES}");
+    if value.len() > MAX_LEN {
+        return Err(Error::CookieTooLarge { len: value.len() });
+    }
+    HeaderValue::try_from(value)
+        .map_err(|_| Error::Input("the session cookie is not a valid header value".into()))
+}
+
+/// `Set-Cookie` that makes the browser drop the session cookie.
+pub(crate) fn clear(name: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::try_from(format!("{name}=; Max-Age=0; {ATTRIBUTES}"))
+        .map_err(|_| Error::Config(format!("{name:?} is not a valid cookie name")))
+}
+
+/// The value of the cookie `name` in the request's `Cookie` headers.
+///
+/// A cookie that appears twice is refused ([`Reason::Malformed`]): a `__Host-` cookie can
+/// be set only once per host, so a second copy means something is wrong.
+pub(crate) fn find<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, Reason> {
+    let mut found = None;
+    for header in headers.get_all(COOKIE) {
+        let Ok(header) = header.to_str() else {
+            continue;
+        };
+        for pair in header.split(';') {
+            let Some((key, value)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if key.trim() == name {
+                if found.is_some() {
+                    return Err(Reason::Malformed);
+                }
+                found = Some(value.trim());
+            }
+        }
+    }
+    match found {
+        None | Some("") => Err(Reason::Missing),
+        Some(value) => Ok(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(COOKIE, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn names_must_be_host_prefixed_tokens() {
+        assert!(check_name("__Host-session").is_ok());
+        assert!(check_name("session").is_err());
+        assert!(check_name("__Secure-session").is_err());
+        assert!(check_name("__Host-").is_err());
+        assert!(check_name("__Host-a b").is_err());
+        assert!(check_name("__Host-a;b").is_err());
+    }
+
+    #[test]
+    fn finds_the_cookie_among_others_and_across_headers() {
+        let h = headers(&["a=1; __Host-session=tok.en.x ; b=2"]);
+        assert_eq!(find(&h, "__Host-session"), Ok("tok.en.x"));
+        let h = headers(&["a=1", "__Host-session=t"]);
+        assert_eq!(find(&h, "__Host-session"), Ok("t"));
+    }
+
+    #[test]
+    fn missing_empty_and_duplicated_cookies_are_refused() {
+        assert_eq!(
+            find(&headers(&["a=1"]), "__Host-session"),
+            Err(Reason::Missing)
+        );
+        assert_eq!(
+            find(&HeaderMap::new(), "__Host-session"),
+            Err(Reason::Missing)
+        );
+        assert_eq!(
+            find(&headers(&["__Host-session="]), "__Host-session"),
+            Err(Reason::Missing)
+        );
+        assert_eq!(
+            find(
+                &headers(&["__Host-session=a", "__Host-session=b"]),
+                "__Host-session"
+            ),
+            Err(Reason::Malformed)
+        );
+        // A prefix of the name is a different cookie.
+        assert_eq!(
+            find(&headers(&["__Host-sessionx=a"]), "__Host-session"),
+            Err(Reason::Missing)
+        );
+    }
+
+    #[test]
+    fn oversized_cookies_are_refused() {
+        let token = "a".repeat(MAX_LEN);
+        assert!(matches!(
+            set(DEFAULT_NAME, &token, 60),
+            Err(Error::CookieTooLarge { len }) if len > MAX_LEN
+        ));
+    }
+}

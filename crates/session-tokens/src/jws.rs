@@ -1,0 +1,192 @@
+//! The token format: a JWS in compact serialization (RFC 7515) carrying JWT claims
+//! (RFC 7519), signed and verified with jsonwebtoken's RustCrypto provider.
+//!
+//! This module owns the compact serialization and the header checks; the cryptography is
+//! jsonwebtoken's. It calls the RustCrypto provider directly, so no process-wide
+//! jsonwebtoken provider is installed or consulted, and the claim times are checked by the
+//! manager against its injected clock rather than the system time.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::Algorithm;
+use crate::{Error, KeySet, Reason};
+
+/// The `typ` header of a session token (RFC 8725, section 3.11: explicit typing), so no
+/// other JWT signed with the same key passes for a session.
+pub(crate) const TOKEN_TYPE: &str = "session+jwt";
+
+/// Longest token accepted, in bytes: the browser cookie limit.
+pub(crate) const MAX_TOKEN_LEN: usize = 4096;
+
+/// A session token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Claims {
+    pub(crate) iss: String,
+    pub(crate) aud: String,
+    /// The user.
+    pub(crate) sub: String,
+    /// The tenant.
+    pub(crate) org: String,
+    /// The secret session id; the store knows only its SHA-256.
+    pub(crate) sid: String,
+    pub(crate) iat: u64,
+    pub(crate) nbf: u64,
+    pub(crate) exp: u64,
+    /// When the user last authenticated (OpenID Connect's `auth_time`).
+    pub(crate) auth_time: u64,
+    pub(crate) aal: u8,
+    pub(crate) amr: Vec<String>,
+    /// The user's session generation when the session was issued.
+    #[serde(rename = "gen")]
+    pub(crate) generation: u64,
+}
+
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+#[derive(Deserialize)]
+struct HeaderIn {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    /// RFC 7515, section 4.1.11: extensions the recipient must understand. This crate
+    /// understands none, so any `crit` refuses the token.
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// Signs `claims` under the key set's primary key.
+pub(crate) fn sign(keys: &KeySet, claims: &Claims) -> Result<String, Error> {
+    let (kid, algorithm, key) = keys.signer();
+    let header = serde_json::to_vec(&HeaderOut {
+        alg: algorithm.name(),
+        typ: TOKEN_TYPE,
+        kid,
+    })
+    .map_err(|_| Error::Signing)?;
+    let payload = serde_json::to_vec(claims).map_err(|_| Error::Signing)?;
+    let mut token = String::with_capacity((header.len() + payload.len() + 64) * 4 / 3 + 4);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signer =
+        (DEFAULT_PROVIDER.signer_factory)(&algorithm.jwt(), key).map_err(|_| Error::Signing)?;
+    let signature = signer
+        .try_sign(token.as_bytes())
+        .map_err(|_| Error::Signing)?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
+}
+
+/// Checks the header and the signature of `token` and returns its claims, unchecked.
+///
+/// The header is checked before any cryptography: its `typ` must be [`TOKEN_TYPE`], its
+/// `alg` one this crate knows (so `none` stops here), its `kid` a key of the set whose
+/// algorithm is that `alg` (so an HMAC made with an Ed25519 public key stops here), and it
+/// must not carry `crit`.
+pub(crate) fn verify(keys: &KeySet, token: &str) -> Result<Claims, Reason> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Reason::Malformed);
+    }
+    let (signing_input, signature) = token.rsplit_once('.').ok_or(Reason::Malformed)?;
+    let (header, payload) = signing_input.split_once('.').ok_or(Reason::Malformed)?;
+    if payload.contains('.') {
+        return Err(Reason::Malformed);
+    }
+    let header = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| Reason::Malformed)?;
+    let header: HeaderIn = serde_json::from_slice(&header).map_err(|_| Reason::Malformed)?;
+    if header.crit.is_some() {
+        return Err(Reason::Malformed);
+    }
+    let algorithm = Algorithm::from_name(&header.alg).ok_or(Reason::AlgorithmNotAllowed)?;
+    if header.typ.as_deref() != Some(TOKEN_TYPE) {
+        return Err(Reason::WrongType);
+    }
+    let kid = header.kid.as_deref().ok_or(Reason::UnknownKey)?;
+    let (key_algorithm, key) = keys.verifier(kid).ok_or(Reason::UnknownKey)?;
+    if key_algorithm != algorithm || !keys.allows(algorithm) {
+        return Err(Reason::AlgorithmNotAllowed);
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| Reason::BadSignature)?;
+    let verifier = (DEFAULT_PROVIDER.verifier_factory)(&algorithm.jwt(), key)
+        .map_err(|_| Reason::BadSignature)?;
+    verifier
+        .verify(signing_input.as_bytes(), &signature)
+        .map_err(|_| Reason::BadSignature)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| Reason::Malformed)?;
+    serde_json::from_slice(&payload).map_err(|_| Reason::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SigningKey;
+
+    fn claims() -> Claims {
+        Claims {
+            iss: "iss".into(),
+            aud: "aud".into(),
+            sub: "user".into(),
+            org: "tenant".into(),
+            sid: "s".repeat(43),
+            iat: 1,
+            nbf: 1,
+            exp: 2,
+            auth_time: 1,
+            aal: 1,
+            amr: vec!["pwd".into()],
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips_for_both_algorithms() {
+        for key in [
+            SigningKey::hs256("h", &[3; 32]).unwrap(),
+            SigningKey::ed25519_from_seed("e", &[4; 32]).unwrap(),
+        ] {
+            let keys = KeySet::new(key);
+            let token = sign(&keys, &claims()).unwrap();
+            assert_eq!(verify(&keys, &token), Ok(claims()));
+        }
+    }
+
+    #[test]
+    fn header_is_explicitly_typed() {
+        let keys = KeySet::new(SigningKey::hs256("h", &[3; 32]).unwrap());
+        let token = sign(&keys, &claims()).unwrap();
+        let header = token.split('.').next().unwrap();
+        let header = URL_SAFE_NO_PAD.decode(header).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&header).unwrap(),
+            r#"{"alg":"HS256","typ":"session+jwt","kid":"h"}"#
+        );
+    }
+
+    #[test]
+    fn extra_segments_and_oversized_tokens_are_malformed() {
+        let keys = KeySet::new(SigningKey::hs256("h", &[3; 32]).unwrap());
+        let token = sign(&keys, &claims()).unwrap();
+        assert_eq!(verify(&keys, &format!("{token}.x")), Err(Reason::Malformed));
+        assert_eq!(verify(&keys, "a.b"), Err(Reason::Malformed));
+        assert_eq!(verify(&keys, ""), Err(Reason::Malformed));
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert_eq!(verify(&keys, &long), Err(Reason::Malformed));
+    }
+}

@@ -1,0 +1,766 @@
+//! The session manager: issue, verify, touch, list, revoke, step up.
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, HeaderValue};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::env::{Clock, OsRandom, RandomSource, SystemClock, unix_secs};
+use crate::jws::{self, Claims};
+use crate::session::{Client, SessionRequest, check_amr};
+use crate::store::{SessionRecord, SessionStore};
+use crate::types::SID_LEN;
+use crate::{
+    Aal, CsrfGuard, Error, Issued, KeySet, Reason, Session, SessionHandle, SessionInfo,
+    SessionToken, TenantId, UserId, cookie,
+};
+
+/// Default absolute lifetime: 30 days.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// Default touch interval: `last_seen_at` is written at most once a minute per session.
+pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+/// Default clock-skew allowance for `exp`, `nbf` and `iat` between instances.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+const MIN_LIFETIME: u64 = 60;
+/// Chrome caps cookie lifetimes at 400 days; a longer session could not stay in its cookie.
+const MAX_LIFETIME: u64 = 400 * 24 * 60 * 60;
+const MAX_LEEWAY: u64 = 300;
+
+/// Issues, verifies and revokes sessions. Cheap to clone: clones share keys, store and
+/// configuration.
+///
+/// Build one with [`SessionManager::builder`].
+#[derive(Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: RwLock<Arc<KeySet>>,
+    store: Box<dyn SessionStore>,
+    clock: Box<dyn Clock>,
+    random: Box<dyn RandomSource>,
+    issuer: String,
+    audience: String,
+    lifetime: u64,
+    idle_timeout: Option<u64>,
+    touch_interval: u64,
+    leeway: u64,
+    cookie_name: String,
+    clear_cookie: HeaderValue,
+    csrf: CsrfGuard,
+}
+
+/// Configuration for a [`SessionManager`]; [`SessionManager::builder`] makes one.
+#[must_use]
+pub struct SessionManagerBuilder {
+    keys: KeySet,
+    store: Box<dyn SessionStore>,
+    clock: Box<dyn Clock>,
+    random: Box<dyn RandomSource>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    lifetime: Duration,
+    idle_timeout: Option<Duration>,
+    touch_interval: Duration,
+    leeway: Duration,
+    cookie_name: String,
+    csrf: CsrfGuard,
+}
+
+impl SessionManagerBuilder {
+    /// The `iss` claim written and required. Required.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The `aud` claim written and required. Required.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Absolute lifetime from sign-in, whole seconds, 1 minute to 400 days. Default 30 days.
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// Ends a session after this long without activity (as recorded by
+    /// [`SessionManager::touch`]). Off by default; must exceed the touch interval.
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = Some(idle_timeout);
+        self
+    }
+
+    /// The least time between two writes of a session's `last_seen_at`. Default 1 minute.
+    /// An idle timeout then takes effect between `idle_timeout - touch_interval` and
+    /// `idle_timeout` after the last request.
+    pub fn touch_interval(mut self, interval: Duration) -> Self {
+        self.touch_interval = interval;
+        self
+    }
+
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, at most 5 minutes. Default 30 s.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The cookie name; it must start with `__Host-`. Default `__Host-session`.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// The CSRF guard the axum extractor applies. Default [`CsrfGuard::new`].
+    pub fn csrf(mut self, guard: CsrfGuard) -> Self {
+        self.csrf = guard;
+        self
+    }
+
+    /// Where time comes from. Default the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// Where session ids come from. Default the operating system's generator.
+    pub fn random(mut self, random: impl RandomSource) -> Self {
+        self.random = Box::new(random);
+        self
+    }
+
+    /// Checks the configuration and builds the manager.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming what to fix: a missing issuer or audience, a lifetime out
+    /// of range, an idle timeout not above the touch interval, a leeway over 5 minutes, or
+    /// a cookie name without the `__Host-` prefix.
+    pub fn build(self) -> Result<SessionManager, Error> {
+        let required = |value: Option<String>, what: &str| match value {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(Error::Config(format!(
+                "the {what} is required: call .{what}(...) on the builder"
+            ))),
+        };
+        let issuer = required(self.issuer, "issuer")?;
+        let audience = required(self.audience, "audience")?;
+        let lifetime = self.lifetime.as_secs();
+        if !(MIN_LIFETIME..=MAX_LIFETIME).contains(&lifetime) {
+            return Err(Error::Config(format!(
+                "the session lifetime must be between {MIN_LIFETIME} s and 400 days, got {lifetime} s"
+            )));
+        }
+        let touch_interval = self.touch_interval.as_secs();
+        let idle_timeout = self.idle_timeout.map(|d| d.as_secs());
+        if let Some(idle) = idle_timeout
+            && (idle <= touch_interval || idle > lifetime)
+        {
+            return Err(Error::Config(format!(
+                "the idle timeout ({idle} s) must exceed the touch interval ({touch_interval} s) \
+                 and not exceed the lifetime ({lifetime} s)"
+            )));
+        }
+        if touch_interval > lifetime {
+            return Err(Error::Config(format!(
+                "the touch interval ({touch_interval} s) must not exceed the lifetime ({lifetime} s)"
+            )));
+        }
+        let leeway = self.leeway.as_secs();
+        if leeway > MAX_LEEWAY {
+            return Err(Error::Config(format!(
+                "the leeway must be at most {MAX_LEEWAY} s, got {leeway} s"
+            )));
+        }
+        cookie::check_name(&self.cookie_name)?;
+        let clear_cookie = cookie::clear(&self.cookie_name)?;
+        Ok(SessionManager {
+            inner: Arc::new(Inner {
+                keys: RwLock::new(Arc::new(self.keys)),
+                store: self.store,
+                clock: self.clock,
+                random: self.random,
+                issuer,
+                audience,
+                lifetime,
+                idle_timeout,
+                touch_interval,
+                leeway,
+                cookie_name: self.cookie_name,
+                clear_cookie,
+                csrf: self.csrf,
+            }),
+        })
+    }
+}
+
+impl SessionManager {
+    /// Starts configuring a manager that signs with `keys` and keeps records in `store`.
+    pub fn builder(keys: KeySet, store: impl SessionStore) -> SessionManagerBuilder {
+        SessionManagerBuilder {
+            keys,
+            store: Box::new(store),
+            clock: Box::new(SystemClock),
+            random: Box::new(OsRandom),
+            issuer: None,
+            audience: None,
+            lifetime: DEFAULT_LIFETIME,
+            idle_timeout: None,
+            touch_interval: DEFAULT_TOUCH_INTERVAL,
+            leeway: DEFAULT_LEEWAY,
+            cookie_name: cookie::DEFAULT_NAME.to_owned(),
+            csrf: CsrfGuard::new(),
+        }
+    }
+
+    /// Issues a session: stores its record and signs its token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for a bad amr list or label, [`Error::CookieTooLarge`] when the
+    /// token would not fit a cookie, [`Error::Random`], [`Error::Store`].
+    pub async fn issue(&self, request: SessionRequest) -> Result<Issued, Error> {
+        let request = request.validated()?;
+        let generation = self
+            .inner
+            .store
+            .generation(&request.tenant, &request.user)
+            .await?;
+        let issued = self
+            .create(
+                request.tenant,
+                request.user,
+                request.aal,
+                request.amr,
+                request.client,
+                generation,
+            )
+            .await?;
+        tracing::info!(
+            tenant = %issued.session.tenant(),
+            user = %issued.session.user(),
+            session = %issued.session.handle(),
+            aal = %issued.session.aal(),
+            "session issued"
+        );
+        Ok(issued)
+    }
+
+    /// Verifies a token: its header, signature and claims, then one store lookup. The
+    /// session must exist, not be revoked, expired or idle for longer than the idle
+    /// timeout, and carry the user's current generation.
+    ///
+    /// Verification does not record activity: call [`SessionManager::touch`] (the axum
+    /// extractor does).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for every refusal (its [`Reason`] is for logs only);
+    /// [`Error::Store`] when the store cannot answer (fail closed).
+    pub async fn verify(&self, token: &str) -> Result<Session, Error> {
+        let result = self.verify_token(token).await;
+        if let Err(Error::Invalid(rejection)) = &result {
+            tracing::debug!(reason = ?rejection.reason(), "session token refused");
+        }
+        result
+    }
+
+    async fn verify_token(&self, token: &str) -> Result<Session, Error> {
+        let claims = jws::verify(&self.keys(), token).map_err(Error::invalid)?;
+        let now = self.now();
+        self.check_claims(&claims, now).map_err(Error::invalid)?;
+        let handle = SessionHandle::of_sid(&claims.sid);
+        let found = self
+            .inner
+            .store
+            .lookup(&handle)
+            .await?
+            .ok_or(Error::invalid(Reason::UnknownSession))?;
+        let record = found.record;
+        let reject = |reason| Err(Error::invalid(reason));
+        if record.tenant.as_str() != claims.org
+            || record.user.as_str() != claims.sub
+            || record.aal.level() != claims.aal
+            || record.authenticated_at != claims.auth_time
+        {
+            return reject(Reason::Mismatch);
+        }
+        if record.generation != claims.generation || record.generation != found.current_generation {
+            return reject(Reason::StaleGeneration);
+        }
+        if record.revoked_at.is_some() {
+            return reject(Reason::Revoked);
+        }
+        if now >= record.expires_at {
+            return reject(Reason::Expired);
+        }
+        if self.idle(&record, now) {
+            return reject(Reason::IdleExpired);
+        }
+        Ok(Session { record })
+    }
+
+    fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), Reason> {
+        let leeway = self.inner.leeway;
+        if claims.iss != self.inner.issuer {
+            return Err(Reason::WrongIssuer);
+        }
+        if claims.aud != self.inner.audience {
+            return Err(Reason::WrongAudience);
+        }
+        if now >= claims.exp.saturating_add(leeway) {
+            return Err(Reason::Expired);
+        }
+        if claims.nbf > now.saturating_add(leeway) || claims.iat > now.saturating_add(leeway) {
+            return Err(Reason::NotYetValid);
+        }
+        if claims.sid.len() != SID_LEN || Aal::from_level(claims.aal).is_none() {
+            return Err(Reason::Malformed);
+        }
+        Ok(())
+    }
+
+    fn idle(&self, record: &SessionRecord, now: u64) -> bool {
+        self.inner
+            .idle_timeout
+            .is_some_and(|idle| now >= record.last_seen_at.saturating_add(idle))
+    }
+
+    /// Records activity: writes `last_seen_at = now` when the last write is at least the
+    /// touch interval old, otherwise does nothing (without a store round trip). Returns
+    /// whether it wrote.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn touch(&self, session: &Session) -> Result<bool, Error> {
+        let now = self.now();
+        let interval = self.inner.touch_interval;
+        if now < session.record.last_seen_at.saturating_add(interval) {
+            return Ok(false);
+        }
+        Ok(self
+            .inner
+            .store
+            .touch(session.handle(), now, interval)
+            .await?)
+    }
+
+    /// The live sessions of `current`'s user, newest first, with `current` marked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn list(&self, current: &Session) -> Result<Vec<SessionInfo>, Error> {
+        self.list_sessions(current.tenant(), current.user(), Some(current.handle()))
+            .await
+    }
+
+    /// The live sessions of a user, newest first, for an administrator.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn list_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<Vec<SessionInfo>, Error> {
+        self.list_sessions(tenant, user, None).await
+    }
+
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        current: Option<&SessionHandle>,
+    ) -> Result<Vec<SessionInfo>, Error> {
+        let now = self.now();
+        let records = self.inner.store.list(tenant, user, now).await?;
+        Ok(records
+            .into_iter()
+            .filter(|record| !self.idle(record, now))
+            .map(|record| SessionInfo {
+                current: Some(&record.handle) == current,
+                record,
+            })
+            .collect())
+    }
+
+    /// Signs out: revokes `session` itself. Returns whether it was still live.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn sign_out(&self, session: &Session) -> Result<bool, Error> {
+        self.revoke(session, session.handle()).await
+    }
+
+    /// Revokes one of `current`'s user's sessions (from [`SessionManager::list`]). A handle
+    /// of another user's session is left alone. Returns whether a session was revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn revoke(&self, current: &Session, handle: &SessionHandle) -> Result<bool, Error> {
+        let revoked = self
+            .inner
+            .store
+            .revoke(current.tenant(), current.user(), handle, self.now())
+            .await?;
+        if revoked {
+            tracing::info!(tenant = %current.tenant(), user = %current.user(), session = %handle, "session revoked");
+        }
+        Ok(revoked)
+    }
+
+    /// Signs out everywhere: revokes every session of `current`'s user, `current` included.
+    /// Returns how many were revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn revoke_all(&self, current: &Session) -> Result<u64, Error> {
+        self.revoke_user(current.tenant(), current.user()).await
+    }
+
+    /// Signs out every other device: revokes every session of `current`'s user except
+    /// `current`. Returns how many were revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn revoke_others(&self, current: &Session) -> Result<u64, Error> {
+        let revoked = self
+            .inner
+            .store
+            .revoke_all(
+                current.tenant(),
+                current.user(),
+                Some(current.handle()),
+                self.now(),
+            )
+            .await?;
+        tracing::info!(tenant = %current.tenant(), user = %current.user(), revoked, "other sessions revoked");
+        Ok(revoked)
+    }
+
+    /// Administrator action (a lost device, a suspended account): revokes every session of
+    /// a user. Returns how many were revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn revoke_user(&self, tenant: &TenantId, user: &UserId) -> Result<u64, Error> {
+        let revoked = self
+            .inner
+            .store
+            .revoke_all(tenant, user, None, self.now())
+            .await?;
+        tracing::info!(%tenant, %user, revoked, "all sessions of user revoked");
+        Ok(revoked)
+    }
+
+    /// After a password change made from `current`: bumps the user's generation (every
+    /// session of the user dies, including ones being issued at this moment) and issues a
+    /// replacement for `current` with a new session id, re-authenticated now. Set the new
+    /// token's cookie on the response.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`], [`Error::Random`]. On an error after the bump the user is signed
+    /// out everywhere, which is the safe side.
+    pub async fn password_changed(&self, current: &Session) -> Result<Issued, Error> {
+        let generation = self
+            .inner
+            .store
+            .bump_generation(current.tenant(), current.user(), self.now())
+            .await?;
+        tracing::info!(tenant = %current.tenant(), user = %current.user(), generation, "password changed: sessions invalidated");
+        self.reissue(current, current.aal(), current.amr().to_vec(), generation)
+            .await
+    }
+
+    /// After a password reset (no session at hand): bumps the user's generation, so every
+    /// session of the user dies.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn password_reset(&self, tenant: &TenantId, user: &UserId) -> Result<(), Error> {
+        let generation = self
+            .inner
+            .store
+            .bump_generation(tenant, user, self.now())
+            .await?;
+        tracing::info!(%tenant, %user, generation, "password reset: sessions invalidated");
+        Ok(())
+    }
+
+    /// After the user of `current` authenticated again (re-entered the password, passed
+    /// MFA): revokes `current` and issues a replacement with a new session id,
+    /// `authenticated_at` now, the higher of the two assurance levels and the union of the
+    /// authentication methods. The old token stops working.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `current` was revoked or has expired meanwhile;
+    /// [`Error::Input`] for a bad amr list; [`Error::Store`], [`Error::Random`].
+    pub async fn step_up<I, S>(&self, current: &Session, aal: Aal, amr: I) -> Result<Issued, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut methods = current.amr().to_vec();
+        for method in amr {
+            let method = method.into();
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        check_amr(&methods)?;
+        let now = self.now();
+        if now >= current.record.expires_at {
+            return Err(Error::invalid(Reason::Expired));
+        }
+        if !self
+            .inner
+            .store
+            .revoke(current.tenant(), current.user(), current.handle(), now)
+            .await?
+        {
+            return Err(Error::invalid(Reason::Revoked));
+        }
+        let issued = self
+            .reissue(
+                current,
+                aal.max(current.aal()),
+                methods,
+                current.record.generation,
+            )
+            .await?;
+        tracing::info!(
+            tenant = %current.tenant(),
+            user = %current.user(),
+            old = %current.handle(),
+            new = %issued.session.handle(),
+            aal = %issued.session.aal(),
+            "session stepped up"
+        );
+        Ok(issued)
+    }
+
+    async fn reissue(
+        &self,
+        current: &Session,
+        aal: Aal,
+        amr: Vec<String>,
+        generation: u64,
+    ) -> Result<Issued, Error> {
+        let client = Client {
+            ip: current.record.ip,
+            user_agent: current.record.user_agent.clone(),
+            label: current.record.label.clone(),
+        };
+        self.create(
+            current.tenant().clone(),
+            current.user().clone(),
+            aal,
+            amr,
+            client,
+            generation,
+        )
+        .await
+    }
+
+    /// Creates, signs and stores a session authenticated now.
+    async fn create(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        aal: Aal,
+        amr: Vec<String>,
+        client: Client,
+        generation: u64,
+    ) -> Result<Issued, Error> {
+        let now = self.now();
+        let sid = self.new_session_id()?;
+        let expires_at = now.saturating_add(self.inner.lifetime);
+        let record = SessionRecord {
+            handle: SessionHandle::of_sid(&sid),
+            tenant,
+            user,
+            generation,
+            created_at: now,
+            expires_at,
+            last_seen_at: now,
+            authenticated_at: now,
+            aal,
+            amr,
+            ip: client.ip,
+            user_agent: client.user_agent,
+            label: client.label,
+            revoked_at: None,
+        };
+        let mut claims = Claims {
+            iss: self.inner.issuer.clone(),
+            aud: self.inner.audience.clone(),
+            sub: record.user.as_str().to_owned(),
+            org: record.tenant.as_str().to_owned(),
+            sid: sid.to_string(),
+            iat: now,
+            nbf: now,
+            exp: expires_at,
+            auth_time: now,
+            aal: aal.level(),
+            amr: record.amr.clone(),
+            generation,
+        };
+        let token = jws::sign(&self.keys(), &claims);
+        claims.sid.zeroize();
+        let token = SessionToken::new(token?);
+        // Refuse now, before storing anything, a session whose cookie could not be set.
+        cookie::set(&self.inner.cookie_name, token.expose(), self.inner.lifetime)?;
+        self.inner.store.insert(&record).await?;
+        Ok(Issued {
+            token,
+            session: Session { record },
+        })
+    }
+
+    /// 32 random bytes, base64url: the secret session id.
+    fn new_session_id(&self) -> Result<Zeroizing<String>, Error> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        self.inner.random.fill(bytes.as_mut())?;
+        Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
+    }
+
+    /// Refuses the action unless the session reached `required`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InsufficientAal`]: send the user through MFA, then
+    /// [`SessionManager::step_up`].
+    pub fn require_aal(&self, session: &Session, required: Aal) -> Result<(), Error> {
+        if session.aal() >= required {
+            Ok(())
+        } else {
+            Err(Error::InsufficientAal {
+                required,
+                actual: session.aal(),
+            })
+        }
+    }
+
+    /// Refuses the action unless the user authenticated within `max_age`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReauthenticationRequired`]: ask for the password (or a passkey) again,
+    /// then [`SessionManager::step_up`].
+    pub fn require_recent_auth(&self, session: &Session, max_age: Duration) -> Result<(), Error> {
+        let age = self.now().saturating_sub(session.record.authenticated_at);
+        if age <= max_age.as_secs() {
+            Ok(())
+        } else {
+            Err(Error::ReauthenticationRequired { max_age })
+        }
+    }
+
+    /// The `Set-Cookie` value carrying `issued`'s token: `__Host-` name, `HttpOnly`,
+    /// `Secure`, `SameSite=Lax`, `Path=/`, `Max-Age` the session's remaining lifetime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CookieTooLarge`] past 4096 bytes (issue refuses such tokens already).
+    pub fn cookie(&self, issued: &Issued) -> Result<HeaderValue, Error> {
+        let remaining = issued.session.record.expires_at.saturating_sub(self.now());
+        cookie::set(&self.inner.cookie_name, issued.token.expose(), remaining)
+    }
+
+    /// The `Set-Cookie` value that deletes the session cookie (for sign-out).
+    pub fn clear_cookie(&self) -> HeaderValue {
+        self.inner.clear_cookie.clone()
+    }
+
+    /// The session token in the request's `Cookie` headers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] with [`Reason::Missing`] when there is none, [`Reason::Malformed`]
+    /// when the cookie appears twice.
+    pub fn token_from_headers<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, Error> {
+        cookie::find(headers, &self.inner.cookie_name).map_err(Error::invalid)
+    }
+
+    /// The CSRF guard configured for this manager.
+    pub fn csrf(&self) -> &CsrfGuard {
+        &self.inner.csrf
+    }
+
+    /// Replaces the key set (rotation): tokens whose `kid` is not in `keys` stop verifying
+    /// at once; new tokens are signed with `keys`' primary key.
+    pub fn set_keys(&self, keys: KeySet) {
+        let kid = keys.primary_kid().to_owned();
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        tracing::info!(primary = %kid, "session keys replaced");
+    }
+
+    /// Deletes expired and revoked records from the store. Returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn purge(&self) -> Result<u64, Error> {
+        Ok(self.inner.store.purge(self.now()).await?)
+    }
+
+    fn keys(&self) -> Arc<KeySet> {
+        // The lock guards a plain pointer swap: a poisoned lock still holds a valid set.
+        Arc::clone(
+            &self
+                .inner
+                .keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    fn now(&self) -> u64 {
+        unix_secs(self.inner.clock.now())
+    }
+}
+
+impl fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .field("primary_kid", &self.keys().primary_kid())
+            .field("lifetime", &self.inner.lifetime)
+            .field("idle_timeout", &self.inner.idle_timeout)
+            .field("cookie_name", &self.inner.cookie_name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "axum")]
+impl SessionManager {
+    pub(crate) fn check_csrf_parts(&self, parts: &http::request::Parts) -> Result<(), Error> {
+        self.inner
+            .csrf
+            .check_parts(&parts.method, &parts.uri, &parts.headers)
+    }
+}

@@ -1,0 +1,517 @@
+//! The store conformance suite: the same checks, run against every backend.
+//!
+//! `store_contract` drives the [`SessionStore`] trait directly with explicit times;
+//! `manager_contract` runs the session lifecycle through a [`SessionManager`] on the store.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_tokens::store::{SessionRecord, SessionStore};
+use session_tokens::{Aal, Error, MemoryStore, Reason, Session, SessionHandle, SessionInfo};
+
+use crate::support::*;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn record(n: u8, tenant_name: &str, user_name: &str, created_at: u64) -> SessionRecord {
+    SessionRecord {
+        handle: SessionHandle::from_bytes([n; 32]),
+        tenant: tenant(tenant_name),
+        user: user(user_name),
+        generation: 0,
+        created_at,
+        expires_at: created_at + 1000,
+        last_seen_at: created_at,
+        authenticated_at: created_at,
+        aal: Aal::Aal1,
+        amr: vec!["pwd".into()],
+        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+        label: Some("work laptop".into()),
+        revoked_at: None,
+    }
+}
+
+fn handles(records: &[SessionRecord]) -> Vec<SessionHandle> {
+    records.iter().map(|r| r.handle).collect()
+}
+
+/// The [`SessionStore`] contract, driven with explicit times.
+pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let (alice, bob) = (user("alice"), user("bob"));
+
+    // Nothing yet.
+    let r1 = record(1, "acme", "alice", 100);
+    assert_eq!(store.lookup(&r1.handle).await?, None);
+    assert_eq!(store.generation(&acme, &alice).await?, 0);
+    assert!(store.list(&acme, &alice, 100).await?.is_empty());
+
+    // Insert and read back, field for field.
+    store.insert(&r1).await?;
+    let found = store.lookup(&r1.handle).await?.expect("present");
+    assert_eq!(found.record, r1);
+    assert_eq!(found.current_generation, 0);
+    assert!(store.insert(&r1).await.is_err(), "handles are unique");
+
+    // Optional fields empty, and unusual but valid values, round trip too.
+    let mut r2 = record(2, "acme", "alice", 150);
+    (r2.ip, r2.user_agent, r2.label, r2.amr) = (None, None, None, Vec::new());
+    r2.aal = Aal::Aal3;
+    let mut r3 = record(3, "acme", "alice", 120);
+    r3.ip = Some(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
+    r3.user_agent = Some("Ünïcödé 🦀 agent".into());
+    r3.label = Some("téléphone".into());
+    r3.amr = vec!["pwd".into(), "otp".into(), "mfa".into()];
+    r3.aal = Aal::Aal2;
+    for r in [&r2, &r3] {
+        store.insert(r).await?;
+        assert_eq!(store.lookup(&r.handle).await?.expect("present").record, *r);
+    }
+
+    // Same user id in another tenant, and another user: kept apart.
+    let other_tenant = record(4, "globex", "alice", 130);
+    let other_user = record(5, "acme", "bob", 130);
+    store.insert(&other_tenant).await?;
+    store.insert(&other_user).await?;
+
+    // List: live sessions of one user, newest first; expired ones left out.
+    let listed = store.list(&acme, &alice, 200).await?;
+    assert_eq!(handles(&listed), [r2.handle, r3.handle, r1.handle]);
+    assert_eq!(listed[1], r3);
+    assert_eq!(
+        handles(&store.list(&acme, &alice, 1125).await?),
+        [r2.handle]
+    );
+    assert_eq!(
+        handles(&store.list(&globex, &alice, 200).await?),
+        [other_tenant.handle]
+    );
+
+    // Touch: only once the interval has passed since the last write.
+    assert!(!store.touch(&r1.handle, 130, 60).await?, "too soon");
+    assert!(store.touch(&r1.handle, 160, 60).await?);
+    assert_eq!(
+        store
+            .lookup(&r1.handle)
+            .await?
+            .expect("present")
+            .record
+            .last_seen_at,
+        160
+    );
+    assert!(!store.touch(&r1.handle, 200, 60).await?, "too soon again");
+    assert!(
+        !store
+            .touch(&SessionHandle::from_bytes([99; 32]), 500, 60)
+            .await?
+    );
+
+    // Revoke one: only its owner's, only once.
+    assert!(
+        !store.revoke(&globex, &alice, &r1.handle, 300).await?,
+        "wrong tenant"
+    );
+    assert!(
+        !store.revoke(&acme, &bob, &r1.handle, 300).await?,
+        "wrong user"
+    );
+    assert!(store.revoke(&acme, &alice, &r1.handle, 300).await?);
+    assert!(
+        !store.revoke(&acme, &alice, &r1.handle, 301).await?,
+        "already revoked"
+    );
+    let revoked = store.lookup(&r1.handle).await?.expect("present").record;
+    assert_eq!(revoked.revoked_at, Some(300));
+    assert!(
+        !store.touch(&r1.handle, 900, 0).await?,
+        "revoked records stay still"
+    );
+    assert_eq!(
+        handles(&store.list(&acme, &alice, 310).await?),
+        [r2.handle, r3.handle]
+    );
+
+    // Revoke all but one, then all.
+    let r6 = record(6, "acme", "alice", 140);
+    store.insert(&r6).await?;
+    assert_eq!(
+        store
+            .revoke_all(&acme, &alice, Some(&r3.handle), 320)
+            .await?,
+        2
+    );
+    assert_eq!(handles(&store.list(&acme, &alice, 330).await?), [r3.handle]);
+    assert_eq!(store.revoke_all(&acme, &alice, None, 340).await?, 1);
+    assert!(store.list(&acme, &alice, 350).await?.is_empty());
+    assert_eq!(
+        handles(&store.list(&globex, &alice, 350).await?),
+        [other_tenant.handle],
+        "another tenant's alice is untouched"
+    );
+    assert_eq!(
+        handles(&store.list(&acme, &bob, 350).await?),
+        [other_user.handle]
+    );
+
+    // Generations: a bump revokes every session and is read with each lookup.
+    let r7 = record(7, "acme", "alice", 400);
+    store.insert(&r7).await?;
+    assert_eq!(store.bump_generation(&acme, &alice, 410).await?, 1);
+    assert_eq!(store.bump_generation(&acme, &alice, 420).await?, 2);
+    assert_eq!(store.generation(&acme, &alice).await?, 2);
+    assert_eq!(store.generation(&globex, &alice).await?, 0);
+    let found = store.lookup(&r7.handle).await?.expect("present");
+    assert_eq!(found.record.revoked_at, Some(410));
+    assert_eq!(found.current_generation, 2);
+    // A record of an old generation stored after the bump is not listed; a current one is.
+    let mut stale = record(8, "acme", "alice", 430);
+    stale.generation = 1;
+    let mut fresh = record(9, "acme", "alice", 440);
+    fresh.generation = 2;
+    store.insert(&stale).await?;
+    store.insert(&fresh).await?;
+    assert_eq!(
+        handles(&store.list(&acme, &alice, 450).await?),
+        [fresh.handle]
+    );
+    assert_eq!(
+        store
+            .lookup(&stale.handle)
+            .await?
+            .expect("present")
+            .current_generation,
+        2
+    );
+
+    // Purge: expired (r1..r6 end at created + 1000) and revoked records go.
+    let purged = store.purge(1140).await?;
+    assert_eq!(
+        purged,
+        6 + 1,
+        "r1, r2, r3, r6, other_tenant, other_user expired; r7 revoked"
+    );
+    assert_eq!(store.lookup(&r1.handle).await?, None);
+    assert_eq!(store.lookup(&r7.handle).await?, None);
+    assert!(store.lookup(&fresh.handle).await?.is_some());
+    assert!(store.lookup(&stale.handle).await?.is_some());
+    assert_eq!(
+        store.generation(&acme, &alice).await?,
+        2,
+        "generations survive purges"
+    );
+    Ok(())
+}
+
+/// The reason behind a refusal.
+fn refusal(result: Result<Session, Error>) -> Option<Reason> {
+    result.expect_err("expected a refusal").rejection()
+}
+
+fn listed(infos: &[SessionInfo]) -> Vec<(SessionHandle, bool)> {
+    infos
+        .iter()
+        .map(|i| (*i.handle(), i.is_current()))
+        .collect()
+}
+
+/// The session lifecycle through a manager on `store`.
+pub(crate) async fn manager_contract(store: Arc<dyn SessionStore>) -> TestResult {
+    let clock = ManualClock::new();
+    let manager = builder(
+        session_tokens::KeySet::new(hs_key()),
+        Arc::clone(&store),
+        &clock,
+    )
+    .idle_timeout(Duration::from_secs(3600))
+    .touch_interval(Duration::from_secs(60))
+    .build()?;
+    let ip: IpAddr = "198.51.100.7".parse()?;
+
+    // Issue three sessions for alice on three devices, one for bob.
+    let laptop = manager
+        .issue(
+            request("acme", "alice")
+                .amr(["pwd"])
+                .ip(ip)
+                .user_agent("Firefox/140")
+                .label("laptop"),
+        )
+        .await?;
+    clock.advance(Duration::from_secs(10));
+    let phone = manager
+        .issue(request("acme", "alice").label("phone"))
+        .await?;
+    clock.advance(Duration::from_secs(10));
+    let tablet = manager
+        .issue(request("acme", "alice").label("tablet"))
+        .await?;
+
+    // Verify returns the typed session.
+    let session = manager.verify(laptop.token().expose()).await?;
+    assert_eq!(session, *laptop.session());
+    assert_eq!(
+        (session.tenant().as_str(), session.user().as_str()),
+        ("acme", "alice")
+    );
+    assert_eq!(session.aal(), Aal::Aal1);
+    assert_eq!(session.amr(), ["pwd"]);
+    assert_eq!(session.ip(), Some(ip));
+    assert_eq!(session.user_agent(), Some("Firefox/140"));
+    assert_eq!(session.label(), Some("laptop"));
+    assert_eq!(
+        session.expires_at().duration_since(session.created_at())?,
+        Duration::from_secs(30 * 24 * 3600)
+    );
+
+    // List: newest first, the current one marked.
+    let list = manager.list(&session).await?;
+    assert_eq!(
+        listed(&list),
+        [
+            (*tablet.session().handle(), false),
+            (*phone.session().handle(), false),
+            (*laptop.session().handle(), true),
+        ]
+    );
+    assert_eq!(list[2].label(), Some("laptop"));
+    assert_eq!(list[2].ip(), Some(ip));
+    assert_eq!(list[2].user_agent(), Some("Firefox/140"));
+    assert_eq!(list[2].created_at(), session.created_at());
+    assert_eq!(list[2].last_seen_at(), session.last_seen_at());
+
+    // Touch is throttled: nothing written within the interval, then one write.
+    clock.advance(Duration::from_secs(30));
+    assert!(!manager.touch(&session).await?);
+    clock.advance(Duration::from_secs(60));
+    assert!(manager.touch(&session).await?);
+    let touched = manager.verify(laptop.token().expose()).await?;
+    assert_eq!(touched.last_seen_at(), clock.now_time());
+    assert!(!manager.touch(&touched).await?, "just written");
+
+    // Idle sessions drop out of the list and stop verifying.
+    clock.advance(Duration::from_secs(3000));
+    manager
+        .touch(&manager.verify(phone.token().expose()).await?)
+        .await?;
+    manager
+        .touch(&manager.verify(laptop.token().expose()).await?)
+        .await?;
+    clock.advance(Duration::from_secs(1000));
+    let session = manager.verify(laptop.token().expose()).await?;
+    assert_eq!(
+        listed(&manager.list(&session).await?),
+        [
+            (*phone.session().handle(), false),
+            (*laptop.session().handle(), true)
+        ],
+        "the tablet idled out"
+    );
+    assert_eq!(
+        refusal(manager.verify(tablet.token().expose()).await),
+        Some(Reason::IdleExpired)
+    );
+
+    // Revoke one of one's own sessions; another user's handle is left alone.
+    let bob = manager.issue(request("acme", "bob")).await?;
+    assert!(manager.revoke(&session, phone.session().handle()).await?);
+    assert!(!manager.revoke(&session, bob.session().handle()).await?);
+    assert!(manager.verify(bob.token().expose()).await.is_ok());
+    assert_eq!(
+        refusal(manager.verify(phone.token().expose()).await),
+        Some(Reason::Revoked)
+    );
+
+    // Revoke all but the current session.
+    let desktop = manager.issue(request("acme", "alice")).await?;
+    assert_eq!(
+        manager.revoke_others(&session).await?,
+        2,
+        "desktop and idle tablet"
+    );
+    assert!(manager.verify(desktop.token().expose()).await.is_err());
+    assert!(manager.verify(laptop.token().expose()).await.is_ok());
+
+    // Step up: a new sid at a higher level; the old token stops working.
+    manager.require_aal(&session, Aal::Aal1)?;
+    assert!(matches!(
+        manager.require_aal(&session, Aal::Aal2),
+        Err(Error::InsufficientAal {
+            required: Aal::Aal2,
+            actual: Aal::Aal1
+        })
+    ));
+    let max_age = Duration::from_secs(300);
+    assert!(matches!(
+        manager.require_recent_auth(&session, max_age),
+        Err(Error::ReauthenticationRequired { .. })
+    ));
+    let stepped = manager.step_up(&session, Aal::Aal2, ["otp"]).await?;
+    let stepped_session = manager.verify(stepped.token().expose()).await?;
+    assert_ne!(stepped_session.handle(), session.handle());
+    assert_eq!(stepped_session.aal(), Aal::Aal2);
+    assert_eq!(stepped_session.amr(), ["pwd", "otp"]);
+    assert_eq!(
+        stepped_session.label(),
+        Some("laptop"),
+        "the device is the same"
+    );
+    assert_eq!(stepped_session.authenticated_at(), clock.now_time());
+    manager.require_aal(&stepped_session, Aal::Aal2)?;
+    manager.require_recent_auth(&stepped_session, max_age)?;
+    assert_eq!(
+        refusal(manager.verify(laptop.token().expose()).await),
+        Some(Reason::Revoked)
+    );
+    assert!(
+        manager.step_up(&session, Aal::Aal3, ["hwk"]).await.is_err(),
+        "old session is gone"
+    );
+    // Re-authenticating at the same level still rotates the sid, and never lowers the level.
+    clock.advance(Duration::from_secs(600));
+    assert!(
+        manager
+            .require_recent_auth(&stepped_session, max_age)
+            .is_err()
+    );
+    let reauth = manager
+        .step_up(&stepped_session, Aal::Aal1, ["pwd"])
+        .await?;
+    let reauth_session = manager.verify(reauth.token().expose()).await?;
+    assert_ne!(reauth_session.handle(), stepped_session.handle());
+    assert_eq!(reauth_session.aal(), Aal::Aal2);
+    manager.require_recent_auth(&reauth_session, max_age)?;
+    assert!(manager.verify(stepped.token().expose()).await.is_err());
+
+    // Password change: every other session dies, the current one is re-issued.
+    let other = manager.issue(request("acme", "alice")).await?;
+    let renewed = manager.password_changed(&reauth_session).await?;
+    for dead in [&reauth, &other] {
+        assert_eq!(
+            refusal(manager.verify(dead.token().expose()).await),
+            Some(Reason::StaleGeneration)
+        );
+    }
+    let renewed_session = manager.verify(renewed.token().expose()).await?;
+    assert_ne!(renewed_session.handle(), reauth_session.handle());
+    assert_eq!(renewed_session.aal(), Aal::Aal2);
+    assert_eq!(
+        listed(&manager.list(&renewed_session).await?),
+        [(*renewed_session.handle(), true)]
+    );
+    assert!(
+        manager.verify(bob.token().expose()).await.is_ok(),
+        "bob is unaffected"
+    );
+
+    // Revoke all, including the current session.
+    manager.issue(request("acme", "alice")).await?;
+    assert_eq!(manager.revoke_all(&renewed_session).await?, 2);
+    assert!(manager.verify(renewed.token().expose()).await.is_err());
+    assert!(
+        manager
+            .list_user(&tenant("acme"), &user("alice"))
+            .await?
+            .is_empty()
+    );
+
+    // Administrator revocation and password reset for bob.
+    let bob_phone = manager.issue(request("acme", "bob")).await?;
+    assert_eq!(
+        manager
+            .list_user(&tenant("acme"), &user("bob"))
+            .await?
+            .len(),
+        2
+    );
+    assert_eq!(manager.revoke_user(&tenant("acme"), &user("bob")).await?, 2);
+    assert!(manager.verify(bob_phone.token().expose()).await.is_err());
+    let bob_again = manager.issue(request("acme", "bob")).await?;
+    manager
+        .password_reset(&tenant("acme"), &user("bob"))
+        .await?;
+    assert_eq!(
+        refusal(manager.verify(bob_again.token().expose()).await),
+        Some(Reason::StaleGeneration)
+    );
+    let bob_fresh = manager.issue(request("acme", "bob")).await?;
+    assert!(
+        manager.verify(bob_fresh.token().expose()).await.is_ok(),
+        "new sign-ins work"
+    );
+
+    // Purge removes what can no longer verify, and nothing that can.
+    clock.advance(Duration::from_secs(60));
+    assert!(manager.purge().await? >= 8);
+    assert!(manager.verify(bob_fresh.token().expose()).await.is_ok());
+    Ok(())
+}
+
+#[tokio::test]
+async fn memory_store_conformance() {
+    store_contract(&MemoryStore::new()).await.unwrap();
+    manager_contract(Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_store_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = session_tokens::SqliteStore::open(dir.path().join("contract.db"))
+        .await
+        .unwrap();
+    store_contract(&store).await.unwrap();
+    let store = session_tokens::SqliteStore::open(dir.path().join("manager.db"))
+        .await
+        .unwrap();
+    manager_contract(Arc::new(store)).await.unwrap();
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_store_conformance() {
+    let Some(db) = palisade_test_support::postgres("session_store_contract").await else {
+        return;
+    };
+    let store = session_tokens::PostgresStore::connect(db.url())
+        .await
+        .unwrap();
+    store_contract(&store).await.unwrap();
+    let Some(db2) = palisade_test_support::postgres("session_manager_contract").await else {
+        return;
+    };
+    let store = session_tokens::PostgresStore::connect(db2.url())
+        .await
+        .unwrap();
+    manager_contract(Arc::new(store)).await.unwrap();
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_migrations_run_once_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.db");
+    let clock = ManualClock::new();
+    let issued = {
+        let store = session_tokens::SqliteStore::open(&path).await.unwrap();
+        manager(store, &clock)
+            .issue(request("acme", "alice"))
+            .await
+            .unwrap()
+    };
+    let store = session_tokens::SqliteStore::open(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM palisade_session_migrations")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(versions, [1]);
+    let manager = manager(store, &clock);
+    assert!(
+        manager.verify(issued.token().expose()).await.is_ok(),
+        "sessions persist"
+    );
+}

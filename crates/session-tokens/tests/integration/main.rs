@@ -1,0 +1,13 @@
+//! Integration tests, in one binary.
+
+mod conformance;
+mod cookies;
+mod csrf;
+mod properties;
+mod rejections;
+mod rotation;
+#[cfg(feature = "axum")]
+mod router;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod storage;
+mod support;
