@@ -11,8 +11,11 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod envelope;
 mod exit;
+mod keys;
 mod password;
+mod webhook;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -36,6 +39,16 @@ struct Cli {
 /// The command groups, one per crate.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Envelope keyrings: new, rotate, retire, list.
+    Keys(keys::Keys),
+    /// Seal stdin into an envelope (one line of text armor) under the primary key.
+    Seal(envelope::Seal),
+    /// Open an envelope from stdin; the exact plaintext on stdout, exit 1 if it does not open.
+    Open(envelope::Open),
+    /// Rewrap an envelope from stdin under the primary key; the plaintext is never shown.
+    Rewrap(envelope::Rewrap),
+    /// Show an envelope's format, algorithm and key version; needs no key.
+    Inspect(envelope::Inspect),
     /// Hash, verify and check passwords (argon2id; legacy bcrypt verification).
     Password {
         #[command(subcommand)]
@@ -43,12 +56,20 @@ enum Command {
     },
     /// Tamper-evident audit logs: append, checkpoint, verify, export, query, prove.
     Audit(audit::AuditArgs),
+    /// Sign a test webhook, or verify a delivery offline.
+    Webhook(webhook::WebhookArgs),
 }
 
 fn run(cli: Cli) -> Result<Outcome, UsageError> {
     match cli.command {
+        Command::Keys(args) => keys::run(args),
+        Command::Seal(args) => envelope::seal(args),
+        Command::Open(args) => envelope::open(args),
+        Command::Rewrap(args) => envelope::rewrap(args),
+        Command::Inspect(args) => envelope::inspect(args),
         Command::Password { command } => password::run(command),
         Command::Audit(args) => audit::run(args),
+        Command::Webhook(args) => webhook::run(args),
     }
 }
 

@@ -1,0 +1,220 @@
+//! The batch rotator: move a table of envelopes to the primary key version, resumably.
+
+use std::fmt::{self, Display};
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+
+use futures_core::Stream;
+
+use crate::binding::Binding;
+use crate::envelope::{Envelope, Header};
+use crate::error::{Error, Result};
+use crate::sealer::Sealer;
+
+/// One stored envelope to rotate: its id (the primary key of its row, say), its bytes
+/// and the binding it was sealed with.
+#[derive(Debug, Clone)]
+pub struct RotationItem<Id> {
+    /// The item's id; items arrive in strictly ascending id order.
+    pub id: Id,
+    /// The envelope bytes.
+    pub envelope: Vec<u8>,
+    /// The binding it was sealed with (and will be sealed with again).
+    pub binding: Binding,
+}
+
+/// How far a rotation has got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Items at or before the resume cursor, passed over without a look.
+    pub skipped: u64,
+    /// Items already under the primary version, left alone.
+    pub current: u64,
+    /// Items rewrapped under the primary version and written back.
+    pub rewrapped: u64,
+}
+
+impl Progress {
+    /// Items handled since the cursor: `current + rewrapped`.
+    pub fn done(&self) -> u64 {
+        self.current + self.rewrapped
+    }
+}
+
+impl Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} rewrapped, {} already current, {} skipped",
+            self.rewrapped, self.current, self.skipped
+        )
+    }
+}
+
+type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
+
+/// Rewraps a stream of envelopes onto the primary key version, resumably.
+///
+/// Items must arrive in strictly ascending id order (`ORDER BY id`). For each, the
+/// rotator peeks at the header: an envelope already under the primary is left alone;
+/// any other is rewrapped ([`Sealer::rewrap`]: the plaintext never leaves the crate) and
+/// handed to the `write` callback. After each item the cursor moves to its id, so after
+/// a crash or a failure a new rotator made with [`Rotator::resume_after`] and the saved
+/// cursor skips what is done. An envelope that does not open stops the rotation with
+/// [`Error::Rotation`] naming it: fail closed, fix or quarantine it, and resume after it.
+///
+/// ```
+/// # use envelope_crypto::{Binding, Keyring, Rotator, RotationItem};
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// let mut keyring = Keyring::generate()?;
+/// let old = keyring.sealer("oauth.token")?;
+/// let rows: Vec<RotationItem<u64>> = (1..=3)
+///     .map(|id| {
+///         let binding = Binding::new().record(id.to_string());
+///         let envelope = old.seal(b"token", &binding).unwrap().into_bytes();
+///         RotationItem { id, envelope, binding }
+///     })
+///     .collect();
+///
+/// keyring.rotate()?;
+/// let sealer = keyring.sealer("oauth.token")?;
+/// let mut written = Vec::new();
+/// let mut rotator = Rotator::new(&sealer).on_progress(|p| eprintln!("{p}"));
+/// let stream = futures_util::stream::iter(rows.into_iter().map(Ok));
+/// let progress = block_on(rotator.run(stream, |id, envelope| {
+///     written.push((id, envelope));
+///     async { Ok(()) }
+/// }))?;
+/// assert_eq!(progress.rewrapped, 3);
+/// assert_eq!(rotator.cursor(), Some(&3));
+/// # Ok::<(), envelope_crypto::Error>(())
+/// ```
+pub struct Rotator<'a, Id> {
+    sealer: &'a Sealer,
+    cursor: Option<Id>,
+    resume_from: Option<Id>,
+    progress: Progress,
+    report: Option<ProgressFn<'a>>,
+}
+
+impl<Id: fmt::Debug> fmt::Debug for Rotator<'_, Id> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rotator")
+            .field("cursor", &self.cursor)
+            .field("progress", &self.progress)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, Id> Rotator<'a, Id>
+where
+    Id: Ord + Clone + Display,
+{
+    /// A rotator that starts at the first item.
+    pub fn new(sealer: &'a Sealer) -> Self {
+        Self {
+            sealer,
+            cursor: None,
+            resume_from: None,
+            progress: Progress::default(),
+            report: None,
+        }
+    }
+
+    /// A rotator that passes over every item whose id is at or before `cursor` (the
+    /// [`Rotator::cursor`] saved from an earlier run).
+    pub fn resume_after(sealer: &'a Sealer, cursor: Id) -> Self {
+        Self {
+            cursor: Some(cursor.clone()),
+            resume_from: Some(cursor),
+            ..Self::new(sealer)
+        }
+    }
+
+    /// Calls `report` after every item with the progress so far.
+    #[must_use]
+    pub fn on_progress(mut self, report: impl FnMut(&Progress) + Send + 'a) -> Self {
+        self.report = Some(Box::new(report));
+        self
+    }
+
+    /// The id of the last item handled (or the resume cursor): save it to resume.
+    pub fn cursor(&self) -> Option<&Id> {
+        self.cursor.as_ref()
+    }
+
+    /// The progress so far.
+    pub fn progress(&self) -> Progress {
+        self.progress
+    }
+
+    /// Runs through `items`, calling `write(id, envelope)` for each rewrapped envelope
+    /// and waiting for it before moving on. Returns the final progress.
+    ///
+    /// # Errors
+    ///
+    /// An error of the stream, as it is; [`Error::Rotation`] naming the item when its
+    /// envelope does not parse or open, when its id is not above the previous one, or
+    /// when `write` fails. The cursor then still names the last item done.
+    pub async fn run<S, W, F>(&mut self, items: S, mut write: W) -> Result<Progress>
+    where
+        S: Stream<Item = Result<RotationItem<Id>>>,
+        W: FnMut(Id, Envelope) -> F,
+        F: Future<Output = Result<()>>,
+    {
+        let mut items = pin!(items);
+        while let Some(item) = poll_fn(|cx| items.as_mut().poll_next(cx)).await {
+            let item = item?;
+            if self
+                .resume_from
+                .as_ref()
+                .is_some_and(|from| item.id <= *from)
+            {
+                self.progress.skipped += 1;
+                continue;
+            }
+            if self.cursor.as_ref().is_some_and(|last| item.id <= *last) {
+                return Err(failed(
+                    &item.id,
+                    Error::store("item ids must arrive in strictly ascending order"),
+                ));
+            }
+            let header = Header::peek(&item.envelope).map_err(|e| failed(&item.id, e))?;
+            if header.key_version() == self.sealer.primary() {
+                self.progress.current += 1;
+            } else {
+                let envelope = self
+                    .sealer
+                    .rewrap(&item.envelope, &item.binding)
+                    .map_err(|e| failed(&item.id, e))?;
+                write(item.id.clone(), envelope)
+                    .await
+                    .map_err(|e| failed(&item.id, e))?;
+                self.progress.rewrapped += 1;
+            }
+            self.cursor = Some(item.id);
+            if let Some(report) = &mut self.report {
+                report(&self.progress);
+            }
+        }
+        tracing::info!(
+            purpose = %self.sealer.purpose(),
+            primary = self.sealer.primary().get(),
+            rewrapped = self.progress.rewrapped,
+            current = self.progress.current,
+            skipped = self.progress.skipped,
+            "rotation pass finished"
+        );
+        Ok(self.progress)
+    }
+}
+
+fn failed(id: &impl Display, source: Error) -> Error {
+    Error::Rotation {
+        id: id.to_string(),
+        source: Box::new(source),
+    }
+}

@@ -1,0 +1,360 @@
+//! Sealing and opening envelopes for one purpose.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::binding::{Binding, Purpose};
+use crate::envelope::{COMMITMENT_LEN, Envelope, HEADER_LEN, Header, OVERHEAD, Parts};
+use crate::error::{Error, Result};
+use crate::keyring::KeyVersion;
+use crate::rand::Random;
+use crate::xaes::{Backend, NONCE_LEN, XaesKey};
+
+/// The keys of one version for one purpose.
+struct VersionKeys {
+    /// Encrypts: XAES-256-GCM with the first 32 bytes of the purpose key.
+    xaes: XaesKey,
+    /// Commits: HMAC-SHA256 keyed with the last 32 bytes, its key schedule precomputed.
+    commit: Hmac<Sha256>,
+}
+
+impl VersionKeys {
+    fn new(okm: &[u8; 64]) -> Self {
+        let mut enc = Zeroizing::new([0u8; 32]);
+        enc.copy_from_slice(&okm[..32]);
+        Self {
+            xaes: XaesKey::new(&enc),
+            commit: <Hmac<Sha256> as KeyInit>::new_from_slice(&okm[32..])
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length")),
+        }
+    }
+
+    /// HMAC-SHA256(commitment key, header || nonce).
+    fn commitment(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> Hmac<Sha256> {
+        let mut mac = self.commit.clone();
+        mac.update(header);
+        mac.update(nonce);
+        mac
+    }
+}
+
+/// Seals and opens envelopes for one purpose, under the keys of one keyring.
+///
+/// Made by [`Keyring::sealer`](crate::Keyring::sealer) (or, for a tenant's data key, by
+/// [`TenantKeys`](crate::TenantKeys)). It holds the purpose keys of every version that is
+/// not retired, derived once, so sealing and opening do no key derivation beyond
+/// XAES-256-GCM's own. It seals under the keyring's primary version and opens envelopes
+/// of any version that is primary or decrypt-only.
+///
+/// Not `Clone` (it holds keys; share it in an `Arc`), `Debug` shows no key, and every
+/// key is zeroized on drop.
+pub struct Sealer {
+    purpose: Purpose,
+    primary: KeyVersion,
+    /// `None` for a retired version.
+    versions: BTreeMap<KeyVersion, Option<VersionKeys>>,
+    backend: Backend,
+    random: Arc<dyn Random>,
+    /// For a tenant's data key: the tenant every binding must name.
+    tenant: Option<String>,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let versions: Vec<_> = self
+            .versions
+            .iter()
+            .map(|(v, keys)| (v.get(), if keys.is_some() { "usable" } else { "retired" }))
+            .collect();
+        f.debug_struct("Sealer")
+            .field("purpose", &self.purpose)
+            .field("primary", &self.primary.get())
+            .field("versions", &versions)
+            .field("backend", &self.backend)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    pub(crate) fn from_derived(
+        purpose: Purpose,
+        primary: KeyVersion,
+        derived: BTreeMap<KeyVersion, Option<Zeroizing<[u8; 64]>>>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        let versions = derived
+            .into_iter()
+            .map(|(v, okm)| (v, okm.map(|okm| VersionKeys::new(&okm))))
+            .collect();
+        Self {
+            purpose,
+            primary,
+            versions,
+            backend: Backend::default(),
+            random,
+            tenant: None,
+        }
+    }
+
+    pub(crate) fn for_tenant(mut self, tenant: String) -> Self {
+        self.tenant = Some(tenant);
+        self
+    }
+
+    /// Uses the given backend for the AES-256-GCM step. The bytes are the same with
+    /// every backend; only speed differs.
+    #[must_use]
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Uses the given source for nonces instead of the operating system's generator
+    /// ([`OsRandom`](crate::OsRandom): one `getrandom` system call per seal, which is
+    /// safe across `fork` and virtual-machine snapshots).
+    ///
+    /// For tests and known-answer vectors: a source that repeats itself reuses nonces,
+    /// which destroys confidentiality.
+    #[must_use]
+    pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// The purpose.
+    pub fn purpose(&self) -> &Purpose {
+        &self.purpose
+    }
+
+    /// The version new envelopes are sealed under.
+    pub fn primary(&self) -> KeyVersion {
+        self.primary
+    }
+
+    /// The AES-256-GCM backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Seals `plaintext` under the primary version, bound to this sealer's purpose and
+    /// to `binding`, with a fresh random 24-byte nonce.
+    ///
+    /// The envelope is [`OVERHEAD`](crate::OVERHEAD) (78) bytes longer than the
+    /// plaintext.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Random`] when no nonce can be drawn; [`Error::Binding`] when the binding
+    /// names another tenant than a tenant sealer's, or a field is 4 GiB or longer;
+    /// [`Error::MessageTooLong`] above AES-GCM's limit of 64 GiB.
+    pub fn seal(&self, plaintext: &[u8], binding: &Binding) -> Result<Envelope> {
+        let keys = self.keys(self.primary)?;
+        let header = Header::new(self.primary);
+        let header_bytes = header.to_bytes();
+        let mut nonce = [0u8; NONCE_LEN];
+        self.random.fill(&mut nonce)?;
+        let aad = self.aad(&header_bytes, binding)?;
+
+        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+        out.extend_from_slice(&header_bytes);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(
+            &keys
+                .commitment(&header_bytes, &nonce)
+                .finalize()
+                .into_bytes(),
+        );
+        let body = out.len();
+        out.extend_from_slice(plaintext);
+        match keys
+            .xaes
+            .seal_in_place(self.backend, &nonce, &aad, &mut out[body..])
+        {
+            Ok(tag) => out.extend_from_slice(&tag),
+            Err(_) => {
+                crate::secret::wipe(&mut out);
+                return Err(Error::MessageTooLong);
+            }
+        }
+        Ok(Envelope::from_sealed(header, out))
+    }
+
+    /// Opens an envelope sealed for this purpose with an equal binding.
+    ///
+    /// The key commitment is checked, in constant time, before any decryption; then
+    /// XAES-256-GCM authenticates and decrypts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RetiredKey`] when the envelope's version is retired;
+    /// [`Error::UnknownKeyVersion`] when the keyring lacks it; [`Error::Invalid`] for
+    /// everything else that stops it opening: malformed, truncated, extended or tampered
+    /// bytes, another key, another purpose, another binding.
+    pub fn open(&self, envelope: impl AsRef<[u8]>, binding: &Binding) -> Result<crate::Plaintext> {
+        let parts = Parts::split(envelope.as_ref())?;
+        let keys = self.keys(parts.header.key_version())?;
+        keys.commitment(parts.header_bytes, parts.nonce)
+            .verify_slice(parts.commitment)
+            .map_err(|_| Error::Invalid)?;
+        let aad = self.aad(parts.header_bytes, binding)?;
+        // Decrypted in place inside the `Plaintext`, so it is zeroized on every path.
+        let mut plaintext = crate::Plaintext::new(parts.ciphertext.to_vec());
+        keys.xaes
+            .open_in_place(
+                self.backend,
+                parts.nonce,
+                &aad,
+                plaintext.buffer_mut(),
+                parts.tag,
+            )
+            .map_err(|_| Error::Invalid)?;
+        Ok(plaintext)
+    }
+
+    /// Opens an envelope and seals its plaintext again under the primary version with
+    /// the same binding; the plaintext never leaves this function and is zeroized.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Sealer::open`] and [`Sealer::seal`].
+    pub fn rewrap(&self, envelope: impl AsRef<[u8]>, binding: &Binding) -> Result<Envelope> {
+        let plaintext = self.open(envelope, binding)?;
+        self.seal(plaintext.as_bytes(), binding)
+    }
+
+    /// Whether an envelope was sealed under another version than the primary, from its
+    /// header alone (nothing is verified).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the bytes are not an envelope.
+    pub fn needs_rewrap(&self, envelope: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(Header::peek(envelope.as_ref())?.key_version() != self.primary)
+    }
+
+    fn keys(&self, version: KeyVersion) -> Result<&VersionKeys> {
+        match self.versions.get(&version) {
+            Some(Some(keys)) => Ok(keys),
+            Some(None) => Err(Error::RetiredKey(version)),
+            None => Err(Error::UnknownKeyVersion(version)),
+        }
+    }
+
+    /// The associated data: header || canonical(purpose, binding).
+    fn aad(&self, header: &[u8; HEADER_LEN], binding: &Binding) -> Result<Vec<u8>> {
+        let filled;
+        let binding = match (&self.tenant, binding.tenant_id()) {
+            (None, _) => binding,
+            (Some(own), Some(named)) if own == named => binding,
+            (Some(own), None) => {
+                filled = binding.clone().tenant(own.clone());
+                &filled
+            }
+            (Some(own), Some(named)) => {
+                return Err(Error::Binding(format!(
+                    "the binding names tenant {named:?} but this data key belongs to {own:?}"
+                )));
+            }
+        };
+        let mut aad = Vec::with_capacity(HEADER_LEN + binding.encoded_len(&self.purpose));
+        aad.extend_from_slice(header);
+        binding.encode(&self.purpose, &mut aad)?;
+        Ok(aad)
+    }
+}
+
+// Keep the commitment length and the MAC's output in step.
+const _: () = assert!(COMMITMENT_LEN == 32);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xaes::tests::aead_opens;
+
+    fn sealer() -> Sealer {
+        let okm = Zeroizing::new([42u8; 64]);
+        Sealer::from_derived(
+            Purpose::new("test").unwrap(),
+            KeyVersion::MIN,
+            BTreeMap::from([(KeyVersion::MIN, Some(okm))]),
+            Arc::new(crate::OsRandom),
+        )
+    }
+
+    /// A commitment mismatch stops `open` before AES-GCM runs; a tag mismatch is only
+    /// found by AES-GCM. The thread-local counter of AES-GCM decryptions tells the two
+    /// apart.
+    #[test]
+    fn commitment_is_checked_before_the_aead_runs() {
+        let sealer = sealer();
+        let binding = Binding::new().record("r");
+        let envelope = sealer.seal(&[9u8; 64], &binding).unwrap().into_bytes();
+
+        let before = aead_opens();
+        assert_eq!(
+            sealer.open(&envelope, &binding).unwrap().as_bytes(),
+            &[9u8; 64]
+        );
+        assert_eq!(
+            aead_opens(),
+            before + 1,
+            "a good envelope runs the AEAD once"
+        );
+
+        for byte in HEADER_LEN + NONCE_LEN..HEADER_LEN + NONCE_LEN + COMMITMENT_LEN {
+            let mut bad = envelope.clone();
+            bad[byte] ^= 0x01;
+            let before = aead_opens();
+            assert!(matches!(sealer.open(&bad, &binding), Err(Error::Invalid)));
+            assert_eq!(aead_opens(), before, "commitment byte {byte}: the AEAD ran");
+        }
+
+        // Control: a flipped tag byte passes the commitment and is caught by the AEAD.
+        let mut bad_tag = envelope.clone();
+        *bad_tag.last_mut().unwrap() ^= 0x01;
+        let before = aead_opens();
+        assert!(matches!(
+            sealer.open(&bad_tag, &binding),
+            Err(Error::Invalid)
+        ));
+        assert_eq!(aead_opens(), before + 1);
+    }
+
+    /// The commitment is the only thing standing between an envelope and a second key:
+    /// an envelope whose ciphertext and tag are valid for the XAES key but whose
+    /// commitment is another key's is rejected.
+    #[test]
+    fn a_valid_aead_with_a_foreign_commitment_is_rejected() {
+        let sealer = sealer();
+        let other = Sealer::from_derived(
+            Purpose::new("test").unwrap(),
+            KeyVersion::MIN,
+            BTreeMap::from([(KeyVersion::MIN, Some(Zeroizing::new([43u8; 64])))]),
+            Arc::new(crate::OsRandom),
+        );
+        let binding = Binding::new();
+        let mut envelope = sealer.seal(b"secret", &binding).unwrap().into_bytes();
+        let header: [u8; HEADER_LEN] = envelope[..HEADER_LEN].try_into().unwrap();
+        let nonce: [u8; NONCE_LEN] = envelope[HEADER_LEN..HEADER_LEN + NONCE_LEN]
+            .try_into()
+            .unwrap();
+        let foreign = other
+            .keys(KeyVersion::MIN)
+            .unwrap()
+            .commitment(&header, &nonce);
+        envelope[HEADER_LEN + NONCE_LEN..HEADER_LEN + NONCE_LEN + COMMITMENT_LEN]
+            .copy_from_slice(&foreign.finalize().into_bytes());
+        let before = aead_opens();
+        assert!(matches!(
+            sealer.open(&envelope, &binding),
+            Err(Error::Invalid)
+        ));
+        assert_eq!(aead_opens(), before);
+    }
+}

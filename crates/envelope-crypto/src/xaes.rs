@@ -1,0 +1,352 @@
+//! XAES-256-GCM (C2SP): AES-256-GCM with 192-bit nonces.
+//!
+//! The first 12 bytes of the nonce and the key derive a per-message AES-256-GCM key with
+//! two AES-256 block encryptions (a NIST SP 800-108 counter-mode KDF over CMAC-AES-256),
+//! and AES-256-GCM then runs under that key with the last 12 bytes of the nonce. The
+//! per-key work (the AES-256 key schedule and the CMAC subkey `K1`) is done once in
+//! [`XaesKey::new`].
+
+use aes::Aes256;
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
+use zeroize::{Zeroize, Zeroizing};
+
+/// Bytes in an XAES-256-GCM key.
+pub(crate) const KEY_LEN: usize = 32;
+/// Bytes in an XAES-256-GCM nonce.
+pub(crate) const NONCE_LEN: usize = 24;
+/// Bytes in an AES-256-GCM tag.
+pub(crate) const TAG_LEN: usize = 16;
+
+/// Which implementation runs the AES-256-GCM step. Both produce identical bytes.
+///
+/// The XAES key derivation always uses the RustCrypto `aes` crate; the backend chooses
+/// who encrypts and authenticates the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// RustCrypto `aes-gcm`: pure Rust, AES-NI and CLMUL when the CPU has them.
+    RustCrypto,
+    /// aws-lc-rs (feature `aws-lc`): AWS-LC's assembly, faster on large messages.
+    #[cfg(feature = "aws-lc")]
+    AwsLc,
+}
+
+impl Default for Backend {
+    /// The fastest backend compiled in: [`Backend::AwsLc`] with feature `aws-lc`,
+    /// otherwise [`Backend::RustCrypto`].
+    fn default() -> Self {
+        #[cfg(feature = "aws-lc")]
+        {
+            Self::AwsLc
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            Self::RustCrypto
+        }
+    }
+}
+
+impl Backend {
+    /// Every backend compiled into this build.
+    pub fn all() -> &'static [Backend] {
+        &[
+            Self::RustCrypto,
+            #[cfg(feature = "aws-lc")]
+            Self::AwsLc,
+        ]
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::RustCrypto => "RustCrypto",
+            #[cfg(feature = "aws-lc")]
+            Self::AwsLc => "aws-lc",
+        })
+    }
+}
+
+/// An XAES-256-GCM key with its per-key precomputation. Zeroized on drop (the `aes`
+/// crate's `zeroize` feature clears the key schedule).
+pub(crate) struct XaesKey {
+    aes: Aes256,
+    k1: [u8; 16],
+}
+
+impl Drop for XaesKey {
+    fn drop(&mut self) {
+        self.k1.zeroize();
+    }
+}
+
+impl XaesKey {
+    pub(crate) fn new(key: &[u8; KEY_LEN]) -> Self {
+        let aes = Aes256::new(key.into());
+        // L = AES-256_K(0^128); K1 = L << 1, and 0x87 into the last byte if MSB(L) = 1.
+        let mut l = aes::Block::default();
+        aes.encrypt_block(&mut l);
+        let mut k1 = [0u8; 16];
+        for i in 0..16 {
+            let carry = l.get(i + 1).map_or(0, |next| next >> 7);
+            k1[i] = (l[i] << 1) | carry;
+        }
+        // Branch-free: the mask is 0xff when the top bit of L is set.
+        k1[15] ^= 0x87 & 0u8.wrapping_sub(l[0] >> 7);
+        l.zeroize();
+        Self { aes, k1 }
+    }
+
+    /// The per-message AES-256-GCM key for `nonce`: AES-256_K(M1 ^ K1) || AES-256_K(M2 ^ K1)
+    /// with M_i = 00 0i 58 00 || N[:12].
+    pub(crate) fn derive(&self, nonce: &[u8; NONCE_LEN]) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut blocks = [aes::Block::default(), aes::Block::default()];
+        for (block, counter) in blocks.iter_mut().zip([1u8, 2]) {
+            block[1] = counter;
+            block[2] = b'X';
+            block[4..].copy_from_slice(&nonce[..12]);
+            for (b, k) in block.iter_mut().zip(&self.k1) {
+                *b ^= k;
+            }
+        }
+        self.aes.encrypt_blocks(&mut blocks);
+        let mut kx = Zeroizing::new([0u8; KEY_LEN]);
+        kx[..16].copy_from_slice(&blocks[0]);
+        kx[16..].copy_from_slice(&blocks[1]);
+        for block in &mut blocks {
+            block.as_mut_slice().zeroize();
+        }
+        kx
+    }
+
+    /// XAES-256-GCM encryption of `buf` in place; returns the tag.
+    pub(crate) fn seal_in_place(
+        &self,
+        backend: Backend,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], GcmError> {
+        let kx = self.derive(nonce);
+        gcm_seal(backend, &kx, gcm_nonce(nonce), aad, buf)
+    }
+
+    /// XAES-256-GCM decryption of `buf` in place. On error `buf` holds garbage that the
+    /// caller must discard (and zeroize).
+    pub(crate) fn open_in_place(
+        &self,
+        backend: Backend,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), GcmError> {
+        let kx = self.derive(nonce);
+        #[cfg(test)]
+        tests::count_aead_open();
+        gcm_open(backend, &kx, gcm_nonce(nonce), aad, buf, tag)
+    }
+}
+
+/// Raw XAES-256-GCM with a caller-chosen nonce: no key commitment, no binding, no header.
+///
+/// This is the bare C2SP primitive, for interoperability checks and known-answer tests.
+/// Use [`Sealer`](crate::Sealer) for secrets: it draws the nonce itself, commits to the
+/// key and binds the envelope to its owner. With this type the caller must never reuse a
+/// nonce under one key (a random 24-byte nonce is safe for any practical number of
+/// messages).
+pub struct Xaes256Gcm {
+    key: XaesKey,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Xaes256Gcm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Xaes256Gcm")
+            .field("key", &"<redacted>")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Xaes256Gcm {
+    /// A key for the given backend.
+    pub fn new(key: &[u8; 32], backend: Backend) -> Self {
+        Self {
+            key: XaesKey::new(key),
+            backend,
+        }
+    }
+
+    /// Encrypts `plaintext` with `aad`; returns ciphertext || 16-byte tag.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MessageTooLong`](crate::Error::MessageTooLong) when the message is longer
+    /// than GCM allows (64 GiB).
+    pub fn encrypt(
+        &self,
+        nonce: &[u8; 24],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> crate::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        out.extend_from_slice(plaintext);
+        match self.key.seal_in_place(self.backend, nonce, aad, &mut out) {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                Ok(out)
+            }
+            Err(_) => {
+                crate::secret::wipe(&mut out);
+                Err(crate::Error::MessageTooLong)
+            }
+        }
+    }
+
+    /// Decrypts ciphertext || tag with `aad`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`](crate::Error::Invalid) when the input is shorter than a tag or
+    /// does not authenticate.
+    pub fn decrypt(
+        &self,
+        nonce: &[u8; 24],
+        ciphertext: &[u8],
+        aad: &[u8],
+    ) -> crate::Result<crate::Plaintext> {
+        let split = ciphertext
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(crate::Error::Invalid)?;
+        let (body, tag) = ciphertext.split_at(split);
+        let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| crate::Error::Invalid)?;
+        let mut out = crate::Plaintext::new(body.to_vec());
+        self.key
+            .open_in_place(self.backend, nonce, aad, out.buffer_mut(), tag)
+            .map_err(|_| crate::Error::Invalid)?;
+        Ok(out)
+    }
+}
+
+/// AES-256-GCM failed: a bad tag, or a message too long for GCM.
+#[derive(Debug)]
+pub(crate) struct GcmError;
+
+fn gcm_nonce(nonce: &[u8; NONCE_LEN]) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n.copy_from_slice(&nonce[12..]);
+    n
+}
+
+/// One AES-256-GCM encryption in place under `key`.
+pub(crate) fn gcm_seal(
+    backend: Backend,
+    key: &[u8; KEY_LEN],
+    nonce: [u8; 12],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Result<[u8; TAG_LEN], GcmError> {
+    match backend {
+        Backend::RustCrypto => {
+            use aes_gcm::aead::AeadInOut;
+            let gcm = aes_gcm::Aes256Gcm::new(key.into());
+            let tag = gcm
+                .encrypt_inout_detached(&nonce.into(), aad, buf.into())
+                .map_err(|_| GcmError)?;
+            Ok(tag.into())
+        }
+        #[cfg(feature = "aws-lc")]
+        Backend::AwsLc => {
+            use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+            let gcm = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| GcmError)?);
+            let tag = gcm
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    buf,
+                )
+                .map_err(|_| GcmError)?;
+            tag.as_ref().try_into().map_err(|_| GcmError)
+        }
+    }
+}
+
+/// One AES-256-GCM decryption in place under `key`.
+pub(crate) fn gcm_open(
+    backend: Backend,
+    key: &[u8; KEY_LEN],
+    nonce: [u8; 12],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<(), GcmError> {
+    match backend {
+        Backend::RustCrypto => {
+            use aes_gcm::aead::AeadInOut;
+            let gcm = aes_gcm::Aes256Gcm::new(key.into());
+            gcm.decrypt_inout_detached(&nonce.into(), aad, buf.into(), tag.into())
+                .map_err(|_| GcmError)
+        }
+        #[cfg(feature = "aws-lc")]
+        Backend::AwsLc => {
+            use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+            let gcm = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| GcmError)?);
+            gcm.open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                tag,
+                buf,
+            )
+            .map(|_| ())
+            .map_err(|_| GcmError)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        static AEAD_OPENS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn count_aead_open() {
+        AEAD_OPENS.with(|n| n.set(n.get() + 1));
+    }
+
+    /// How many AES-256-GCM decryptions this thread has started. Each test runs on its
+    /// own thread, so tests running in parallel do not disturb each other's count.
+    pub(crate) fn aead_opens() -> u64 {
+        AEAD_OPENS.with(Cell::get)
+    }
+
+    fn hex32(s: &str) -> [u8; 32] {
+        hex::decode(s).unwrap().try_into().unwrap()
+    }
+
+    #[test]
+    fn derivation_matches_the_c2sp_intermediate_values() {
+        // Vector 1 (MSB of L is 0) and vector 2 (MSB of L is 1) of the C2SP specification.
+        for (key, k1, kx) in [
+            (
+                [1u8; 32],
+                "e531954aca063d5b8d9c47a47d4cc6f0",
+                "c8612c9ed53fe43e8e005b828a1631a0bbcb6ab2f46514ec4f439fcfd0fa969b",
+            ),
+            (
+                [3u8; 32],
+                "23810ec50edb99f374409466ed1f4b7b",
+                "e9c621d4cdd9b11b00a6427ad7e559aeedd66b3857646677748f8ca796cb3fd8",
+            ),
+        ] {
+            let xaes = XaesKey::new(&key);
+            assert_eq!(hex::encode(xaes.k1), k1);
+            let derived = xaes.derive(b"ABCDEFGHIJKLMNOPQRSTUVWX");
+            assert_eq!(*derived, hex32(kx));
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Tenant data keys: one conformance suite (shredding, BYOK, rewrap, the store contract)
+//! run against the memory, SQLite and PostgreSQL stores.
+
+mod common;
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use envelope_crypto::{
+    Binding, CustomerKey, Error, KeyEncryptionKey, Keyring, LocalKek, MemoryStore, SecretKey,
+    TenantKeys, WrappedKey, WrappedKeyStore,
+};
+
+fn record(n: u32) -> Binding {
+    Binding::new().record(format!("integration:{n}"))
+}
+
+/// The store contract: insert-if-absent, get, replace, delete.
+async fn store_contract<S: WrappedKeyStore>(store: &S) {
+    let key = WrappedKey {
+        tenant: "contract".into(),
+        kek: "local".into(),
+        wrapped: vec![1, 2, 3],
+        created: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    };
+    assert_eq!(store.get("contract").await.expect("store get"), None);
+    assert!(store.insert(&key).await.expect("store insert"));
+    let second = WrappedKey {
+        wrapped: vec![9],
+        ..key.clone()
+    };
+    assert!(
+        !store.insert(&second).await.expect("store insert"),
+        "insert never overwrites"
+    );
+    assert_eq!(
+        store.get("contract").await.expect("store get"),
+        Some(key.clone())
+    );
+    assert!(store.replace(&second).await.expect("store replace"));
+    assert_eq!(
+        store.get("contract").await.expect("store get"),
+        Some(second)
+    );
+    assert!(store.delete("contract").await.expect("store delete"));
+    assert!(!store.delete("contract").await.expect("store delete"));
+    assert!(
+        !store.replace(&key).await.expect("store replace"),
+        "replace needs an existing key"
+    );
+    assert_eq!(store.get("contract").await.expect("store get"), None);
+}
+
+/// Shredding one tenant's data key makes its envelopes unopenable and leaves another
+/// tenant's untouched.
+async fn shred_suite<S: WrappedKeyStore>(store: S) {
+    store_contract(&store).await;
+    let keyring = Keyring::generate().expect("keyring");
+    let tenants = TenantKeys::new(store, LocalKek::new(&keyring).expect("local KEK"));
+    assert!(tenants.create("acme").await.expect("create"));
+    assert!(
+        !tenants.create("acme").await.expect("create"),
+        "create is idempotent"
+    );
+    assert!(tenants.create("globex").await.expect("create"));
+
+    let acme = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    let globex = tenants
+        .sealer("globex", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    let acme_envelope = acme.seal(b"acme secret", &record(1)).expect("seal");
+    let globex_envelope = globex.seal(b"globex secret", &record(1)).expect("seal");
+
+    // Tenants' envelopes do not cross, even with equal bindings.
+    assert!(matches!(
+        globex.open(&acme_envelope, &record(1)),
+        Err(Error::Invalid)
+    ));
+    // A binding naming another tenant is refused outright.
+    assert!(matches!(
+        acme.seal(b"x", &record(1).tenant("globex")),
+        Err(Error::Binding(_))
+    ));
+    // A fresh sealer (another process, say) opens what the first sealed.
+    let again = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    assert_eq!(
+        again
+            .open(&acme_envelope, &record(1))
+            .expect("open")
+            .as_bytes(),
+        b"acme secret"
+    );
+    // The tenant is part of the binding whether or not the caller names it.
+    assert_eq!(
+        again
+            .open(&acme_envelope, &record(1).tenant("acme"))
+            .expect("open")
+            .as_bytes(),
+        b"acme secret"
+    );
+
+    assert!(tenants.shred("acme").await.expect("shred"));
+    assert!(!tenants.shred("acme").await.expect("shred"));
+    let err = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect_err("shredded tenant has no key");
+    assert!(
+        matches!(&err, Error::NoDataKey(t) if t == "acme"),
+        "{err:?}"
+    );
+    // A new key for the tenant does not bring the old envelopes back.
+    assert!(tenants.create("acme").await.expect("create"));
+    let fresh = tenants
+        .sealer("acme", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    assert!(matches!(
+        fresh.open(&acme_envelope, &record(1)),
+        Err(Error::Invalid)
+    ));
+
+    let globex = tenants
+        .sealer("globex", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    assert_eq!(
+        globex
+            .open(&globex_envelope, &record(1))
+            .expect("open")
+            .as_bytes(),
+        b"globex secret"
+    );
+}
+
+/// Rotating the local keyring and rewrapping keeps each data key (and its envelopes).
+async fn rewrap_suite<S: WrappedKeyStore + Clone>(store: S) {
+    let mut keyring = Keyring::generate().expect("keyring");
+    let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).expect("local KEK"));
+    tenants.create("initech").await.expect("create");
+    let envelope = tenants
+        .sealer("initech", "crm.api-key")
+        .await
+        .expect("valid purpose")
+        .seal(b"initech secret", &record(3))
+        .expect("seal");
+    let before = store
+        .get("initech")
+        .await
+        .expect("store get")
+        .expect("the tenant has a key");
+
+    keyring.rotate().expect("rotate");
+    let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).expect("local KEK"));
+    tenants.rewrap("initech").await.expect("rewrap");
+    let after = store
+        .get("initech")
+        .await
+        .expect("store get")
+        .expect("the tenant has a key");
+    assert_ne!(before.wrapped, after.wrapped);
+    assert_eq!(
+        envelope_crypto::Header::peek(&after.wrapped)
+            .expect("peek")
+            .key_version()
+            .get(),
+        2
+    );
+    let sealer = tenants
+        .sealer("initech", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    assert_eq!(
+        sealer.open(&envelope, &record(3)).expect("open").as_bytes(),
+        b"initech secret"
+    );
+}
+
+/// BYOK: a tenant's data key wrapped by the tenant's own key opens only with that key.
+async fn byok_suite<S: WrappedKeyStore + Clone>(store: S) {
+    let customer_key = [0x3c; 32];
+    let byok = CustomerKey::new("umbrella", SecretKey::from_bytes(customer_key));
+    let kek_id = byok.id();
+    assert!(kek_id.starts_with("byok:"), "{kek_id}");
+    let tenants = TenantKeys::new(store.clone(), byok);
+    tenants.create("umbrella").await.expect("create");
+    let stored = store
+        .get("umbrella")
+        .await
+        .expect("store get")
+        .expect("the tenant has a key");
+    assert_eq!(stored.kek, kek_id);
+    assert!(
+        !stored.wrapped.windows(4).any(|w| w == [0x3c; 4]),
+        "the customer key is not stored"
+    );
+
+    let envelope = tenants
+        .sealer("umbrella", "crm.api-key")
+        .await
+        .expect("valid purpose")
+        .seal(b"umbrella secret", &record(2))
+        .expect("seal");
+
+    // The same customer key, supplied again, opens it.
+    let again = TenantKeys::new(
+        store.clone(),
+        CustomerKey::new("umbrella", SecretKey::from_bytes(customer_key)),
+    );
+    let sealer = again
+        .sealer("umbrella", "crm.api-key")
+        .await
+        .expect("valid purpose");
+    assert_eq!(
+        sealer.open(&envelope, &record(2)).expect("open").as_bytes(),
+        b"umbrella secret"
+    );
+
+    // Another key, or the service's own keyring, cannot unwrap the data key.
+    let wrong = TenantKeys::new(
+        store.clone(),
+        CustomerKey::new("umbrella", SecretKey::from_bytes([0x3d; 32])),
+    );
+    let err = wrong
+        .sealer("umbrella", "crm.api-key")
+        .await
+        .expect_err("wrong customer key");
+    assert!(matches!(err, Error::WrongKek { .. }), "{err:?}");
+    let local = TenantKeys::new(
+        store.clone(),
+        LocalKek::new(&Keyring::generate().expect("keyring")).expect("local KEK"),
+    );
+    assert!(matches!(
+        local.sealer("umbrella", "crm.api-key").await,
+        Err(Error::WrongKek { .. })
+    ));
+    // Even with the KEK id forged to match, the wrong key fails closed.
+    let wrong_key = CustomerKey::new("umbrella", SecretKey::from_bytes([0x3d; 32]));
+    assert!(matches!(
+        wrong_key.unwrap("umbrella", &stored.wrapped).await,
+        Err(Error::Invalid)
+    ));
+    // The customer key is bound to its tenant.
+    let byok = CustomerKey::new("umbrella", SecretKey::from_bytes(customer_key));
+    assert!(byok.unwrap("other", &stored.wrapped).await.is_err());
+
+    // The customer withdraws: shredding the wrapped key ends access for good.
+    assert!(again.shred("umbrella").await.expect("shred"));
+    assert!(matches!(
+        again.sealer("umbrella", "crm.api-key").await,
+        Err(Error::NoDataKey(_))
+    ));
+}
+
+#[tokio::test]
+async fn memory_store_shreds_rewraps_and_supports_byok() {
+    shred_suite(MemoryStore::new()).await;
+    rewrap_suite(MemoryStore::new()).await;
+    byok_suite(MemoryStore::new()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_store_shreds_rewraps_and_supports_byok() {
+    use envelope_crypto::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    shred_suite(store.clone()).await;
+    rewrap_suite(store.clone()).await;
+    byok_suite(store).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_store_shreds_rewraps_and_supports_byok() {
+    use envelope_crypto::PostgresStore;
+    let Some(db) = palisade_test_support::postgres("envelope_tenant_keys").await else {
+        return;
+    };
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    store.migrate().await.unwrap();
+    shred_suite(store.clone()).await;
+    rewrap_suite(store.clone()).await;
+    byok_suite(store).await;
+}

@@ -1,0 +1,449 @@
+//! Who a request is charged to.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use http::header::{HeaderMap, ORIGIN};
+use ipnet::IpNet;
+
+use crate::Error;
+
+/// The `X-Forwarded-For` request field.
+pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+type ExtensionFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
+type PeerFn = dyn Fn(&http::Extensions) -> Option<IpAddr> + Send + Sync;
+
+/// What a rule charges a request to: the client's IP, a user id, the API origin, or one
+/// counter for everyone.
+///
+/// Keys are namespaced by kind (`ip:`, `user:`, `origin:`), so a user id can never be
+/// mistaken for an address.
+#[derive(Clone)]
+pub struct Key(KeyKind);
+
+#[derive(Clone)]
+enum KeyKind {
+    ClientIp,
+    Origin,
+    Global,
+    Extension(Arc<ExtensionFn>),
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            KeyKind::ClientIp => "Key::client_ip",
+            KeyKind::Origin => "Key::origin",
+            KeyKind::Global => "Key::global",
+            KeyKind::Extension(_) => "Key::user",
+        })
+    }
+}
+
+impl Key {
+    /// The client's IP address as [`ClientIp`] resolves it (trusted proxies, IPv6 prefix),
+    /// configured once on the layer.
+    pub fn client_ip() -> Self {
+        Self(KeyKind::ClientIp)
+    }
+
+    /// A user id that authentication middleware left in the request extensions as a `T`;
+    /// `id` turns it into the key. Requests without a `T` have no key (see
+    /// [`Rule::skip_when_key_missing`](crate::Rule::skip_when_key_missing)).
+    pub fn user<T, F>(id: F) -> Self
+    where
+        T: Send + Sync + 'static,
+        F: Fn(&T) -> String + Send + Sync + 'static,
+    {
+        Self(KeyKind::Extension(Arc::new(
+            move |ext: &http::Extensions| ext.get::<T>().map(&id),
+        )))
+    }
+
+    /// The API origin: the request's single `Origin` field, when it is a well-formed
+    /// serialized origin (`scheme://host[:port]` or `null`), lowercased. The field is set
+    /// by browsers and by nothing else, so a non-browser client can send any origin or
+    /// none: pair this key with a per-IP or per-user rule.
+    pub fn origin() -> Self {
+        Self(KeyKind::Origin)
+    }
+
+    /// One counter shared by every request the rule matches.
+    pub fn global() -> Self {
+        Self(KeyKind::Global)
+    }
+
+    /// The key `request` is charged to, as the layer computes it (`ip:203.0.113.7`,
+    /// `user:42`, `origin:https://app.example`, `global`), or `None` when the request has
+    /// none. Useful to key a [`LoginLimiter`](crate::LoginLimiter) the way the layer would.
+    pub fn extract<B>(&self, request: &http::Request<B>, client_ip: &ClientIp) -> Option<String> {
+        let (headers, extensions) = (request.headers(), request.extensions());
+        match &self.0 {
+            KeyKind::ClientIp => Some(format!(
+                "ip:{}",
+                client_ip.group(client_ip.resolve_request(headers, extensions)?)
+            )),
+            KeyKind::Origin => {
+                let mut values = headers.get_all(ORIGIN).iter();
+                match (values.next(), values.next()) {
+                    (Some(only), None) => {
+                        normalize_origin(only.as_bytes()).map(|o| format!("origin:{o}"))
+                    }
+                    _ => None,
+                }
+            }
+            KeyKind::Global => Some("global".to_owned()),
+            KeyKind::Extension(id) => id(extensions).map(|id| format!("user:{id}")),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> &'static str {
+        match self.0 {
+            KeyKind::ClientIp => "ip",
+            KeyKind::Origin => "origin",
+            KeyKind::Global => "global",
+            KeyKind::Extension(_) => "user",
+        }
+    }
+}
+
+/// Finds the client's IP address behind the proxies you trust, and groups IPv6 clients by
+/// network prefix.
+///
+/// The peer address of the connection is the client, unless it is a trusted proxy: then
+/// `X-Forwarded-For` is read from the right, skipping trusted proxies, and the first
+/// address that is not trusted is the client. Entries left of it were written by the
+/// client and are never believed, so a client cannot pick its own key by sending a forged
+/// `X-Forwarded-For`; nor can it through an untrusted peer, whose field is ignored
+/// altogether. If the walk meets an entry that is not an IP address, the last trusted hop
+/// is taken as the client. IPv4-mapped IPv6 addresses count as IPv4.
+///
+/// An IPv6 client controls at least a /64, so IPv6 addresses are grouped by a prefix
+/// (64 bits by default) and the whole prefix shares one key.
+///
+/// # Example
+///
+/// ```
+/// use std::net::IpAddr;
+/// use rate_limit::ClientIp;
+///
+/// let client_ip = ClientIp::new().trust_proxies(["10.0.0.0/8".parse().unwrap()]);
+/// let peer: IpAddr = "10.0.0.2".parse().unwrap();
+/// let xff: &[&[u8]] = &[b"6.6.6.6, 203.0.113.9, 10.0.0.1"];
+/// assert_eq!(client_ip.resolve(peer, xff.iter().copied()), "203.0.113.9".parse::<IpAddr>().unwrap());
+/// assert_eq!(client_ip.group("2001:db8:1:2:3:4:5:6".parse().unwrap()), "2001:db8:1:2::/64");
+/// ```
+#[derive(Clone)]
+pub struct ClientIp {
+    trusted: Vec<IpNet>,
+    ipv6_prefix: u8,
+    peer: Arc<PeerFn>,
+}
+
+impl fmt::Debug for ClientIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientIp")
+            .field("trusted", &self.trusted)
+            .field("ipv6_prefix", &self.ipv6_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientIp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientIp {
+    /// No trusted proxy (the peer is the client), IPv6 grouped by /64, and the peer
+    /// address read from a [`SocketAddr`] or [`IpAddr`] in the request extensions.
+    pub fn new() -> Self {
+        Self {
+            trusted: Vec::new(),
+            ipv6_prefix: 64,
+            peer: Arc::new(|ext: &http::Extensions| {
+                ext.get::<SocketAddr>()
+                    .map(SocketAddr::ip)
+                    .or_else(|| ext.get::<IpAddr>().copied())
+            }),
+        }
+    }
+
+    /// Trusts the proxies in these networks to append the address they received a
+    /// request from to `X-Forwarded-For`. List only your own load balancers and proxies.
+    #[must_use]
+    pub fn trust_proxies(mut self, networks: impl IntoIterator<Item = IpNet>) -> Self {
+        self.trusted.extend(networks.into_iter().map(|n| n.trunc()));
+        self
+    }
+
+    /// Groups IPv6 clients by their first `bits` bits (default 64).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] unless `bits` is from 32 to 128.
+    pub fn ipv6_prefix(mut self, bits: u8) -> Result<Self, Error> {
+        if !(32..=128).contains(&bits) {
+            return Err(Error::Config(format!(
+                "the IPv6 grouping prefix must be from 32 to 128 bits, got {bits}"
+            )));
+        }
+        self.ipv6_prefix = bits;
+        Ok(self)
+    }
+
+    /// Where the connection's peer address is found in the request extensions; for
+    /// axum, `|ext| ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())`.
+    #[must_use]
+    pub fn peer_from<F>(mut self, peer: F) -> Self
+    where
+        F: Fn(&http::Extensions) -> Option<IpAddr> + Send + Sync + 'static,
+    {
+        self.peer = Arc::new(peer);
+        self
+    }
+
+    /// Whether `ip` is in a trusted proxy network.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address, given the connection's `peer` and the `X-Forwarded-For`
+    /// field lines in the order they arrived. Never fails: anything unreadable is
+    /// attributed to the nearest trusted hop.
+    pub fn resolve<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl DoubleEndedIterator<Item = &'a [u8]>,
+    ) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.is_trusted(peer) {
+            return peer;
+        }
+        let mut nearest_trusted = peer;
+        for line in forwarded_for.rev() {
+            for entry in line.rsplit(|b| *b == b',') {
+                let entry = entry.trim_ascii();
+                if entry.is_empty() {
+                    continue;
+                }
+                match parse_forwarded_ip(entry) {
+                    Some(ip) if self.is_trusted(ip) => nearest_trusted = ip,
+                    Some(ip) => return ip,
+                    None => return nearest_trusted,
+                }
+            }
+        }
+        nearest_trusted
+    }
+
+    /// The key text of `ip`: the address itself for IPv4, the grouped network for IPv6
+    /// (`2001:db8:1:2::/64`).
+    pub fn group(&self, ip: IpAddr) -> String {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let bits = u32::from(self.ipv6_prefix);
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                let network = Ipv6Addr::from(u128::from(v6) & mask);
+                format!("{network}/{bits}")
+            }
+        }
+    }
+
+    fn resolve_request(
+        &self,
+        headers: &HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Option<IpAddr> {
+        let peer = (self.peer)(extensions)?;
+        let lines = headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .map(|v| v.as_bytes());
+        Some(self.resolve(peer, lines))
+    }
+}
+
+/// One `X-Forwarded-For` entry: an IP address, optionally bracketed (IPv6) and with a port.
+fn parse_forwarded_ip(entry: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(entry).ok()?;
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
+        return port_ok
+            .then(|| inside.parse::<Ipv6Addr>().ok())
+            .flatten()
+            .map(|ip| IpAddr::V6(ip).to_canonical());
+    }
+    let (host, port) = text.split_once(':')?;
+    if !is_port(port) {
+        return None;
+    }
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u16>().is_ok()
+}
+
+/// A serialized origin, lowercased: `null`, or `scheme://host[:port]` with no path.
+fn normalize_origin(raw: &[u8]) -> Option<String> {
+    const MAX_ORIGIN: usize = 512;
+    if raw.len() > MAX_ORIGIN {
+        return None;
+    }
+    let text = std::str::from_utf8(raw).ok()?.to_ascii_lowercase();
+    if text == "null" {
+        return Some(text);
+    }
+    let (scheme, rest) = text.split_once("://")?;
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && scheme.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        });
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (inside, after) = v6.split_once(']')?;
+        inside.parse::<Ipv6Addr>().ok()?;
+        (&rest[..inside.len() + 2], after.strip_prefix(':'))
+    } else {
+        match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && (host.starts_with('[')
+            || host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.')));
+    let rest_after_host = &rest[host.len()..];
+    let port_ok = match port {
+        Some(p) => is_port(p) && rest_after_host == format!(":{p}"),
+        None => rest_after_host.is_empty(),
+    };
+    (scheme_ok && host_ok && port_ok).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn proxies() -> ClientIp {
+        ClientIp::new().trust_proxies(["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()])
+    }
+
+    fn resolve(c: &ClientIp, peer: &str, lines: &[&str]) -> IpAddr {
+        c.resolve(ip(peer), lines.iter().map(|l| l.as_bytes()))
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let c = proxies();
+        assert_eq!(
+            resolve(&c, "198.51.100.1", &["1.2.3.4"]),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            resolve(&ClientIp::new(), "10.0.0.1", &["1.2.3.4"]),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_entry_is_the_client() {
+        let c = proxies();
+        assert_eq!(
+            resolve(&c, "10.0.0.1", &["6.6.6.6, 203.0.113.9"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(&c, "10.0.0.1", &["6.6.6.6", "203.0.113.9, 10.1.1.1"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(&c, "10.0.0.1", &["[2001:db8::1]:443"]),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            resolve(&c, "10.0.0.1", &["203.0.113.9:8080"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(&c, "::ffff:10.0.0.1", &["::ffff:203.0.113.9"]),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn garbage_or_an_all_trusted_chain_falls_back_to_the_nearest_trusted_hop() {
+        let c = proxies();
+        assert_eq!(
+            resolve(&c, "10.0.0.1", &["1.2.3.4, bogus, 10.0.0.7"]),
+            ip("10.0.0.7")
+        );
+        assert_eq!(
+            resolve(&c, "10.0.0.1", &["10.0.0.9, 10.0.0.7"]),
+            ip("10.0.0.9")
+        );
+        assert_eq!(resolve(&c, "10.0.0.1", &[]), ip("10.0.0.1"));
+        assert_eq!(resolve(&c, "10.0.0.1", &["1.2.3.4:99999"]), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_prefix() {
+        let c = ClientIp::new();
+        assert_eq!(c.group(ip("2001:db8:1:2:ffff::1")), "2001:db8:1:2::/64");
+        assert_eq!(c.group(ip("::ffff:192.0.2.1")), "192.0.2.1");
+        let c56 = ClientIp::new().ipv6_prefix(56).unwrap();
+        assert_eq!(c56.group(ip("2001:db8:1:2ff::1")), "2001:db8:1:200::/56");
+        assert_eq!(
+            ClientIp::new().ipv6_prefix(128).unwrap().group(ip("::1")),
+            "::1/128"
+        );
+        assert!(ClientIp::new().ipv6_prefix(31).is_err());
+    }
+
+    #[test]
+    fn origins_are_validated_and_lowercased() {
+        assert_eq!(
+            normalize_origin(b"https://App.Example").as_deref(),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            normalize_origin(b"http://a.example:8080").as_deref(),
+            Some("http://a.example:8080")
+        );
+        assert_eq!(
+            normalize_origin(b"https://[::1]:443").as_deref(),
+            Some("https://[::1]:443")
+        );
+        assert_eq!(normalize_origin(b"null").as_deref(), Some("null"));
+        for bad in [
+            &b"https://a.example/"[..],
+            b"https://",
+            b"a.example",
+            b"https://a.example:",
+            b"https://a b",
+            b"https://[zz]",
+            b"https://a.example:1:2",
+            b"\xff",
+        ] {
+            assert_eq!(normalize_origin(bad), None, "{bad:?}");
+        }
+    }
+}

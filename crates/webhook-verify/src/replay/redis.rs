@@ -1,0 +1,82 @@
+//! A replay guard in Redis, shared by every instance of a service.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use redis::aio::ConnectionManager;
+
+use super::{Freshness, ReplayGuard};
+use crate::Error;
+use crate::secret::BoxFuture;
+
+/// A replay guard in Redis: one `SET key 1 NX EX ttl` per verified delivery, so any
+/// number of verifier instances sharing the server reject each other's replays.
+///
+/// Keys are `<prefix><key>` and expire on their own. Redis keeps time for the expiry;
+/// the verifier's clock only sets the window. When Redis cannot be reached the
+/// delivery is refused.
+#[derive(Clone)]
+pub struct RedisReplayGuard {
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisReplayGuard {
+    /// Connects to `url` (`redis://host:port/db`); keys get `prefix` in front.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReplayGuard`] when the URL is invalid or the server unreachable.
+    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let connection = ConnectionManager::new(client).await.map_err(unavailable)?;
+        Ok(Self::with_connection(connection, prefix))
+    }
+
+    /// Uses an existing connection manager; keys get `prefix` in front.
+    pub fn with_connection(connection: ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self {
+            connection,
+            prefix: prefix.into(),
+        }
+    }
+}
+
+fn unavailable(err: redis::RedisError) -> Error {
+    Error::ReplayGuard(format!("redis: {err}"))
+}
+
+impl ReplayGuard for RedisReplayGuard {
+    fn check_and_remember<'a>(
+        &'a self,
+        key: &'a str,
+        _now: SystemTime,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Freshness, Error>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let set: Option<String> = redis::cmd("SET")
+                .arg(format!("{}{key}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl.as_secs().max(1))
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(if set.is_some() {
+                Freshness::Fresh
+            } else {
+                Freshness::Replayed
+            })
+        })
+    }
+}
+
+impl fmt::Debug for RedisReplayGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisReplayGuard")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}

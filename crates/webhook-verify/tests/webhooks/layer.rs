@@ -1,0 +1,264 @@
+//! The tower layer: the handler runs only for verified deliveries, with the verified
+//! bytes; every rejection is the same 401 outside and a typed reason in `tracing`.
+#![cfg(feature = "axum")]
+
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::routing::post;
+use http_body::Frame;
+use tower::ServiceExt as _;
+use webhook_verify::http::{HeaderMap, Request, StatusCode};
+use webhook_verify::{
+    BoxFuture, Error, Freshness, ManualClock, MemoryReplayGuard, ReplayGuard, Verified, Verifier,
+    WebhookLayer,
+};
+
+use crate::{Case, NOW, case};
+
+/// Counts handler runs and keeps what the handler saw.
+#[derive(Clone, Default)]
+struct Seen {
+    calls: Arc<AtomicUsize>,
+    last: Arc<Mutex<Option<(Verified, Bytes)>>>,
+}
+
+fn app(verifier: Verifier, seen: &Seen) -> Router {
+    let seen = seen.clone();
+    let handler = move |verified: Verified, body: Bytes| async move {
+        seen.calls.fetch_add(1, Ordering::SeqCst);
+        *seen.last.lock().expect("lock") = Some((verified, body));
+        "handled"
+    };
+    Router::new()
+        .route("/hook", post(handler))
+        .route_layer(WebhookLayer::new(Arc::new(verifier)).public_url("https://hooks.example.com"))
+}
+
+fn request(headers: &HeaderMap, body: impl Into<Body>) -> Request<Body> {
+    let mut request = Request::post("/hook").body(body.into()).expect("request");
+    request.headers_mut().extend(headers.clone());
+    request
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Bytes) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("response body");
+    (status, body)
+}
+
+fn verifier(case: &Case) -> Verifier {
+    case.builder(&ManualClock::new(NOW))
+        .replay_guard(Arc::new(MemoryReplayGuard::new(
+            NonZeroUsize::new(100).expect("verifier"),
+        )))
+        .body_limit(4096)
+        .build()
+        .expect("capacity")
+}
+
+#[tokio::test]
+async fn a_verified_delivery_reaches_the_handler_with_its_exact_bytes() {
+    let case = case("standard v1");
+    let seen = Seen::default();
+    let app = app(verifier(&case), &seen);
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    let (status, answer) = send(&app, request(&headers, body.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&answer[..], b"handled");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+    let (verified, bytes) = seen.last.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        &bytes[..],
+        &body[..],
+        "the handler sees the verified raw bytes"
+    );
+    assert_eq!(verified.id(), Some("msg_2b8Yq1ZkR4TnVcWx0aPdLs9E"));
+}
+
+#[tokio::test]
+async fn the_handler_never_runs_for_a_rejected_request() {
+    let case = case("standard v1");
+    let seen = Seen::default();
+    let app = app(verifier(&case), &seen);
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+
+    let mut flipped = body.clone();
+    flipped[0] ^= 1;
+    let mut missing = headers.clone();
+    missing.remove("webhook-signature");
+    let mut empty = headers.clone();
+    empty.insert("webhook-signature", crate::value("v1,"));
+    let stale_body = case.body(NOW - 3600);
+    let stale = case.sign(&stale_body, NOW - 3600);
+
+    let rejected = [
+        request(&headers, flipped),
+        request(&missing, body.clone()),
+        request(&empty, body.clone()),
+        request(&stale, stale_body),
+        request(&HeaderMap::new(), Body::empty()),
+    ];
+    let mut answers = Vec::new();
+    for request in rejected {
+        answers.push(send(&app, request).await);
+    }
+    // The first real delivery passes; its replay is rejected.
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::OK
+    );
+    answers.push(send(&app, request(&headers, body.clone())).await);
+
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::UNAUTHORIZED);
+        assert!(answer.is_empty(), "the same empty 401 for every reason");
+    }
+    assert_eq!(
+        seen.calls.load(Ordering::SeqCst),
+        1,
+        "only the real delivery ran"
+    );
+}
+
+/// A body of `chunks` 1 KiB frames that counts how many were read.
+struct Chunks {
+    left: usize,
+    read: Arc<AtomicUsize>,
+}
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        self.left -= 1;
+        self.read.fetch_add(1, Ordering::SeqCst);
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b'x'; 1024])))))
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_a_413_without_reading_the_rest() {
+    let case = case("github");
+    let seen = Seen::default();
+    let app = app(verifier(&case), &seen); // cap: 4 KiB
+
+    // Announced too large: refused before a byte is read.
+    let read = Arc::new(AtomicUsize::new(0));
+    let body = Body::new(Chunks {
+        left: 1000,
+        read: read.clone(),
+    });
+    let mut announced = request(&HeaderMap::new(), body);
+    announced
+        .headers_mut()
+        .insert("content-length", crate::value("1024000"));
+    let (status, _) = send(&app, announced).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(read.load(Ordering::SeqCst), 0);
+
+    // Streamed without a length: reading stops at the first chunk past the cap.
+    let read = Arc::new(AtomicUsize::new(0));
+    let body = Body::new(Chunks {
+        left: 1000,
+        read: read.clone(),
+    });
+    let (status, _) = send(&app, request(&HeaderMap::new(), body)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        read.load(Ordering::SeqCst),
+        5,
+        "4 chunks fit, the 5th passes the cap"
+    );
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+
+    // Exactly at the cap and signed: accepted.
+    let read = Arc::new(AtomicUsize::new(0));
+    let headers = case.sign(&vec![b'x'; 4096], NOW);
+    let body = Body::new(Chunks { left: 4, read });
+    assert_eq!(send(&app, request(&headers, body)).await.0, StatusCode::OK);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn twilio_is_verified_against_the_public_url() {
+    let mut case = case("twilio");
+    case.url = Some("https://hooks.example.com/hook?tenant=7");
+    let seen = Seen::default();
+    let app = app(verifier(&case), &seen);
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    let mut request = request(&headers, body.clone());
+    *request.uri_mut() = "/hook?tenant=7".parse().unwrap();
+    assert_eq!(send(&app, request).await.0, StatusCode::OK);
+    let mut request = crate::layer::request(&headers, body);
+    *request.uri_mut() = "/hook?tenant=8".parse().unwrap();
+    assert_eq!(send(&app, request).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+}
+
+struct Down;
+
+impl ReplayGuard for Down {
+    fn check_and_remember<'a>(
+        &'a self,
+        _: &'a str,
+        _: SystemTime,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<Freshness, Error>> {
+        Box::pin(async { Err(Error::ReplayGuard("store is down".into())) })
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_replay_guard_fails_closed() {
+    let case = case("stripe");
+    let seen = Seen::default();
+    let verifier = case
+        .builder(&ManualClock::new(NOW))
+        .replay_guard(Arc::new(Down))
+        .build()
+        .unwrap();
+    let app = app(verifier, &seen);
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    assert_eq!(
+        send(&app, request(&headers, body)).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_extractor_fails_closed_on_a_route_without_the_layer() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let app = Router::new().route(
+        "/open",
+        post(move |_: Verified| async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }),
+    );
+    let request = Request::post("/open").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
