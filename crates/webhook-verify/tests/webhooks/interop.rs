@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use webhook_verify::http::{HeaderMap, HeaderName, HeaderValue};
-use webhook_verify::{
-    ManualClock, Message, Scheme, Secret, SignRequest, Signer, SigningSecret, Verifier,
-};
+use webhook_verify::{ManualClock, Message, Scheme, SignRequest, Signer, Verifier, dangerous};
 
 use crate::NOW;
 
@@ -53,10 +51,12 @@ fn entry(value: &Value) -> Entry<'_> {
 impl Entry<'_> {
     fn verify(&self) {
         let verifier = Verifier::builder(self.scheme.clone())
-            .secret(Secret::parse(&self.scheme, self.secret).expect("verifier"))
+            // The fixtures use the providers' documented example secrets, and Twilio's
+            // ("12345") is shorter than the minimum.
+            .secret(dangerous::short_secret(&self.scheme, self.secret).expect("secret"))
             .clock(ManualClock::new(self.timestamp.unwrap_or(NOW)))
             .build()
-            .expect("secret");
+            .expect("verifier");
         let mut message = Message::new(&self.headers, self.body);
         if let Some(url) = self.url {
             message = message.with_url(url);
@@ -82,9 +82,9 @@ impl Entry<'_> {
     fn sign_same(&self) {
         let signer = Signer::new(
             self.scheme.clone(),
-            SigningSecret::parse(&self.scheme, self.secret).expect("signer"),
+            dangerous::short_signing_secret(&self.scheme, self.secret).expect("signing secret"),
         )
-        .expect("signing secret");
+        .expect("signer");
         let mut request = SignRequest::new(self.body);
         if let Some(id) = self.id {
             request = request.id(id);
