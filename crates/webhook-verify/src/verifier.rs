@@ -299,9 +299,11 @@ impl Verifier {
         let (Some(replay), Some(key)) = (&self.replay, &verified.replay_key) else {
             return Ok(());
         };
+        // `<namespace>:<64 hex digits>`: the whole namespace must be this verifier's.
         let ours = key
             .strip_prefix(replay.namespace.as_str())
-            .is_some_and(|rest| rest.starts_with(':'));
+            .and_then(|rest| rest.strip_prefix(':'))
+            .is_some_and(|hash| hash.len() == 64 && !hash.contains(':'));
         if !ours {
             return Ok(());
         }

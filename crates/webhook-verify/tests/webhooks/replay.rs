@@ -298,7 +298,7 @@ async fn a_released_delivery_verifies_again() {
     let other = case
         .builder(&ManualClock::new(NOW))
         .replay_guard(memory())
-        .namespace("other")
+        .namespace("svix:other")
         .build()
         .unwrap();
     let other_verified = other.verify(&message).await.unwrap();
