@@ -164,14 +164,8 @@ impl Secret {
     ///
     /// [`Error::Secret`] when `key` is shorter than [`MIN_HMAC_KEY_LEN`].
     pub fn hmac(key: impl Into<Vec<u8>>) -> Result<Self, Error> {
-        let key = hmac_key(
-            Zeroizing::new(key.into()),
-            MIN_HMAC_KEY_LEN,
-            Length::Checked,
-            "key",
-        )?;
         Ok(Self {
-            key: VerifyKey::Hmac(key),
+            key: VerifyKey::Hmac(raw_hmac_key(key.into())?),
         })
     }
 
@@ -225,14 +219,8 @@ impl SigningSecret {
     ///
     /// [`Error::Secret`] when `key` is shorter than [`MIN_HMAC_KEY_LEN`].
     pub fn hmac(key: impl Into<Vec<u8>>) -> Result<Self, Error> {
-        let key = hmac_key(
-            Zeroizing::new(key.into()),
-            MIN_HMAC_KEY_LEN,
-            Length::Checked,
-            "key",
-        )?;
         Ok(Self {
-            key: SignKey::Hmac(key),
+            key: SignKey::Hmac(raw_hmac_key(key.into())?),
         })
     }
 
@@ -311,6 +299,16 @@ fn hmac_key(
         )));
     }
     Ok(key)
+}
+
+/// Raw key bytes given to `Secret::hmac` or `SigningSecret::hmac`.
+fn raw_hmac_key(key: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, Error> {
+    hmac_key(
+        Zeroizing::new(key),
+        MIN_HMAC_KEY_LEN,
+        Length::Checked,
+        "key",
+    )
 }
 
 fn public_key(key: &[u8; 32]) -> Result<VerifyingKey, Error> {

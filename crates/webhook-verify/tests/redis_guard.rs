@@ -9,9 +9,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use webhook_verify::{Error, Freshness, ManualClock, RedisReplayGuard, Rejection, ReplayGuard};
+use webhook_verify::{
+    Error, Freshness, ManualClock, RedisReplayGuard, Rejection, ReplayGuard, Verifier,
+};
 
-use support::{Case, NOW, case, rejection, secs};
+use support::{Case, NOW, case, rejection, second_delivery_is_replayed, secs};
 
 async fn guard(redis: &palisade_test_support::RedisPrefix) -> Arc<RedisReplayGuard> {
     Arc::new(
@@ -21,23 +23,11 @@ async fn guard(redis: &palisade_test_support::RedisPrefix) -> Arc<RedisReplayGua
     )
 }
 
-async fn second_delivery_is_replayed(case: &Case, guard: Arc<dyn ReplayGuard>) {
-    let verifier = case
-        .guarded(&ManualClock::new(NOW), guard)
+/// A verifier for `case` as one instance of a service: its own connection and clock.
+async fn instance(case: &Case, redis: &palisade_test_support::RedisPrefix) -> Verifier {
+    case.guarded(&ManualClock::new(NOW), guard(redis).await)
         .build()
-        .expect("verifier");
-    let body = case.body(NOW);
-    let headers = case.sign(&body, NOW);
-    let message = case.message(&headers, &body);
-    if let Err(err) = verifier.verify(&message).await {
-        panic!("{}: first delivery: {err}", case.label);
-    }
-    assert_eq!(
-        rejection(verifier.verify(&message).await),
-        Rejection::Replayed,
-        "{}",
-        case.label
-    );
+        .expect("verifier")
 }
 
 #[tokio::test]
@@ -57,15 +47,7 @@ async fn two_verifier_instances_sharing_redis_reject_each_others_replays() {
         return;
     };
     let case = case("svix");
-    // Two instances: their own connections, verifiers and clocks.
-    let a = case
-        .guarded(&ManualClock::new(NOW), guard(&redis).await)
-        .build()
-        .unwrap();
-    let b = case
-        .guarded(&ManualClock::new(NOW), guard(&redis).await)
-        .build()
-        .unwrap();
+    let (a, b) = (instance(&case, &redis).await, instance(&case, &redis).await);
 
     let body = case.body(NOW);
     let headers = case.sign(&body, NOW);
@@ -168,14 +150,7 @@ async fn a_released_delivery_is_fresh_again_for_every_instance() {
         return;
     };
     let case = case("standard v1");
-    let a = case
-        .guarded(&ManualClock::new(NOW), guard(&redis).await)
-        .build()
-        .unwrap();
-    let b = case
-        .guarded(&ManualClock::new(NOW), guard(&redis).await)
-        .build()
-        .unwrap();
+    let (a, b) = (instance(&case, &redis).await, instance(&case, &redis).await);
     let body = case.body(NOW);
     let headers = case.sign(&body, NOW);
     let message = case.message(&headers, &body);

@@ -226,3 +226,24 @@ pub(crate) fn memory() -> Arc<webhook_verify::MemoryReplayGuard> {
         std::num::NonZeroUsize::new(1000).expect("capacity"),
     ))
 }
+
+/// Delivers `case`'s message twice through a verifier guarded by `guard`: the first
+/// verifies, the second is a replay.
+pub(crate) async fn second_delivery_is_replayed(case: &Case, guard: Arc<dyn ReplayGuard>) {
+    let verifier = case
+        .guarded(&ManualClock::new(NOW), guard)
+        .build()
+        .expect("verifier");
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    let message = case.message(&headers, &body);
+    if let Err(err) = verifier.verify(&message).await {
+        panic!("{}: first delivery: {err}", case.label);
+    }
+    assert_eq!(
+        rejection(verifier.verify(&message).await),
+        Rejection::Replayed,
+        "{}",
+        case.label
+    );
+}

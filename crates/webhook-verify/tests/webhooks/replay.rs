@@ -3,35 +3,11 @@
 //! timestamp need a TTL of their own; a released delivery can be retried. (Redis: the
 //! `redis` test binary.)
 
-use std::sync::Arc;
-
 use webhook_verify::{
-    Error, GenericHmac, ManualClock, Message, Rejection, ReplayGuard, Scheme, Secret, SignRequest,
-    Verifier,
+    Error, GenericHmac, ManualClock, Message, Rejection, Scheme, Secret, SignRequest, Verifier,
 };
 
-use crate::{Case, DAY, NOW, case, memory, rejection, secs};
-
-/// Delivers `case`'s message twice through a verifier guarded by `guard`: the first
-/// verifies, the second is a replay.
-pub(crate) async fn second_delivery_is_replayed(case: &Case, guard: Arc<dyn ReplayGuard>) {
-    let verifier = case
-        .guarded(&ManualClock::new(NOW), guard)
-        .build()
-        .expect("verifier");
-    let body = case.body(NOW);
-    let headers = case.sign(&body, NOW);
-    let message = case.message(&headers, &body);
-    if let Err(err) = verifier.verify(&message).await {
-        panic!("{}: first delivery: {err}", case.label);
-    }
-    assert_eq!(
-        rejection(verifier.verify(&message).await),
-        Rejection::Replayed,
-        "{}",
-        case.label
-    );
-}
+use crate::{DAY, NOW, case, memory, rejection, second_delivery_is_replayed, secs};
 
 #[tokio::test]
 async fn a_second_delivery_is_rejected_in_memory_for_every_scheme() {
