@@ -12,7 +12,7 @@ use webhook_verify::{
     Signer, Verifier,
 };
 
-const NAMES: [&str; 19] = [
+const NAMES: [&str; 21] = [
     "webhook-id",
     "webhook-timestamp",
     "webhook-signature",
@@ -32,6 +32,8 @@ const NAMES: [&str; 19] = [
     "x-signature-timestamp",
     "x-twilio-signature",
     "x-acme-signature",
+    "x-acme-timestamp",
+    "x-acme-id",
 ];
 
 const NOW: i64 = 1_700_000_000;
@@ -56,7 +58,7 @@ fn schemes() -> Vec<(Scheme, String, String)> {
         .public_key(&Scheme::StandardWebhooks)
         .expect("public key");
     let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned();
-    let plain = "secret".to_owned();
+    let plain = "fuzz webhook secret 01".to_owned();
     vec![
         (Scheme::StandardWebhooks, whsec.clone(), whsec.clone()),
         (Scheme::StandardWebhooks, standard_ed, standard_public),
@@ -122,12 +124,11 @@ fuzz_target!(|data: &[u8]| {
         // The seeds are real deliveries, so some inputs do verify: only panics count.
         let _ = verifier.verify_sync(&Message::new(&headers, body).with_url(URL));
     }
-    for signer in &setup.signers {
+    for (signer, verifier) in setup.signers.iter().zip(&setup.verifiers) {
         let request = SignRequest::new(body).id("msg_fuzz").timestamp(NOW).url(URL);
         if let Ok(signed) = signer.sign(&request) {
             // What we sign, we verify.
-            let index = setup.signers.iter().position(|s| std::ptr::eq(s, signer)).unwrap_or(0);
-            let verified = setup.verifiers[index].verify_sync(&Message::new(&signed, body).with_url(URL));
+            let verified = verifier.verify_sync(&Message::new(&signed, body).with_url(URL));
             if !matches!(signer.scheme(), Scheme::Linear) {
                 assert!(verified.is_ok(), "{}: {verified:?}", signer.scheme());
             }

@@ -110,7 +110,7 @@ fn every_scheme_signs_and_verifies_through_the_cli() {
         let secret = if matches!(scheme, "standard" | "svix" | "stripe") {
             SECRET
         } else {
-            "plain secret"
+            "plain secret of 25 bytes"
         };
         sign_then_verify(scheme, secret, secret, body, None);
     }
@@ -330,4 +330,60 @@ fn sign_without_id_or_timestamp_makes_fresh_ones() {
         args.extend(["--header", line]);
     }
     assert_eq!(stdout(&palisade(&args, BODY)), "valid\n");
+}
+
+#[test]
+fn a_short_secret_works_with_a_warning() {
+    // Twilio's documented example token, "12345", is far below the library's minimum:
+    // the tool still checks deliveries signed with it, and says what that means.
+    let body = b"Digits=1234&To=%2B18005551212&From=%2B12349013030&Caller=%2B12349013030&CallSid=CA1234567890ABCDE";
+    let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    let verified = palisade(
+        &[
+            "webhook",
+            "verify",
+            "--scheme",
+            "twilio",
+            "--secret",
+            "12345",
+            "--url",
+            url,
+            "--header",
+            "X-Twilio-Signature: 0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+        ],
+        body,
+    );
+    assert_eq!(stdout(&verified), "valid\n", "{verified:?}");
+    let stderr = String::from_utf8_lossy(&verified.stderr);
+    assert!(
+        stderr.contains("warning: the secret is shorter"),
+        "{stderr}"
+    );
+
+    let signed = palisade(
+        &[
+            "webhook", "sign", "--scheme", "twilio", "--secret", "12345", "--url", url,
+        ],
+        body,
+    );
+    assert_eq!(
+        stdout(&signed),
+        "x-twilio-signature: 0/KCTR6DLpKmkAf8muzZqo1nDgQ=\n"
+    );
+    assert!(String::from_utf8_lossy(&signed.stderr).contains("warning"));
+
+    // A secret of the minimum length or more: no warning.
+    let quiet = palisade(
+        &[
+            "webhook",
+            "sign",
+            "--scheme",
+            "github",
+            "--secret",
+            "It's a Secret to Everybody",
+        ],
+        b"Hello, World!",
+    );
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stderr.is_empty(), "{quiet:?}");
 }

@@ -3,6 +3,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod crypto;
+pub mod dangerous;
 mod error;
 #[cfg(feature = "tower")]
 pub mod middleware;
@@ -23,11 +24,14 @@ pub use crate::scheme::{
     Encoding, GenericHmac, GenericHmacBuilder, HmacAlgorithm, SCHEME_NAMES, Scheme,
 };
 pub use crate::secret::{
-    BoxFuture, MemorySecretSource, Secret, SecretSet, SecretSource, SigningSecret,
+    BoxFuture, MIN_HMAC_KEY_LEN, MIN_WHSEC_LEN, MemorySecretSource, Secret, SecretSet,
+    SecretSource, SigningSecret,
 };
 pub use crate::sign::{SignRequest, Signer};
 pub use crate::time::{Clock, ManualClock, SystemClock};
-pub use crate::verifier::{DEFAULT_BODY_LIMIT, Message, Verified, Verifier, VerifierBuilder};
+pub use crate::verifier::{
+    DEFAULT_BODY_LIMIT, DEFAULT_REPLAY_CLOCK_MARGIN, Message, Verified, Verifier, VerifierBuilder,
+};
 
 /// Re-exported so callers build [`Message`]s without naming the `http` crate version.
 pub use http;

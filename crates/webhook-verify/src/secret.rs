@@ -23,6 +23,14 @@ const WHSEC: &str = "whsec_";
 const WHSK: &str = "whsk_";
 const WHPK: &str = "whpk_";
 
+/// The shortest HMAC key accepted: 16 bytes (128 bits). A provider-issued secret that
+/// is shorter can only be used through [`dangerous`](crate::dangerous).
+pub const MIN_HMAC_KEY_LEN: usize = 16;
+
+/// The shortest `whsec_` secret accepted: 24 bytes once base64-decoded, the Standard
+/// Webhooks minimum.
+pub const MIN_WHSEC_LEN: usize = 24;
+
 /// Key material that verifies deliveries: an HMAC key, or an Ed25519 public key.
 ///
 /// Not `Clone`; HMAC keys are zeroized on drop and never printed.
@@ -47,47 +55,117 @@ pub(crate) enum SignKey {
     Ed25519(Box<SigningKey>),
 }
 
+/// Whether a key is parsed to verify or to sign: it decides what Discord's 64 hex
+/// digits are (a public key, or a private seed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Verify,
+    Sign,
+}
+
+/// Whether HMAC keys under the minimum length are refused (always, except through
+/// [`dangerous`](crate::dangerous)).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Length {
+    Checked,
+    AllowShort,
+}
+
+/// A key in any of the providers' formats, before it is a [`Secret`] or a
+/// [`SigningSecret`]: the one place that knows each scheme's key format.
+enum Key {
+    Hmac(Zeroizing<Vec<u8>>),
+    Public(VerifyingKey),
+    Private(Box<SigningKey>),
+}
+
+fn parse_key(scheme: &Scheme, text: &str, role: Role, length: Length) -> Result<Key, Error> {
+    let text = text.trim();
+    match scheme {
+        Scheme::StandardWebhooks | Scheme::Svix => {
+            if let Some(public) = text.strip_prefix(WHPK) {
+                Ok(Key::Public(public_key(&*decode_key32(
+                    public,
+                    "whpk_ public key",
+                    Codec::Base64,
+                )?)?))
+            } else if let Some(seed) = text.strip_prefix(WHSK) {
+                let seed = decode_key32(seed, "whsk_ private key", Codec::Base64)?;
+                Ok(Key::Private(Box::new(SigningKey::from_bytes(&seed))))
+            } else if let Some(encoded) = text.strip_prefix(WHSEC) {
+                let key = Zeroizing::new(
+                    STANDARD
+                        .decode(encoded)
+                        .map_err(|_| Error::Secret("expected whsec_ followed by base64".into()))?,
+                );
+                Ok(Key::Hmac(hmac_key(
+                    key,
+                    MIN_WHSEC_LEN,
+                    length,
+                    "whsec_ secret",
+                )?))
+            } else {
+                Err(Error::Secret(format!(
+                    "a {scheme} secret starts with whsec_ (HMAC), whsk_ (Ed25519 private key) or whpk_ (Ed25519 public key); give raw key bytes to Secret::hmac"
+                )))
+            }
+        }
+        Scheme::Discord => match role {
+            Role::Verify => Ok(Key::Public(public_key(&*decode_key32(
+                text,
+                "Discord public key",
+                Codec::Hex,
+            )?)?)),
+            Role::Sign => discord_signing_key(text),
+        },
+        _ => Ok(Key::Hmac(hmac_key(
+            Zeroizing::new(text.as_bytes().to_vec()),
+            MIN_HMAC_KEY_LEN,
+            length,
+            "secret",
+        )?)),
+    }
+}
+
 impl Secret {
     /// Parses a verification secret in the provider's own format:
     ///
     /// | scheme | format |
     /// |---|---|
-    /// | Standard Webhooks, Svix | `whsec_<base64>` (HMAC, `v1`); `whpk_<base64>` Ed25519 public key (`v1a`); a `whsk_` private key is accepted too |
+    /// | Standard Webhooks, Svix | `whsec_<base64>` of at least 24 bytes (HMAC, `v1`); `whpk_<base64>` Ed25519 public key (`v1a`); a `whsk_` private key is accepted too |
     /// | Stripe | the whole `whsec_...` string, used as is |
     /// | Discord | the application's public key, 64 hex digits |
     /// | every other scheme | the secret string, used as is |
     ///
+    /// HMAC secrets must be at least [`MIN_HMAC_KEY_LEN`] bytes ([`MIN_WHSEC_LEN`] once
+    /// decoded for `whsec_`); a provider-issued shorter one needs
+    /// [`dangerous::short_secret`](crate::dangerous::short_secret).
+    ///
     /// # Errors
     ///
-    /// [`Error::Secret`] when the text is empty or not in the scheme's format.
+    /// [`Error::Secret`] when the text is empty, too short, or not in the scheme's
+    /// format (a Standard Webhooks secret without its `whsec_` prefix included).
     pub fn parse(scheme: &Scheme, text: &str) -> Result<Self, Error> {
-        let text = text.trim();
-        match scheme {
-            Scheme::StandardWebhooks | Scheme::Svix => {
-                if let Some(public) = text.strip_prefix(WHPK) {
-                    Self::ed25519_public(&decode_key32(public, "whpk_ public key", Codec::Base64)?)
-                } else if text.starts_with(WHSK) {
-                    let signing = SigningSecret::parse(scheme, text)?;
-                    Ok(signing.verifying())
-                } else {
-                    Self::hmac(decode_whsec(text)?)
-                }
-            }
-            Scheme::Discord => {
-                Self::ed25519_public(&decode_key32(text, "Discord public key", Codec::Hex)?)
-            }
-            _ => Self::hmac(text.as_bytes().to_vec()),
-        }
+        Self::parse_with(scheme, text, Length::Checked)
+    }
+
+    pub(crate) fn parse_with(scheme: &Scheme, text: &str, length: Length) -> Result<Self, Error> {
+        let key = match parse_key(scheme, text, Role::Verify, length)? {
+            Key::Hmac(key) => VerifyKey::Hmac(key),
+            Key::Public(key) => VerifyKey::Ed25519(key),
+            Key::Private(key) => VerifyKey::Ed25519(key.verifying_key()),
+        };
+        Ok(Self { key })
     }
 
     /// An HMAC key from raw bytes.
     ///
     /// # Errors
     ///
-    /// [`Error::Secret`] when `key` is empty.
+    /// [`Error::Secret`] when `key` is shorter than [`MIN_HMAC_KEY_LEN`].
     pub fn hmac(key: impl Into<Vec<u8>>) -> Result<Self, Error> {
         Ok(Self {
-            key: VerifyKey::Hmac(hmac_key(key.into())?),
+            key: VerifyKey::Hmac(raw_hmac_key(key.into())?),
         })
     }
 
@@ -98,13 +176,8 @@ impl Secret {
     /// [`Error::Secret`] when the bytes are not a point on the curve, or are a weak
     /// (small-order) key that would accept forged signatures.
     pub fn ed25519_public(key: &[u8; 32]) -> Result<Self, Error> {
-        let key = VerifyingKey::from_bytes(key)
-            .map_err(|_| Error::Secret("not a valid Ed25519 public key".into()))?;
-        if key.is_weak() {
-            return Err(Error::Secret("weak Ed25519 public key".into()));
-        }
         Ok(Self {
-            key: VerifyKey::Ed25519(key),
+            key: VerifyKey::Ed25519(public_key(key)?),
         })
     }
 
@@ -120,40 +193,34 @@ impl SigningSecret {
     ///
     /// # Errors
     ///
-    /// [`Error::Secret`] when the text is empty, not in the scheme's format, or a
-    /// public key (which cannot sign).
+    /// [`Error::Secret`] when the text is empty, too short, not in the scheme's format,
+    /// or a public key (which cannot sign).
     pub fn parse(scheme: &Scheme, text: &str) -> Result<Self, Error> {
-        let text = text.trim();
-        match scheme {
-            Scheme::StandardWebhooks | Scheme::Svix => {
-                if let Some(seed) = text.strip_prefix(WHSK) {
-                    Ok(Self::ed25519_seed(&decode_key32(
-                        seed,
-                        "whsk_ private key",
-                        Codec::Base64,
-                    )?))
-                } else if text.starts_with(WHPK) {
-                    Err(Error::Secret(
-                        "a whpk_ public key verifies but cannot sign: give the whsk_ private key"
-                            .into(),
-                    ))
-                } else {
-                    Self::hmac(decode_whsec(text)?)
-                }
+        Self::parse_with(scheme, text, Length::Checked)
+    }
+
+    pub(crate) fn parse_with(scheme: &Scheme, text: &str, length: Length) -> Result<Self, Error> {
+        let key = match parse_key(scheme, text, Role::Sign, length)? {
+            Key::Hmac(key) => SignKey::Hmac(key),
+            Key::Private(key) => SignKey::Ed25519(key),
+            Key::Public(_) => {
+                return Err(Error::Secret(
+                    "a whpk_ public key verifies but cannot sign: give the whsk_ private key"
+                        .into(),
+                ));
             }
-            Scheme::Discord => discord_signing_key(text),
-            _ => Self::hmac(text.as_bytes().to_vec()),
-        }
+        };
+        Ok(Self { key })
     }
 
     /// An HMAC key from raw bytes.
     ///
     /// # Errors
     ///
-    /// [`Error::Secret`] when `key` is empty.
+    /// [`Error::Secret`] when `key` is shorter than [`MIN_HMAC_KEY_LEN`].
     pub fn hmac(key: impl Into<Vec<u8>>) -> Result<Self, Error> {
         Ok(Self {
-            key: SignKey::Hmac(hmac_key(key.into())?),
+            key: SignKey::Hmac(raw_hmac_key(key.into())?),
         })
     }
 
@@ -214,21 +281,41 @@ impl fmt::Debug for SigningSecret {
     }
 }
 
-fn hmac_key(key: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let key = Zeroizing::new(key);
+/// `key` if it is at least `min` bytes long (or, with [`Length::AllowShort`], not
+/// empty); else an error that names `what` and the minimum.
+fn hmac_key(
+    key: Zeroizing<Vec<u8>>,
+    min: usize,
+    length: Length,
+    what: &str,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     if key.is_empty() {
-        return Err(Error::Secret("the secret is empty".into()));
+        return Err(Error::Secret(format!("the {what} is empty")));
+    }
+    if length == Length::Checked && key.len() < min {
+        return Err(Error::Secret(format!(
+            "the {what} is {} bytes, shorter than the minimum of {min}; a shorter secret issued by the provider can only be used through webhook_verify::dangerous",
+            key.len()
+        )));
     }
     Ok(key)
 }
 
-fn decode_whsec(text: &str) -> Result<Vec<u8>, Error> {
-    let encoded = text.strip_prefix(WHSEC).unwrap_or(text);
-    let key = STANDARD
-        .decode(encoded)
-        .map_err(|_| Error::Secret("expected whsec_ followed by base64".into()))?;
-    if key.is_empty() {
-        return Err(Error::Secret("the whsec_ secret is empty".into()));
+/// Raw key bytes given to `Secret::hmac` or `SigningSecret::hmac`.
+fn raw_hmac_key(key: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, Error> {
+    hmac_key(
+        Zeroizing::new(key),
+        MIN_HMAC_KEY_LEN,
+        Length::Checked,
+        "key",
+    )
+}
+
+fn public_key(key: &[u8; 32]) -> Result<VerifyingKey, Error> {
+    let key = VerifyingKey::from_bytes(key)
+        .map_err(|_| Error::Secret("not a valid Ed25519 public key".into()))?;
+    if key.is_weak() {
+        return Err(Error::Secret("weak Ed25519 public key".into()));
     }
     Ok(key)
 }
@@ -239,7 +326,8 @@ enum Codec {
     Base64,
 }
 
-fn decode_key32(text: &str, what: &str, codec: Codec) -> Result<[u8; 32], Error> {
+/// 32 key bytes; zeroized wherever they are dropped, as they may be a private seed.
+fn decode_key32(text: &str, what: &str, codec: Codec) -> Result<Zeroizing<[u8; 32]>, Error> {
     let bytes = Zeroizing::new(match codec {
         Codec::Hex => hex::decode(text).ok(),
         Codec::Base64 => STANDARD.decode(text).ok(),
@@ -248,13 +336,17 @@ fn decode_key32(text: &str, what: &str, codec: Codec) -> Result<[u8; 32], Error>
         Codec::Hex => "64 hex digits",
         Codec::Base64 => "base64 of 32 bytes",
     };
-    bytes
-        .as_deref()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .ok_or_else(|| Error::Secret(format!("{what}: expected {expected}")))
+    let mut key = Zeroizing::new([0u8; 32]);
+    match bytes.as_deref() {
+        Some(bytes) if bytes.len() == 32 => {
+            key.copy_from_slice(bytes);
+            Ok(key)
+        }
+        _ => Err(Error::Secret(format!("{what}: expected {expected}"))),
+    }
 }
 
-fn discord_signing_key(text: &str) -> Result<SigningSecret, Error> {
+fn discord_signing_key(text: &str) -> Result<Key, Error> {
     const EXPECTED: &str =
         "Discord private key: expected 64 hex digits (seed) or 128 (seed and public key)";
     let bytes = Zeroizing::new(hex::decode(text).map_err(|_| Error::Secret(EXPECTED.into()))?);
@@ -262,7 +354,7 @@ fn discord_signing_key(text: &str) -> Result<SigningSecret, Error> {
         32 => {
             let mut seed = Zeroizing::new([0u8; 32]);
             seed.copy_from_slice(&bytes);
-            Ok(SigningSecret::ed25519_seed(&seed))
+            Ok(Key::Private(Box::new(SigningKey::from_bytes(&seed))))
         }
         64 => {
             let mut pair = Zeroizing::new([0u8; 64]);
@@ -270,9 +362,7 @@ fn discord_signing_key(text: &str) -> Result<SigningSecret, Error> {
             let key = SigningKey::from_keypair_bytes(&pair).map_err(|_| {
                 Error::Secret("Discord private key: the public half does not match the seed".into())
             })?;
-            Ok(SigningSecret {
-                key: SignKey::Ed25519(Box::new(key)),
-            })
+            Ok(Key::Private(Box::new(key)))
         }
         _ => Err(Error::Secret(EXPECTED.into())),
     }
@@ -289,8 +379,8 @@ fn discord_signing_key(text: &str) -> Result<SigningSecret, Error> {
 /// use webhook_verify::{Scheme, Secret, SecretSet};
 ///
 /// let retire_at = SystemTime::now() + Duration::from_secs(24 * 3600);
-/// let secrets = SecretSet::new(Secret::parse(&Scheme::GitHub, "new secret")?)
-///     .with_previous(Secret::parse(&Scheme::GitHub, "old secret")?, retire_at);
+/// let secrets = SecretSet::new(Secret::parse(&Scheme::GitHub, "new secret: 7f3a9c2e81d4b6a0")?)
+///     .with_previous(Secret::parse(&Scheme::GitHub, "old secret: 0c5e8b1f92a7d3e4")?, retire_at);
 /// assert_eq!(secrets.len(), 2);
 /// # Ok::<(), webhook_verify::Error>(())
 /// ```

@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::crypto;
 use crate::error::Error;
-use crate::scheme::{Algorithm, HmacAlgorithm, Inputs, Scheme};
+use crate::scheme::{Inputs, MAX_TIMESTAMP, Scheme, is_message_id};
 use crate::secret::{SignKey, SigningSecret};
 
 /// What to sign: the raw body, and the id, timestamp and URL where the scheme uses them.
@@ -30,13 +30,15 @@ impl<'a> SignRequest<'a> {
         }
     }
 
-    /// The message id (Standard Webhooks, Svix, a generic scheme with an id header).
+    /// The message id (Standard Webhooks, Svix, a generic scheme with an id header): 1
+    /// to 256 letters, digits, `_` or `-`.
     pub fn id(mut self, id: &'a str) -> Self {
         self.id = Some(id);
         self
     }
 
-    /// The Unix timestamp in seconds, for schemes that sign one in a header.
+    /// The Unix timestamp in seconds, for schemes that sign one in a header: 0 to
+    /// 999 999 999 999 999 999 (18 digits, what verification accepts).
     pub fn timestamp(mut self, unix: i64) -> Self {
         self.timestamp = Some(unix);
         self
@@ -76,16 +78,8 @@ impl Signer {
     /// [`Error::Config`] when the secret does not suit the scheme (an HMAC secret for
     /// Discord, an Ed25519 key for an HMAC scheme).
     pub fn new(scheme: Scheme, secret: SigningSecret) -> Result<Self, Error> {
-        let ed25519 = secret.is_ed25519();
-        match (scheme.algorithm(), ed25519) {
-            (Algorithm::Hmac(_), true) => Err(Error::config(format!(
-                "the {scheme} scheme signs with an HMAC secret, not an Ed25519 key"
-            ))),
-            (Algorithm::Ed25519, false) => Err(Error::config(format!(
-                "the {scheme} scheme signs with an Ed25519 private key, not an HMAC secret"
-            ))),
-            _ => Ok(Self { scheme, secret }),
-        }
+        scheme.check_key(secret.is_ed25519(), "signs")?;
+        Ok(Self { scheme, secret })
     }
 
     /// The scheme.
@@ -98,16 +92,16 @@ impl Signer {
     /// # Errors
     ///
     /// [`Error::Config`] when the scheme needs an id, a timestamp or a URL that the
-    /// request lacks, or the id is not a valid header value; [`Error::Invalid`] when
+    /// request lacks, or the id or timestamp is outside what verification accepts
+    /// (so nothing is signed that could not verify); [`Error::Invalid`] when
     /// the scheme must read the body and cannot (Twilio's form parameters not UTF-8).
     pub fn sign(&self, request: &SignRequest<'_>) -> Result<HeaderMap, Error> {
         let scheme = &self.scheme;
-        if scheme.needs_id() && request.id.is_none_or(str::is_empty) {
+        if scheme.signs_id() && !request.id.is_some_and(|id| is_message_id(id.as_bytes())) {
             return Err(Error::config(format!(
-                "the {scheme} scheme signs a message id: give one"
+                "the {scheme} scheme signs a message id: give one of 1 to 256 letters, digits, _ or -"
             )));
         }
-        let timestamp = request.timestamp.map(|t| t.to_string());
         if scheme.timestamp_in_header() {
             match request.timestamp {
                 None => {
@@ -115,39 +109,42 @@ impl Signer {
                         "the {scheme} scheme signs a timestamp: give one"
                     )));
                 }
-                Some(t) if t < 0 => {
-                    return Err(Error::config("the timestamp must not be before 1970"));
+                Some(t) if !(0..=MAX_TIMESTAMP).contains(&t) => {
+                    return Err(Error::config(
+                        "the timestamp must be from 0 (1970) to 999999999999999999 seconds",
+                    ));
                 }
                 Some(_) => {}
             }
         }
-        if scheme.needs_url() && request.url.is_none() {
-            return Err(Error::config(format!(
-                "the {scheme} scheme signs the request URL: give it"
-            )));
-        }
+        let url = match (scheme.needs_url(), request.url) {
+            (true, None) => {
+                return Err(Error::config(format!(
+                    "the {scheme} scheme signs the request URL: give it"
+                )));
+            }
+            (true, Some(url)) => url,
+            (false, _) => "",
+        };
+        let timestamp = request.timestamp.map(|t| t.to_string());
         let inputs = Inputs {
             id: request.id.map(str::as_bytes),
             timestamp: timestamp.as_deref().map(str::as_bytes),
             body: request.body,
-            url: request.url,
+            url,
         };
         let pieces = scheme.content(&inputs)?;
-        let (signature, ed25519) = match &self.secret.key {
-            SignKey::Hmac(key) => {
-                let algorithm = match scheme.algorithm() {
-                    Algorithm::Hmac(algorithm) => algorithm,
-                    _ => HmacAlgorithm::Sha256,
-                };
-                (
-                    crypto::hmac(algorithm, key, &pieces).as_slice().to_vec(),
-                    false,
-                )
-            }
-            SignKey::Ed25519(key) => (crypto::ed25519_sign(key, &pieces).to_vec(), true),
+        let signature = match &self.secret.key {
+            // `new` checked that an HMAC key only goes to a scheme with an HMAC.
+            SignKey::Hmac(key) => match scheme.hmac_algorithm() {
+                Some(algorithm) => crypto::hmac(algorithm, key, &pieces),
+                None => return Err(Error::config("this scheme does not sign with HMAC")),
+            },
+            SignKey::Ed25519(key) => crypto::ed25519_sign(key, &pieces),
         };
+        let ed25519 = self.secret.is_ed25519();
         let mut headers = HeaderMap::new();
-        for (name, value) in scheme.signed_headers(&inputs, &signature, ed25519)? {
+        for (name, value) in scheme.signed_headers(&inputs, signature.as_slice(), ed25519) {
             let value = HeaderValue::from_bytes(&value)
                 .map_err(|_| Error::config(format!("{name} would not be a valid header value")))?;
             headers.insert(name, value);

@@ -1,5 +1,6 @@
 //! One verifier per integration: scheme, secrets, windows, body cap, clock, replay guard.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto;
 use crate::error::{Error, Rejection};
 use crate::replay::{Freshness, ReplayGuard};
-use crate::scheme::{Algorithm, HmacAlgorithm, Inputs, Kind, Scheme};
+use crate::scheme::{Inputs, Kind, Parsed, Scheme};
 use crate::secret::{SecretSet, SecretSource, VerifyKey};
 use crate::time::{Clock, SystemClock, duration_seconds, from_unix_seconds, unix_seconds};
 
@@ -54,6 +55,8 @@ pub struct Verified {
     id: Option<String>,
     timestamp: Option<i64>,
     secret_index: usize,
+    /// The replay guard's key, when one recorded the delivery (see [`Verifier::release`]).
+    replay_key: Option<Arc<str>>,
 }
 
 impl Verified {
@@ -62,7 +65,10 @@ impl Verified {
         self.scheme
     }
 
-    /// The signed message id (Standard Webhooks, Svix, a generic scheme with `{id}`).
+    /// The message id, only when the signature covers it (Standard Webhooks, Svix, a
+    /// generic scheme with `{id}`): 1 to 256 letters, digits, `_` or `-`. Ids the
+    /// sender does not sign (GitHub's `X-GitHub-Delivery`) are never returned: anyone
+    /// could change them.
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
@@ -86,6 +92,18 @@ enum Secrets {
         integration: String,
     },
 }
+
+/// A replay guard, the namespace of this integration's keys in it, and how long each
+/// key is kept.
+struct Replay {
+    guard: Arc<dyn ReplayGuard>,
+    namespace: String,
+    ttl: Duration,
+}
+
+/// How much longer than the timestamp window a replay guard remembers a message by
+/// default, for clock differences between instances that share it: 60 s.
+pub const DEFAULT_REPLAY_CLOCK_MARGIN: Duration = Duration::from_secs(60);
 
 /// Verifies the deliveries of one integration.
 ///
@@ -119,12 +137,12 @@ pub struct Verifier {
     max_future_skew: Duration,
     body_limit: usize,
     clock: Arc<dyn Clock>,
-    replay: Option<Arc<dyn ReplayGuard>>,
-    namespace: String,
+    replay: Option<Replay>,
 }
 
 /// Builds a [`Verifier`]. Secrets (or a secret source) are required; everything else
-/// has a safe default.
+/// has a safe default, and a replay guard needs the settings its
+/// [`replay_guard`](Self::replay_guard) method lists.
 #[must_use]
 pub struct VerifierBuilder {
     scheme: Scheme,
@@ -135,6 +153,8 @@ pub struct VerifierBuilder {
     clock: Arc<dyn Clock>,
     replay: Option<Arc<dyn ReplayGuard>>,
     namespace: Option<String>,
+    replay_ttl: Option<Duration>,
+    replay_clock_margin: Duration,
 }
 
 impl Verifier {
@@ -152,6 +172,8 @@ impl Verifier {
             clock: Arc::new(SystemClock),
             replay: None,
             namespace: None,
+            replay_ttl: None,
+            replay_clock_margin: DEFAULT_REPLAY_CLOCK_MARGIN,
         }
     }
 
@@ -165,9 +187,30 @@ impl Verifier {
         self.body_limit
     }
 
-    /// How long the replay guard remembers a message: the whole timestamp window.
-    pub fn replay_window(&self) -> Duration {
-        self.max_age.saturating_add(self.max_future_skew)
+    /// How long the replay guard remembers a message, `None` without a guard. For a
+    /// scheme with a timestamp it is at least the whole window (max age plus max future
+    /// skew), plus one second (windows count whole seconds, TTLs real time), plus the
+    /// clock margin; for the others, the [`replay_ttl`](VerifierBuilder::replay_ttl)
+    /// that had to be given.
+    pub fn replay_ttl(&self) -> Option<Duration> {
+        self.replay.as_ref().map(|replay| replay.ttl)
+    }
+
+    /// Checks what can be checked before the body is read: the scheme's headers are
+    /// present and well formed, and the signed timestamp is inside the window. Read the
+    /// body only when this passes, and a request without a plausible signature costs
+    /// no body read ([`WebhookLayer`](crate::WebhookLayer) does so). It is no
+    /// verification: call [`verify`](Self::verify) on the whole delivery next.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] with the [`Rejection`].
+    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), Error> {
+        let now = unix_seconds(self.clock.now());
+        self.parse_in_window(headers, now)
+            .map(drop)
+            .map_err(Error::Invalid)
+            .inspect_err(|error| self.log(error))
     }
 
     /// Verifies a delivery completely, replay guard included.
@@ -177,8 +220,16 @@ impl Verifier {
     /// [`Error::Invalid`] with the [`Rejection`] when the delivery does not verify;
     /// [`Error::UnknownIntegration`], [`Error::SecretSource`] or [`Error::Config`] when
     /// the secrets cannot be had or do not suit the scheme; [`Error::ReplayGuard`] when
-    /// the replay guard cannot answer. No error ever lets the delivery through.
+    /// the replay guard cannot answer. No error ever lets the delivery through. Every
+    /// error is logged once (target `webhook_verify`: rejections at debug level, with
+    /// the field `reason`; infrastructure errors at warn, configuration at error).
     pub async fn verify(&self, message: &Message<'_>) -> Result<Verified, Error> {
+        self.verify_and_remember(message)
+            .await
+            .inspect_err(|error| self.log(error))
+    }
+
+    async fn verify_and_remember(&self, message: &Message<'_>) -> Result<Verified, Error> {
         let now = unix_seconds(self.clock.now());
         let secrets = match &self.secrets {
             Secrets::Fixed(set) => Arc::clone(set),
@@ -191,19 +242,20 @@ impl Verifier {
                 set
             }
         };
-        let checked = self.check(&secrets, message, now).inspect_err(log)?;
-        if let Some(guard) = &self.replay {
-            let key = self.replay_key(&checked);
-            let freshness = guard
-                .check_and_remember(&key, from_unix_seconds(now), self.replay_window())
+        let checked = self.check(&secrets, message, now)?;
+        let mut verified = checked.verified;
+        if let Some(replay) = &self.replay {
+            let key = replay_key(&replay.namespace, checked.signed_id, &checked.pieces);
+            let freshness = replay
+                .guard
+                .check_and_remember(&key, from_unix_seconds(now), replay.ttl)
                 .await?;
             if freshness == Freshness::Replayed {
-                let error = Error::Invalid(Rejection::Replayed);
-                log(&error);
-                return Err(error);
+                return Err(Error::Invalid(Rejection::Replayed));
             }
+            verified.replay_key = Some(Arc::from(key));
         }
-        Ok(checked.verified)
+        Ok(verified)
     }
 
     /// Verifies a delivery without awaiting anything: for verifiers with fixed secrets
@@ -214,20 +266,65 @@ impl Verifier {
     /// As [`verify`](Self::verify); [`Error::Config`] when the verifier has a replay
     /// guard or a secret source, which only the async path consults.
     pub fn verify_sync(&self, message: &Message<'_>) -> Result<Verified, Error> {
-        if self.replay.is_some() {
-            return Err(Error::config(
+        let result = if self.replay.is_some() {
+            Err(Error::config(
                 "this verifier has a replay guard: call verify().await",
-            ));
-        }
-        let Secrets::Fixed(secrets) = &self.secrets else {
-            return Err(Error::config(
+            ))
+        } else if let Secrets::Fixed(secrets) = &self.secrets {
+            let now = unix_seconds(self.clock.now());
+            self.check(secrets, message, now)
+                .map(|checked| checked.verified)
+        } else {
+            Err(Error::config(
                 "this verifier reads a secret source: call verify().await",
-            ));
+            ))
         };
-        let now = unix_seconds(self.clock.now());
-        self.check(secrets, message, now)
-            .map(|checked| checked.verified)
-            .inspect_err(log)
+        result.inspect_err(|error| self.log(error))
+    }
+
+    /// Forgets that `verified` was delivered, so that the sender's retry of it verifies
+    /// again: for when the handler could not process it (a 5xx or an error; the tower
+    /// layer does this itself). Without a replay guard, or for a delivery another
+    /// integration verified, it does nothing.
+    ///
+    /// Keys are recorded before the handler runs, so a retry that arrives while it
+    /// still runs is rejected as a replay; the sender retries later. A handler that
+    /// fails after a side effect must be idempotent, as the retry runs it again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReplayGuard`] when the guard cannot answer: the key then expires on its
+    /// own, and retries are rejected until then.
+    pub async fn release(&self, verified: &Verified) -> Result<(), Error> {
+        let (Some(replay), Some(key)) = (&self.replay, &verified.replay_key) else {
+            return Ok(());
+        };
+        // `<namespace>:<64 hex digits>`: the whole namespace must be this verifier's.
+        let ours = key
+            .strip_prefix(replay.namespace.as_str())
+            .and_then(|rest| rest.strip_prefix(':'))
+            .is_some_and(|hash| hash.len() == 64 && !hash.contains(':'));
+        if !ours {
+            return Ok(());
+        }
+        replay
+            .guard
+            .forget(key)
+            .await
+            .inspect_err(|error| self.log(error))
+    }
+
+    /// Headers parsed, and the timestamp (if in a header) inside the window.
+    fn parse_in_window<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        now: i64,
+    ) -> Result<Parsed<'a>, Rejection> {
+        let parsed = self.scheme.parse(headers)?;
+        if let Some(timestamp) = parsed.timestamp {
+            self.check_window(timestamp.unix, now)?;
+        }
+        Ok(parsed)
     }
 
     fn check<'a>(
@@ -239,51 +336,54 @@ impl Verifier {
         if message.body.len() > self.body_limit {
             return Err(Rejection::BodyTooLarge.into());
         }
-        let parsed = self.scheme.parse(message.headers)?;
-        if let Some(timestamp) = parsed.timestamp {
-            self.check_window(timestamp.unix, now)?;
-        }
+        let parsed = self.parse_in_window(message.headers, now)?;
+        let url = match (self.scheme.needs_url(), message.url) {
+            (true, None) => return Err(Rejection::MissingUrl.into()),
+            (true, Some(url)) => url,
+            (false, _) => "",
+        };
         let inputs = Inputs {
             id: parsed.id,
             timestamp: parsed.timestamp.map(|t| t.text),
             body: message.body,
-            url: message.url,
+            url,
         };
-        if self.scheme.needs_url() && message.url.is_none() {
-            return Err(Rejection::MissingUrl.into());
-        }
-        let pieces = self.scheme.content(&inputs)?;
+        let mut contents = self.scheme.contents_to_verify(&inputs)?;
 
         let mut any_secret = false;
         let mut usable = false;
         let mut matched = None;
-        'secrets: for (index, secret) in secrets.in_force(now) {
-            any_secret = true;
-            match &secret.key {
-                VerifyKey::Hmac(key) => {
-                    let algorithm = match self.scheme.algorithm() {
-                        Algorithm::Hmac(algorithm) => algorithm,
-                        Algorithm::HmacOrEd25519 => HmacAlgorithm::Sha256,
-                        Algorithm::Ed25519 => continue,
-                    };
-                    let mut tag = None;
-                    for candidate in parsed.candidates.iter().filter(|c| c.kind == Kind::Hmac) {
-                        usable = true;
-                        let tag = tag.get_or_insert_with(|| crypto::hmac(algorithm, key, &pieces));
-                        if tag.matches(candidate.tag.as_slice()) {
-                            matched = Some(index);
-                            break 'secrets;
-                        }
+        'contents: for pieces in &contents {
+            for (index, secret) in secrets.in_force(now) {
+                any_secret = true;
+                let found = match &secret.key {
+                    VerifyKey::Hmac(key) => {
+                        let Some(algorithm) = self.scheme.hmac_algorithm() else {
+                            continue;
+                        };
+                        let mut tag = None;
+                        parsed
+                            .candidates
+                            .iter()
+                            .filter(|c| c.kind == Kind::Hmac)
+                            .any(|candidate| {
+                                usable = true;
+                                tag.get_or_insert_with(|| crypto::hmac(algorithm, key, pieces))
+                                    .matches(&candidate.tag)
+                            })
                     }
-                }
-                VerifyKey::Ed25519(key) => {
-                    for candidate in parsed.candidates.iter().filter(|c| c.kind == Kind::Ed25519) {
-                        usable = true;
-                        if crypto::ed25519_verify(key, &pieces, candidate.tag.as_slice()) {
-                            matched = Some(index);
-                            break 'secrets;
-                        }
-                    }
+                    VerifyKey::Ed25519(key) => parsed
+                        .candidates
+                        .iter()
+                        .filter(|c| c.kind == Kind::Ed25519)
+                        .any(|candidate| {
+                            usable = true;
+                            crypto::ed25519_verify(key, pieces, &candidate.tag)
+                        }),
+                };
+                if found {
+                    matched = Some(index);
+                    break 'contents;
                 }
             }
         }
@@ -300,19 +400,27 @@ impl Verifier {
         };
 
         let mut timestamp = parsed.timestamp.map(|t| t.unix);
-        if matches!(self.scheme, Scheme::Linear) {
+        if self.scheme.timestamp_in_body() {
             let unix = linear_timestamp(message.body)?;
             self.check_window(unix, now)?;
             timestamp = Some(unix);
         }
+        let signed_id = parsed.id.filter(|_| self.scheme.signs_id());
+        // Message ids are ASCII letters, digits, `_` and `-` (checked when parsed), so
+        // each byte is one char: nothing is lost or merged.
+        let id = signed_id.map(|id| id.iter().copied().map(char::from).collect());
+        // The first form of the signed bytes is the canonical one (see
+        // `contents_to_verify`): the replay key never depends on which form matched.
+        let pieces = contents.swap_remove(0);
         Ok(Checked {
             verified: Verified {
                 scheme: self.scheme.name(),
-                id: parsed.id.map(|id| String::from_utf8_lossy(id).into_owned()),
+                id,
                 timestamp,
                 secret_index,
+                replay_key: None,
             },
-            signed_id: parsed.id.filter(|_| self.scheme.id_is_signed()),
+            signed_id,
             pieces,
         })
     }
@@ -327,40 +435,52 @@ impl Verifier {
         }
     }
 
-    /// `<namespace>:<hex SHA-256>` of the signed id, or of the signed bytes when the
-    /// scheme has no signed id. Unsigned ids (GitHub's delivery id, Jira's identifier)
-    /// are never used: a sender without the secret could change them at will.
-    fn replay_key(&self, checked: &Checked<'_>) -> String {
-        let mut hash = Sha256::new();
-        match checked.signed_id {
-            Some(id) => {
-                hash.update(b"id\0");
-                hash.update(id);
+    /// Each failure is logged here and nowhere else: rejections (which anyone can cause)
+    /// at debug level, so a flood of forgeries cannot flood the logs.
+    fn log(&self, error: &Error) {
+        let scheme = self.scheme.name();
+        match error {
+            Error::Invalid(rejection) => tracing::debug!(
+                target: "webhook_verify",
+                scheme,
+                reason = rejection.code(),
+                detail = %rejection,
+                "webhook rejected"
+            ),
+            Error::Config(_) | Error::Secret(_) => {
+                tracing::error!(target: "webhook_verify", scheme, error = %error, "webhook verifier misconfigured");
             }
-            None => {
-                hash.update(b"content\0");
-                for piece in &checked.pieces {
-                    hash.update(piece);
-                }
+            _ => {
+                tracing::warn!(target: "webhook_verify", scheme, error = %error, "webhook not verified")
             }
         }
-        format!("{}:{}", self.namespace, hex::encode(hash.finalize()))
     }
+}
+
+/// `<namespace>:<hex SHA-256>` of the signed id, or of the signed bytes when the
+/// scheme has no signed id. Unsigned ids (GitHub's delivery id, Jira's identifier)
+/// are never used: a sender without the secret could change them at will.
+fn replay_key(namespace: &str, signed_id: Option<&[u8]>, pieces: &[Cow<'_, [u8]>]) -> String {
+    let mut hash = Sha256::new();
+    match signed_id {
+        Some(id) => {
+            hash.update(b"id\0");
+            hash.update(id);
+        }
+        None => {
+            hash.update(b"content\0");
+            for piece in pieces {
+                hash.update(piece);
+            }
+        }
+    }
+    format!("{namespace}:{}", hex::encode(hash.finalize()))
 }
 
 struct Checked<'m> {
     verified: Verified,
     signed_id: Option<&'m [u8]>,
-    pieces: Vec<std::borrow::Cow<'m, [u8]>>,
-}
-
-fn log(error: &Error) {
-    match error.rejection() {
-        Some(rejection) => {
-            tracing::debug!(reason = rejection.code(), detail = %rejection, "webhook rejected")
-        }
-        None => tracing::warn!(error = %error, "webhook not verified"),
-    }
+    pieces: Vec<Cow<'m, [u8]>>,
 }
 
 /// Linear's `webhookTimestamp` (milliseconds) from the verified body, in seconds.
@@ -380,23 +500,9 @@ fn linear_timestamp(body: &[u8]) -> Result<i64, Rejection> {
 }
 
 fn check_keys(scheme: &Scheme, set: &SecretSet) -> Result<(), Error> {
-    for entry in &set.entries {
-        let ed25519 = entry.secret.is_ed25519();
-        match (scheme.algorithm(), ed25519) {
-            (Algorithm::Hmac(_), true) => {
-                return Err(Error::config(format!(
-                    "the {scheme} scheme verifies with an HMAC secret, not an Ed25519 key"
-                )));
-            }
-            (Algorithm::Ed25519, false) => {
-                return Err(Error::config(format!(
-                    "the {scheme} scheme verifies with an Ed25519 public key, not an HMAC secret"
-                )));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+    set.entries
+        .iter()
+        .try_for_each(|entry| scheme.check_key(entry.secret.is_ed25519(), "verifies"))
 }
 
 impl VerifierBuilder {
@@ -455,17 +561,45 @@ impl VerifierBuilder {
     }
 
     /// Rejects a second delivery of the same message. Share one guard (a Redis one
-    /// across instances) between verifiers freely: keys are namespaced.
+    /// across instances) between verifiers freely: each integration's keys are in a
+    /// namespace of their own. With a guard, [`build`](Self::build) needs:
+    ///
+    /// - a [`namespace`](Self::namespace) when the secrets are fixed (with a secret
+    ///   source, the integration id is the namespace);
+    /// - a [`replay_ttl`](Self::replay_ttl) when the scheme signs no timestamp (GitHub,
+    ///   Jira, Shopify, Twilio), as nothing else bounds how long a delivery verifies.
     pub fn replay_guard(mut self, guard: Arc<dyn ReplayGuard>) -> Self {
         self.replay = Some(guard);
         self
     }
 
-    /// The replay guard's key namespace. Default: the integration id of a secret
-    /// source, else the scheme's name. Give each integration its own when several
-    /// with fixed secrets share a guard.
+    /// The replay guard's key namespace: one per integration, such as its id. Required
+    /// with fixed secrets and a replay guard, because verifiers sharing a guard must not
+    /// share keys: otherwise a tenant who controls one integration's secret could send
+    /// validly signed deliveries with another integration's message ids and have that
+    /// integration's real deliveries rejected as replays. Default with a secret source:
+    /// the integration id.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// How long the replay guard remembers each delivery. Required for schemes without
+    /// a timestamp (GitHub, Jira, Shopify, Twilio), whose deliveries verify forever:
+    /// make it at least as long as the sender retries (24 hours or more), and size the
+    /// guard for it, since it holds one key (about 100 bytes in memory) per delivery
+    /// in that time. For schemes with a timestamp the default is the window plus one
+    /// second plus the clock margin, and a shorter TTL is refused.
+    pub fn replay_ttl(mut self, ttl: Duration) -> Self {
+        self.replay_ttl = Some(ttl);
+        self
+    }
+
+    /// How much longer than the timestamp window the replay guard remembers a message,
+    /// to cover clock differences between instances sharing it (a delivery first seen
+    /// by an instance whose clock is behind). Default: 60 s.
+    pub fn replay_clock_margin(mut self, margin: Duration) -> Self {
+        self.replay_clock_margin = margin;
         self
     }
 
@@ -474,8 +608,9 @@ impl VerifierBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] when no secrets were given, a secret does not suit the
-    /// scheme (an HMAC secret for Discord, an Ed25519 key for Stripe), or the body cap
-    /// is zero.
+    /// scheme (an HMAC secret for Discord, an Ed25519 key for Stripe), the body cap
+    /// is zero, or the replay guard settings are incomplete or unsafe (see
+    /// [`replay_guard`](Self::replay_guard)).
     pub fn build(self) -> Result<Verifier, Error> {
         let secrets = self.secrets.ok_or_else(|| {
             Error::config("no secrets: call .secret(), .secrets() or .secret_source()")
@@ -486,10 +621,39 @@ impl VerifierBuilder {
         if self.body_limit == 0 {
             return Err(Error::config("the body limit must be at least 1 byte"));
         }
-        let namespace = self.namespace.unwrap_or_else(|| match &secrets {
-            Secrets::Source { integration, .. } => integration.clone(),
-            Secrets::Fixed(_) => self.scheme.name().to_owned(),
-        });
+        let replay = match self.replay {
+            None if self.replay_ttl.is_some() => {
+                return Err(Error::config(
+                    "replay_ttl is set but there is no replay_guard to remember deliveries",
+                ));
+            }
+            None => None,
+            Some(guard) => {
+                let namespace = match (self.namespace, &secrets) {
+                    (Some(namespace), _) => namespace,
+                    (None, Secrets::Source { integration, .. }) => integration.clone(),
+                    (None, Secrets::Fixed(_)) => {
+                        return Err(Error::config(
+                            "a replay guard with fixed secrets needs .namespace(\"<integration id>\"): integrations sharing a guard must not share keys, or one could burn another's message ids",
+                        ));
+                    }
+                };
+                if namespace.is_empty() {
+                    return Err(Error::config("the replay namespace must not be empty"));
+                }
+                let ttl = replay_ttl(
+                    &self.scheme,
+                    self.max_age.saturating_add(self.max_future_skew),
+                    self.replay_ttl,
+                    self.replay_clock_margin,
+                )?;
+                Some(Replay {
+                    guard,
+                    namespace,
+                    ttl,
+                })
+            }
+        };
         Ok(Verifier {
             scheme: self.scheme,
             secrets,
@@ -497,9 +661,37 @@ impl VerifierBuilder {
             max_future_skew: self.max_future_skew,
             body_limit: self.body_limit,
             clock: self.clock,
-            replay: self.replay,
-            namespace,
+            replay,
         })
+    }
+}
+
+/// The replay TTL: the window, one second and the margin for a scheme with a timestamp
+/// (never less), the configured one for a scheme without.
+fn replay_ttl(
+    scheme: &Scheme,
+    window: Duration,
+    configured: Option<Duration>,
+    margin: Duration,
+) -> Result<Duration, Error> {
+    if !scheme.has_timestamp() {
+        return configured.filter(|ttl| !ttl.is_zero()).ok_or_else(|| {
+            Error::config(format!(
+                "the {scheme} scheme signs no timestamp, so a captured delivery verifies forever: set replay_ttl to how long the guard remembers each delivery (24 hours or more; memory grows with the deliveries in that time)"
+            ))
+        });
+    }
+    let minimum = window
+        .saturating_add(Duration::from_secs(1))
+        .saturating_add(margin);
+    match configured {
+        Some(ttl) if ttl < minimum => Err(Error::config(format!(
+            "replay_ttl {}s is shorter than the timestamp window plus one second plus the clock margin ({}s): a replay could verify after its key expired",
+            ttl.as_secs(),
+            minimum.as_secs()
+        ))),
+        Some(ttl) => Ok(ttl),
+        None => Ok(minimum),
     }
 }
 
@@ -514,8 +706,13 @@ impl fmt::Debug for Verifier {
         s.field("max_age", &self.max_age)
             .field("max_future_skew", &self.max_future_skew)
             .field("body_limit", &self.body_limit)
-            .field("replay_guard", &self.replay.is_some())
-            .field("namespace", &self.namespace)
+            .field(
+                "replay",
+                &self
+                    .replay
+                    .as_ref()
+                    .map(|replay| (&replay.namespace, replay.ttl)),
+            )
             .finish()
     }
 }
@@ -527,6 +724,8 @@ impl fmt::Debug for VerifierBuilder {
             .field("max_age", &self.max_age)
             .field("max_future_skew", &self.max_future_skew)
             .field("body_limit", &self.body_limit)
+            .field("namespace", &self.namespace)
+            .field("replay_ttl", &self.replay_ttl)
             .finish_non_exhaustive()
     }
 }

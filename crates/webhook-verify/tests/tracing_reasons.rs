@@ -1,8 +1,10 @@
 //! Every rejection behind the layer leaves its typed reason in `tracing` (target
-//! `webhook_verify`, field `reason`), while the sender sees the same empty 401.
+//! `webhook_verify`, field `reason`) exactly once, at debug level (anyone can cause a
+//! rejection, so they must not flood the logs), while the sender sees the same empty
+//! 401.
 //!
-//! A test binary of its own: the subscriber is global, so no other test's events mix in.
-#![cfg(feature = "axum")]
+//! A test binary of its own: the subscriber is global, so no other test's events mix
+//! in. Needs the `axum` feature.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,9 +20,9 @@ use webhook_verify::{
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const NOW: i64 = 1_700_000_000;
 
-/// Collects the `reason` field of every `webhook_verify` event.
+/// Collects the level and `reason` field of every `webhook_verify` event.
 #[derive(Clone, Default)]
-struct Reasons(Arc<Mutex<Vec<String>>>);
+struct Reasons(Arc<Mutex<Vec<(tracing::Level, String)>>>);
 
 impl tracing::Subscriber for Reasons {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
@@ -32,17 +34,21 @@ impl tracing::Subscriber for Reasons {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        struct Visit<'a>(&'a Mutex<Vec<String>>);
+        struct Visit<'a>(&'a Mutex<Vec<(tracing::Level, String)>>, tracing::Level);
         impl tracing::field::Visit for Visit<'_> {
             fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
                 if field.name() == "reason" {
-                    self.0.lock().expect("lock").push(value.to_owned());
+                    self.0
+                        .lock()
+                        .expect("lock")
+                        .push((self.1, value.to_owned()));
                 }
             }
             fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
         }
-        if event.metadata().target() == "webhook_verify" {
-            event.record(&mut Visit(&self.0));
+        let metadata = event.metadata();
+        if metadata.target() == "webhook_verify" {
+            event.record(&mut Visit(&self.0, *metadata.level()));
         }
     }
     fn enter(&self, _: &tracing::span::Id) {}
@@ -71,7 +77,7 @@ async fn every_rejection_is_logged_with_its_reason() {
         .unwrap();
     let app: Router = Router::new()
         .route("/hook", post(|| async { "handled" }))
-        .route_layer(WebhookLayer::new(Arc::new(verifier)));
+        .route_layer(WebhookLayer::new(Arc::new(verifier)).unwrap());
     let signer = Signer::new(
         scheme.clone(),
         SigningSecret::parse(&scheme, SECRET).unwrap(),
@@ -110,14 +116,23 @@ async fn every_rejection_is_logged_with_its_reason() {
         let response = app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), expected);
     }
+    let seen = reasons.0.lock().unwrap().clone();
     assert_eq!(
-        *reasons.0.lock().unwrap(),
+        seen.iter()
+            .map(|(_, reason)| reason.as_str())
+            .collect::<Vec<_>>(),
         [
             "signature_mismatch",
             "missing_header",
             "malformed_header",
             "timestamp_in_future",
             "body_too_large"
-        ]
+        ],
+        "one event per rejection"
+    );
+    assert!(
+        seen.iter()
+            .all(|(level, _)| *level == tracing::Level::DEBUG),
+        "{seen:?}"
     );
 }

@@ -1,15 +1,26 @@
 //! A tower layer that verifies a webhook before any handler runs.
 //!
-//! [`WebhookLayer`] buffers the request body up to the verifier's cap (answering
-//! `413 Payload Too Large` as soon as it is passed, without reading the rest), verifies
-//! the delivery, and only then calls the inner service, with the verified raw bytes as
-//! the body and the [`Verified`](crate::Verified) record in the request's extensions.
+//! [`WebhookLayer`] first checks the headers and the timestamp window (so a request
+//! without a plausible signature is turned away before its body is read), then buffers
+//! the request body up to the verifier's cap (answering `413 Payload Too Large` as soon
+//! as it is passed, without reading the rest), verifies the delivery, and only then
+//! calls the inner service, with the verified raw bytes as the body and the
+//! [`Verified`](crate::Verified) record in the request's extensions.
 //!
 //! Every failed verification gets the same empty `401 Unauthorized`, whatever the
-//! reason; the reason goes to `tracing` (target `webhook_verify`, field `reason`).
-//! When the secret source or the replay guard cannot answer, the answer is
-//! `503 Service Unavailable` (senders retry later); a configuration error is a `500`.
-//! No path calls the handler without a successful verification.
+//! reason; the verifier logs the reason once, at debug level (target `webhook_verify`,
+//! field `reason`). When the secret source or the replay guard cannot answer, the
+//! answer is `503 Service Unavailable` (senders retry later); a configuration error is
+//! a `500`. No path calls the handler without a successful verification.
+//!
+//! With a replay guard, a delivery is recorded before the handler runs. When the
+//! handler answers with a `5xx` or fails, the layer releases the delivery
+//! ([`Verifier::release`](crate::Verifier::release)) so that the sender's retry is
+//! accepted rather than rejected as a replay: a delivery is handled successfully at
+//! most once, and a handler that fails after a side effect must be idempotent.
+//!
+//! Schemes that sign the URL (Twilio) need
+//! [`WebhookLayer::with_public_url`]; [`WebhookLayer::new`] refuses them.
 //!
 //! ```
 //! # #[cfg(feature = "axum")]
@@ -25,11 +36,11 @@
 //! }
 //!
 //! let verifier = Verifier::builder(Scheme::Stripe)
-//!     .secret(Secret::parse(&Scheme::Stripe, "whsec_test_secret")?)
+//!     .secret(Secret::parse(&Scheme::Stripe, "whsec_test_4eC39HqLyjWDarjtT1zdp7dc")?)
 //!     .build()?;
 //! let app: Router = Router::new()
 //!     .route("/webhooks/stripe", post(handle))
-//!     .route_layer(WebhookLayer::new(Arc::new(verifier)));
+//!     .route_layer(WebhookLayer::new(Arc::new(verifier))?);
 //! # let _ = app;
 //! # Ok(())
 //! # }

@@ -29,6 +29,7 @@ impl<S, B, ResBody> Service<Request<B>> for WebhookService<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
     B: Body + From<Bytes> + Send + 'static,
     B::Data: Send,
     ResBody: Default + Send + 'static,
@@ -52,53 +53,54 @@ where
             let (mut parts, body) = request.into_parts();
             let limit = verifier.body_limit();
             if content_length(&parts.headers).is_some_and(|len| len > limit) {
-                tracing::warn!(target: "webhook_verify", scheme, reason = "body_too_large", "webhook rejected");
+                tracing::debug!(target: "webhook_verify", scheme, reason = "body_too_large", "webhook rejected");
                 return Ok(status(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            // Headers and window first: a request without a plausible signature is
+            // turned away before its body is read. The verifier logs the reason.
+            if verifier.check_headers(&parts.headers).is_err() {
+                return Ok(status(StatusCode::UNAUTHORIZED));
             }
             let bytes = match collect(body, limit).await {
                 Ok(bytes) => bytes,
                 Err(Collect::TooLarge) => {
-                    tracing::warn!(target: "webhook_verify", scheme, reason = "body_too_large", "webhook rejected");
+                    tracing::debug!(target: "webhook_verify", scheme, reason = "body_too_large", "webhook rejected");
                     return Ok(status(StatusCode::PAYLOAD_TOO_LARGE));
                 }
                 Err(Collect::Failed) => {
-                    tracing::warn!(target: "webhook_verify", scheme, reason = "body_read_failed", "webhook rejected");
+                    tracing::debug!(target: "webhook_verify", scheme, reason = "body_read_failed", "webhook rejected");
                     return Ok(status(StatusCode::BAD_REQUEST));
                 }
             };
-            let url = verifier
-                .scheme()
-                .needs_url()
-                .then(|| request_url(&parts, config.public_url.as_deref()))
-                .flatten();
+            let url = config
+                .public_url
+                .as_deref()
+                .filter(|_| verifier.scheme().needs_url())
+                .map(|base| format!("{base}{}", path_and_query(&parts)));
             let mut message = Message::new(&parts.headers, &bytes);
             if let Some(url) = &url {
                 message = message.with_url(url);
             }
-            match verifier.verify(&message).await {
-                Ok(verified) => {
-                    parts.extensions.insert(verified);
-                    inner.call(Request::from_parts(parts, B::from(bytes))).await
+            // The verifier logs every failure once; here they only become statuses.
+            let verified = match verifier.verify(&message).await {
+                Ok(verified) => verified,
+                Err(Error::Invalid(_)) => return Ok(status(StatusCode::UNAUTHORIZED)),
+                Err(Error::ReplayGuard(_) | Error::SecretSource(_)) => {
+                    return Ok(status(StatusCode::SERVICE_UNAVAILABLE));
                 }
-                Err(Error::Invalid(rejection)) => {
-                    tracing::warn!(
-                        target: "webhook_verify",
-                        scheme,
-                        reason = rejection.code(),
-                        detail = %rejection,
-                        "webhook rejected"
-                    );
-                    Ok(status(StatusCode::UNAUTHORIZED))
-                }
-                Err(error @ (Error::ReplayGuard(_) | Error::SecretSource(_))) => {
-                    tracing::error!(target: "webhook_verify", scheme, error = %error, "webhook not verified");
-                    Ok(status(StatusCode::SERVICE_UNAVAILABLE))
-                }
-                Err(error) => {
-                    tracing::error!(target: "webhook_verify", scheme, error = %error, "webhook not verified");
-                    Ok(status(StatusCode::INTERNAL_SERVER_ERROR))
-                }
+                Err(_) => return Ok(status(StatusCode::INTERNAL_SERVER_ERROR)),
+            };
+            parts.extensions.insert(verified.clone());
+            let result = inner.call(Request::from_parts(parts, B::from(bytes))).await;
+            // The delivery was recorded before the handler ran; if the handler failed,
+            // forget it so the sender's retry is not rejected as a replay.
+            let failed = result
+                .as_ref()
+                .map_or(true, |response| response.status().is_server_error());
+            if failed && verifier.release(&verified).await.is_ok() {
+                tracing::debug!(target: "webhook_verify", scheme, "handler failed: delivery released for a retry");
             }
+            result
         })
     }
 }
@@ -145,19 +147,18 @@ async fn collect<B: Body>(body: B, limit: usize) -> Result<Bytes, Collect> {
     Ok(Bytes::from(buffer))
 }
 
-fn request_url(parts: &http::request::Parts, public_url: Option<&str>) -> Option<String> {
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str);
-    if let Some(base) = public_url {
-        return Some(format!("{base}{path}"));
-    }
-    if parts.uri.scheme().is_some() && parts.uri.authority().is_some() {
-        return Some(parts.uri.to_string());
-    }
-    let host = parts.headers.get(header::HOST)?.to_str().ok()?;
-    Some(format!("https://{host}{path}"))
+/// The path and query the sender posted to: under axum, the one the router received
+/// before any nesting stripped a prefix.
+fn path_and_query(parts: &http::request::Parts) -> &str {
+    #[cfg(feature = "axum")]
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
+    #[cfg(not(feature = "axum"))]
+    let uri = &parts.uri;
+    uri.path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
 }
 
 impl<S> fmt::Debug for WebhookService<S> {

@@ -31,9 +31,11 @@ pub enum Freshness {
 /// The verifier calls it only for deliveries whose signature and timestamp already
 /// verified, with a key derived from the signed message id (Standard Webhooks, Svix)
 /// or from a hash of the signed bytes (every other scheme), and a time to remember it
-/// of at least the whole timestamp window (max age plus max future skew).
+/// of at least the whole timestamp window (max age plus max future skew) plus one
+/// second plus the clock margin ([`Verifier::replay_ttl`](crate::Verifier::replay_ttl)).
 pub trait ReplayGuard: Send + Sync + 'static {
-    /// Remembers `key` until `now + ttl` and says whether it was already remembered.
+    /// Remembers `key` until `now + ttl`, that last second included, and says whether
+    /// it was already remembered.
     ///
     /// # Errors
     ///
@@ -45,6 +47,16 @@ pub trait ReplayGuard: Send + Sync + 'static {
         now: SystemTime,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Freshness, Error>>;
+
+    /// Forgets `key`, so that the next delivery with it is fresh: called when the
+    /// handler failed to process a delivery that was recorded, so the sender's retry is
+    /// accepted ([`Verifier::release`](crate::Verifier::release)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReplayGuard`] when the store cannot answer; the key then stays until it
+    /// expires, and retries are rejected as replays until then.
+    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>>;
 }
 
 /// A replay guard in this process's memory, for single-instance services and tests.
@@ -86,14 +98,15 @@ impl MemoryReplayGuard {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// A key recorded at `now` with `ttl` is a replay up to and including `now + ttl`.
     fn check(&self, key: &str, now: i64, ttl: i64) -> Result<Freshness, Error> {
         let mut seen = self.lock();
         if let Some(&expires) = seen.get(key) {
-            if now < expires {
+            if now <= expires {
                 return Ok(Freshness::Replayed);
             }
         } else if seen.len() >= self.capacity.get() {
-            seen.retain(|_, expires| now < *expires);
+            seen.retain(|_, expires| now <= *expires);
             if seen.len() >= self.capacity.get() {
                 return Err(Error::ReplayGuard(format!(
                     "memory replay guard is full ({} unexpired keys): raise its capacity",
@@ -116,6 +129,11 @@ impl ReplayGuard for MemoryReplayGuard {
         let result = self.check(key, unix_seconds(now), duration_seconds(ttl));
         Box::pin(std::future::ready(result))
     }
+
+    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        self.lock().remove(key);
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 impl fmt::Debug for MemoryReplayGuard {
@@ -136,12 +154,23 @@ mod tests {
     }
 
     #[test]
-    fn a_key_is_fresh_once_then_replayed_until_it_expires() {
+    fn a_key_is_fresh_once_then_replayed_through_its_last_second() {
         let guard = guard(8);
         assert_eq!(guard.check("a", 100, 10).unwrap(), Freshness::Fresh);
         assert_eq!(guard.check("a", 109, 10).unwrap(), Freshness::Replayed);
         assert_eq!(guard.check("b", 109, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("a", 110, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a", 110, 10).unwrap(), Freshness::Replayed);
+        assert_eq!(guard.check("a", 111, 10).unwrap(), Freshness::Fresh);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_key_is_fresh_again() {
+        let guard = guard(8);
+        assert_eq!(guard.check("a", 100, 10).unwrap(), Freshness::Fresh);
+        guard.forget("a").await.unwrap();
+        assert!(guard.is_empty());
+        assert_eq!(guard.check("a", 101, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a", 102, 10).unwrap(), Freshness::Replayed);
     }
 
     #[test]
@@ -153,9 +182,13 @@ mod tests {
             guard.check("c", 6, 10),
             Err(Error::ReplayGuard(_))
         ));
-        // "a" expires at 10: the sweep makes room, "b" is still remembered.
-        assert_eq!(guard.check("c", 10, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("b", 11, 10).unwrap(), Freshness::Replayed);
+        // "a" is remembered through 10: at 11 the sweep makes room, "b" stays.
+        assert!(matches!(
+            guard.check("c", 10, 10),
+            Err(Error::ReplayGuard(_))
+        ));
+        assert_eq!(guard.check("c", 11, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("b", 12, 10).unwrap(), Freshness::Replayed);
         assert_eq!(guard.len(), 2);
     }
 }

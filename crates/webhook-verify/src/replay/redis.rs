@@ -12,9 +12,11 @@ use crate::secret::BoxFuture;
 /// A replay guard in Redis: one `SET key 1 NX EX ttl` per verified delivery, so any
 /// number of verifier instances sharing the server reject each other's replays.
 ///
-/// Keys are `<prefix><key>` and expire on their own. Redis keeps time for the expiry;
-/// the verifier's clock only sets the window. When Redis cannot be reached the
-/// delivery is refused.
+/// Keys are `<prefix><key>` and expire on their own. Redis keeps time for the expiry
+/// and counts it in real time, while windows count whole seconds: the verifier's TTL
+/// adds one second, and a margin for clock differences between the instances
+/// ([`VerifierBuilder::replay_clock_margin`](crate::VerifierBuilder::replay_clock_margin)).
+/// When Redis cannot be reached the delivery is refused.
 #[derive(Clone)]
 pub struct RedisReplayGuard {
     connection: ConnectionManager,
@@ -69,6 +71,18 @@ impl ReplayGuard for RedisReplayGuard {
             } else {
                 Freshness::Replayed
             })
+        })
+    }
+
+    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let _: i64 = redis::cmd("DEL")
+                .arg(format!("{}{key}", self.prefix))
+                .query_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
         })
     }
 }

@@ -14,6 +14,7 @@ import base64
 import datetime
 import importlib.metadata
 import json
+import platform
 import subprocess
 import time
 import urllib.parse
@@ -42,6 +43,32 @@ TWILIO_PARAMS = [
     ("To", "+18005551212"),
     ("Body", "héllo wörld & more"),
 ]
+# A message with several media URLs: a name repeated, one (name, value) pair twice.
+TWILIO_REPEATED = [
+    ("To", "+18005551212"),
+    ("MediaUrl", "https://example.com/b.jpg"),
+    ("MediaUrl", "https://example.com/a.jpg"),
+    ("MediaUrl", "https://example.com/b.jpg"),
+    ("NumMedia", "3"),
+]
+
+
+class MultiDict:
+    """Form parameters with repeated names, read through `getlist` as Twilio's
+    RequestValidator reads Django's QueryDict (a dict keeps one value per name)."""
+
+    def __init__(self, pairs):
+        self.pairs = list(pairs)
+
+    def __iter__(self):
+        return iter(name for name, _ in self.pairs)
+
+    def __bool__(self):
+        return bool(self.pairs)
+
+    def getlist(self, name):
+        return [value for key, value in self.pairs if key == name]
+
 
 
 def flip(body: str) -> str:
@@ -81,10 +108,13 @@ def main():
     provider_signed = []
     palisade_signed = []
 
-    def provider(library, scheme, secret, body, headers, timestamp=None, msg_id=None, url=None):
+    def provider(library, scheme, secret, body, headers, timestamp=None, msg_id=None, url=None,
+                 verify_url=None):
+        # `url` is what the provider signed; `verify_url`, when given, the URL the
+        # receiver sees (Twilio's port variants).
         provider_signed.append({"library": library, "scheme": scheme, "secret": secret,
                                 "body": body, "timestamp": timestamp, "id": msg_id, "url": url,
-                                "headers": headers})
+                                "verify_url": verify_url, "headers": headers})
 
     def ours(library, scheme, secret, body, headers, accepts, rejects_tampered, timestamp=None,
              msg_id=None, url=None):
@@ -177,6 +207,26 @@ def main():
          not validator.validate(TWILIO_URL, tampered, headers["x-twilio-signature"]),
          url=TWILIO_URL)
 
+    # Twilio with a repeated parameter name: each distinct value, sorted, is signed.
+    body = urllib.parse.urlencode(TWILIO_REPEATED)
+    sig = validator.compute_signature(TWILIO_URL, MultiDict(TWILIO_REPEATED))
+    provider("twilio", "twilio", TWILIO_TOKEN, body, {"x-twilio-signature": sig}, url=TWILIO_URL)
+    headers = palisade_sign(args.palisade, "twilio", TWILIO_TOKEN, body, now, url=TWILIO_URL)
+    tampered = MultiDict(TWILIO_REPEATED[:-1] + [("MediaUrl", "https://example.com/c.jpg")])
+    ours("twilio", "twilio", TWILIO_TOKEN, body, headers,
+         validator.validate(TWILIO_URL, MultiDict(TWILIO_REPEATED), headers["x-twilio-signature"]),
+         not validator.validate(TWILIO_URL, tampered, headers["x-twilio-signature"]),
+         url=TWILIO_URL)
+
+    # Twilio signed the URL with its default port; the receiver sees it without, and
+    # (as Twilio's validator) accepts either form.
+    with_port = TWILIO_URL.replace("mycompany.com/", "mycompany.com:443/")
+    body = urllib.parse.urlencode(TWILIO_PARAMS)
+    sig = validator.compute_signature(with_port, dict(TWILIO_PARAMS))
+    assert validator.validate(TWILIO_URL, dict(TWILIO_PARAMS), sig)
+    provider("twilio", "twilio", TWILIO_TOKEN, body, {"x-twilio-signature": sig}, url=with_port,
+             verify_url=TWILIO_URL)
+
     # GitHub and Jira (the same sha256=<hex> format) with @octokit/webhooks-methods.
     bodies = ["Hello, World!", '{"action":"opened","issue":{"title":"Ünïcödé 👋"}}']
     signed = octokit(args, [{"op": "sign", "secret": GITHUB_SECRET, "body": b} for b in bodies])
@@ -201,8 +251,9 @@ def main():
     fixtures = {
         "about": "Made by tests/interop/regenerate.sh; bodies are UTF-8 text.",
         "libraries": versions,
-        "runtimes": {"python": subprocess.run(["python", "--version"], capture_output=True,
-                                              text=True).stdout.strip(), "node": node},
+        # The interpreter running this script (the virtualenv's), not whatever `python`
+        # is first on the PATH.
+        "runtimes": {"python": f"Python {platform.python_version()}", "node": node},
         "provider_signed": provider_signed,
         "palisade_signed": palisade_signed,
     }

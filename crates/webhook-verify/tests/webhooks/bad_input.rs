@@ -230,16 +230,72 @@ fn body_over_the_cap() {
 
 #[test]
 fn too_many_signatures_are_malformed() {
+    // Eight entries are read; a ninth makes the header malformed, valid one or not.
     let case = case("standard v1");
     let body = case.body(NOW);
     let mut headers = case.sign(&body, NOW);
     let good = headers["webhook-signature"].to_str().unwrap().to_owned();
-    let many = format!("{} {good}", vec!["v1,AAAA"; 16].join(" "));
-    headers.insert("webhook-signature", value(&many));
+    let eight = format!("{} {good}", ["v1,AAAA"; 7].join(" "));
+    headers.insert("webhook-signature", value(&eight));
+    case.check(&case.verifier(), &headers, &body).unwrap();
+    headers.insert("webhook-signature", value(&format!("v1,AAAA {eight}")));
     assert_eq!(
         rejection(case.check(&case.verifier(), &headers, &body)),
         Rejection::MalformedHeader(name("webhook-signature"))
     );
+
+    // Stripe: `t=` is no signature and does not count.
+    let case = crate::case("stripe");
+    let mut headers = case.sign(&body, NOW);
+    let signed = headers["stripe-signature"].to_str().unwrap().to_owned();
+    let wrong = format!(",v1={}", "0".repeat(64));
+    let eight = format!("{signed}{}", wrong.repeat(7));
+    headers.insert("stripe-signature", value(&eight));
+    case.check(&case.verifier(), &headers, &body).unwrap();
+    headers.insert("stripe-signature", value(&format!("{eight}{wrong}")));
+    assert_eq!(
+        rejection(case.check(&case.verifier(), &headers, &body)),
+        Rejection::MalformedHeader(name("stripe-signature"))
+    );
+}
+
+#[test]
+fn message_ids_outside_the_safe_alphabet_are_malformed() {
+    // Each would be signed as it is, so these are validly signed deliveries: the id
+    // itself is refused, before any signature is checked.
+    for (label, header) in [
+        ("standard v1", "webhook-id"),
+        ("svix", "svix-id"),
+        ("generic", "x-acme-delivery"),
+    ] {
+        let case = case(label);
+        let body = case.body(NOW);
+        for id in ["msg.1", "msg 1", "msg:1", "\u{e9}t\u{e9}", &"a".repeat(257)] {
+            let mut headers = case.sign(&body, NOW);
+            let value = webhook_verify::http::HeaderValue::from_bytes(id.as_bytes()).unwrap();
+            headers.insert(name(header), value);
+            assert_eq!(
+                rejection(case.check(&case.verifier(), &headers, &body)),
+                Rejection::MalformedHeader(name(header)),
+                "{label}: {id:?}"
+            );
+        }
+    }
+    // Two ids that differ only in non-UTF-8 bytes are not merged into one: both are
+    // refused.
+    let case = case("standard v1");
+    let body = case.body(NOW);
+    for bytes in [&b"msg_\xff"[..], b"msg_\xfe"] {
+        let mut headers = case.sign(&body, NOW);
+        headers.insert(
+            name("webhook-id"),
+            webhook_verify::http::HeaderValue::from_bytes(bytes).unwrap(),
+        );
+        assert_eq!(
+            rejection(case.check(&case.verifier(), &headers, &body)),
+            Rejection::MalformedHeader(name("webhook-id"))
+        );
+    }
 }
 
 proptest! {

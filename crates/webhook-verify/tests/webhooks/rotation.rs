@@ -13,6 +13,8 @@ use crate::{NOW, case, rejection, value};
 
 const NEW: &str = "whsec_bmV3IHNlY3JldCBmb3IgdGhlIGludGVncmF0aW9u";
 const OLD: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const X: &str = "github secret x 0001";
+const Y: &str = "github secret y 0002";
 
 fn rotating(clock: &ManualClock, not_after: i64) -> Verifier {
     let scheme = Scheme::StandardWebhooks;
@@ -83,15 +85,15 @@ fn with_every_secret_expired_nothing_verifies() {
     let clock = ManualClock::new(NOW);
     let scheme = Scheme::GitHub;
     let at = |unix: i64| UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap());
-    let secrets = SecretSet::expiring(Secret::parse(&scheme, "x").unwrap(), at(NOW + 10))
-        .with_previous(Secret::parse(&scheme, "y").unwrap(), at(NOW));
+    let secrets = SecretSet::expiring(Secret::parse(&scheme, X).unwrap(), at(NOW + 10))
+        .with_previous(Secret::parse(&scheme, Y).unwrap(), at(NOW));
     let verifier = Verifier::builder(scheme)
         .secrets(secrets)
         .clock(clock.clone())
         .build()
         .unwrap();
     let mut case = case("github");
-    case.signing = "x".to_owned();
+    case.signing = X.to_owned();
     let headers = case.sign(b"body", NOW);
     verifier
         .verify_sync(&Message::new(&headers, b"body"))

@@ -53,17 +53,23 @@ fn every_scheme_rejects_a_flipped_body_byte() {
             let mut flipped = body.clone();
             flipped[position] ^= 0x01;
             let got = rejection(case.check(&verifier, &headers, &flipped));
-            // Twilio reads the form parameters first, so a flip may break their encoding.
-            assert!(
-                matches!(
+            // Every scheme checks the signature over the raw bytes first, except Twilio,
+            // which must decode its form parameters to know what was signed: a flip may
+            // break their UTF-8 before any signature is checked.
+            if case.scheme.needs_url() {
+                assert!(
+                    matches!(got, Rejection::SignatureMismatch | Rejection::NonUtf8Body),
+                    "{} byte {position}: {got:?}",
+                    case.label
+                );
+            } else {
+                assert_eq!(
                     got,
-                    Rejection::SignatureMismatch
-                        | Rejection::NonUtf8Body
-                        | Rejection::MalformedBody(_)
-                ),
-                "{} byte {position}: {got:?}",
-                case.label
-            );
+                    Rejection::SignatureMismatch,
+                    "{} byte {position}",
+                    case.label
+                );
+            }
         }
     }
 }
@@ -158,10 +164,39 @@ fn twilio_rejects_another_url() {
     );
 }
 
+/// Twilio has signed URLs with and without the default port; its validators accept
+/// either form, and so does this one, but no other port.
+#[test]
+fn twilio_accepts_the_url_with_or_without_its_default_port() {
+    let case = crate::case("twilio");
+    let body = case.body(NOW);
+    let verifier = case.verifier();
+    let with_port = "https://example.com:443/twilio/voice?tenant=7";
+    let sign = |url: &str| {
+        case.signer()
+            .sign(&webhook_verify::SignRequest::new(&body).url(url))
+            .unwrap()
+    };
+    for (signed, seen) in [(with_port, TWILIO_URL), (TWILIO_URL, with_port)] {
+        let headers = sign(signed);
+        let message = webhook_verify::Message::new(&headers, &body).with_url(seen);
+        verifier
+            .verify_sync(&message)
+            .unwrap_or_else(|err| panic!("signed {signed}, seen {seen}: {err}"));
+    }
+    let headers = sign("https://example.com:8443/twilio/voice?tenant=7");
+    let message = webhook_verify::Message::new(&headers, &body).with_url(TWILIO_URL);
+    assert_eq!(
+        rejection(verifier.verify_sync(&message)),
+        Rejection::SignatureMismatch
+    );
+}
+
 #[test]
 fn a_secret_of_the_wrong_kind_is_a_configuration_error() {
     let discord = crate::case("discord");
-    let hmac = webhook_verify::Secret::parse(&Scheme::GitHub, "secret").unwrap();
+    let hmac =
+        webhook_verify::Secret::parse(&Scheme::GitHub, "It's a Secret to Everybody").unwrap();
     let err = webhook_verify::Verifier::builder(Scheme::Discord)
         .secret(hmac)
         .build()
@@ -179,4 +214,38 @@ fn a_secret_of_the_wrong_kind_is_a_configuration_error() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("cannot sign"), "{err}");
+}
+
+#[test]
+fn the_signer_refuses_what_verification_would_reject() {
+    let case = crate::case("stripe");
+    let signer = case.signer();
+    // 18 digits verify; 19 never would, so they are not signed.
+    let largest = 999_999_999_999_999_999;
+    signer
+        .sign(&webhook_verify::SignRequest::new(b"{}").timestamp(largest))
+        .unwrap();
+    for bad in [largest + 1, i64::MAX, -1] {
+        assert!(
+            matches!(
+                signer.sign(&webhook_verify::SignRequest::new(b"{}").timestamp(bad)),
+                Err(webhook_verify::Error::Config(_))
+            ),
+            "{bad}"
+        );
+    }
+    let case = crate::case("standard v1");
+    for id in ["", "msg.1", "msg 1"] {
+        assert!(
+            matches!(
+                case.signer().sign(
+                    &webhook_verify::SignRequest::new(b"{}")
+                        .id(id)
+                        .timestamp(NOW)
+                ),
+                Err(webhook_verify::Error::Config(_))
+            ),
+            "{id:?}"
+        );
+    }
 }

@@ -1,6 +1,10 @@
 //! The tower layer: the handler runs only for verified deliveries, with the verified
-//! bytes; every rejection is the same 401 outside and a typed reason in `tracing`.
-#![cfg(feature = "axum")]
+//! bytes; every rejection is the same 401 outside; bad headers cost no body read; a
+//! handler failure releases the delivery for the sender's retry; Twilio's URL comes
+//! from configuration, never from the request. Needs the `axum` feature.
+
+#[path = "support/mod.rs"]
+mod support;
 
 use std::num::NonZeroUsize;
 use std::pin::Pin;
@@ -20,7 +24,7 @@ use webhook_verify::{
     WebhookLayer,
 };
 
-use crate::{Case, NOW, case};
+use support::{Case, NOW, case, value};
 
 /// Counts handler runs and keeps what the handler saw.
 #[derive(Clone, Default)]
@@ -30,15 +34,29 @@ struct Seen {
 }
 
 fn app(verifier: Verifier, seen: &Seen) -> Router {
+    app_answering(verifier, seen, StatusCode::OK)
+}
+
+/// The layer in front of a handler that counts its runs and answers `answer`.
+fn app_answering(verifier: Verifier, seen: &Seen, answer: StatusCode) -> Router {
     let seen = seen.clone();
     let handler = move |verified: Verified, body: Bytes| async move {
         seen.calls.fetch_add(1, Ordering::SeqCst);
         *seen.last.lock().expect("lock") = Some((verified, body));
-        "handled"
+        (answer, "handled")
     };
     Router::new()
         .route("/hook", post(handler))
-        .route_layer(WebhookLayer::new(Arc::new(verifier)).public_url("https://hooks.example.com"))
+        .route_layer(layer(verifier))
+}
+
+fn layer(verifier: Verifier) -> WebhookLayer {
+    let verifier = Arc::new(verifier);
+    if verifier.scheme().needs_url() {
+        WebhookLayer::with_public_url(verifier, "https://hooks.example.com").expect("layer")
+    } else {
+        WebhookLayer::new(verifier).expect("layer")
+    }
 }
 
 fn request(headers: &HeaderMap, body: impl Into<Body>) -> Request<Body> {
@@ -57,13 +75,15 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Bytes) {
 }
 
 fn verifier(case: &Case) -> Verifier {
-    case.builder(&ManualClock::new(NOW))
-        .replay_guard(Arc::new(MemoryReplayGuard::new(
-            NonZeroUsize::new(100).expect("verifier"),
-        )))
-        .body_limit(4096)
-        .build()
-        .expect("capacity")
+    case.guarded(
+        &ManualClock::new(NOW),
+        Arc::new(MemoryReplayGuard::new(
+            NonZeroUsize::new(100).expect("capacity"),
+        )),
+    )
+    .body_limit(4096)
+    .build()
+    .expect("verifier")
 }
 
 #[tokio::test]
@@ -99,7 +119,7 @@ async fn the_handler_never_runs_for_a_rejected_request() {
     let mut missing = headers.clone();
     missing.remove("webhook-signature");
     let mut empty = headers.clone();
-    empty.insert("webhook-signature", crate::value("v1,"));
+    empty.insert("webhook-signature", value("v1,"));
     let stale_body = case.body(NOW - 3600);
     let stale = case.sign(&stale_body, NOW - 3600);
 
@@ -160,6 +180,7 @@ async fn a_body_over_the_cap_is_a_413_without_reading_the_rest() {
     let case = case("github");
     let seen = Seen::default();
     let app = app(verifier(&case), &seen); // cap: 4 KiB
+    let headers = case.sign(&vec![b'x'; 8192], NOW);
 
     // Announced too large: refused before a byte is read.
     let read = Arc::new(AtomicUsize::new(0));
@@ -167,10 +188,10 @@ async fn a_body_over_the_cap_is_a_413_without_reading_the_rest() {
         left: 1000,
         read: read.clone(),
     });
-    let mut announced = request(&HeaderMap::new(), body);
+    let mut announced = request(&headers, body);
     announced
         .headers_mut()
-        .insert("content-length", crate::value("1024000"));
+        .insert("content-length", value("1024000"));
     let (status, _) = send(&app, announced).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(read.load(Ordering::SeqCst), 0);
@@ -181,7 +202,7 @@ async fn a_body_over_the_cap_is_a_413_without_reading_the_rest() {
         left: 1000,
         read: read.clone(),
     });
-    let (status, _) = send(&app, request(&HeaderMap::new(), body)).await;
+    let (status, _) = send(&app, request(&headers, body)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         read.load(Ordering::SeqCst),
@@ -199,6 +220,30 @@ async fn a_body_over_the_cap_is_a_413_without_reading_the_rest() {
 }
 
 #[tokio::test]
+async fn bad_headers_are_a_401_before_any_of_the_body_is_read() {
+    let case = case("standard v1");
+    let seen = Seen::default();
+    let app = app(verifier(&case), &seen);
+    let good = case.sign(b"x", NOW);
+    let mut missing = good.clone();
+    missing.remove("webhook-signature");
+    let mut malformed = good.clone();
+    malformed.insert("webhook-id", value("msg.with.dots"));
+    let stale = case.sign(b"x", NOW - 3600);
+    for headers in [HeaderMap::new(), missing, malformed, stale] {
+        let read = Arc::new(AtomicUsize::new(0));
+        let body = Body::new(Chunks {
+            left: 3,
+            read: read.clone(),
+        });
+        let (status, _) = send(&app, request(&headers, body)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(read.load(Ordering::SeqCst), 0, "{headers:?}");
+    }
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn twilio_is_verified_against_the_public_url() {
     let mut case = case("twilio");
     case.url = Some("https://hooks.example.com/hook?tenant=7");
@@ -209,10 +254,113 @@ async fn twilio_is_verified_against_the_public_url() {
     let mut request = request(&headers, body.clone());
     *request.uri_mut() = "/hook?tenant=7".parse().unwrap();
     assert_eq!(send(&app, request).await.0, StatusCode::OK);
-    let mut request = crate::layer::request(&headers, body);
+    let mut request = crate::request(&headers, body);
     *request.uri_mut() = "/hook?tenant=8".parse().unwrap();
     assert_eq!(send(&app, request).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_twilio_layer_needs_a_configured_public_url() {
+    let verifier = Arc::new(verifier(&case("twilio")));
+    let err = WebhookLayer::new(verifier.clone()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(message) if message.contains("with_public_url")),
+        "{err}"
+    );
+    for bad in [
+        "",
+        "hooks.example.com",
+        "https://",
+        "https://x.com/?a=1",
+        "ftp://x.com",
+    ] {
+        assert!(
+            WebhookLayer::with_public_url(verifier.clone(), bad).is_err(),
+            "{bad:?}"
+        );
+    }
+    let layer =
+        WebhookLayer::with_public_url(verifier, "https://hooks.example.com:8443/api/").unwrap();
+    assert!(format!("{layer:?}").contains("\"https://hooks.example.com:8443/api\""));
+}
+
+#[tokio::test]
+async fn twilio_never_trusts_the_host_header_or_an_absolute_target() {
+    // A delivery Twilio signed for another site of the same account (same auth token)
+    // is replayed here, with the Host header and the request target pointing at that
+    // site: the layer verifies against its own configured URL, so it fails.
+    let case = case("twilio");
+    let seen = Seen::default();
+    let app = app(verifier(&case), &seen);
+    let body = case.body(NOW);
+    let other_site = "https://other.example.net/hook?tenant=7";
+    let headers = case
+        .signer()
+        .sign(
+            &webhook_verify::SignRequest::new(&body)
+                .url(other_site)
+                .timestamp(NOW),
+        )
+        .unwrap();
+
+    let mut with_host = request(&headers, body.clone());
+    *with_host.uri_mut() = "/hook?tenant=7".parse().unwrap();
+    with_host
+        .headers_mut()
+        .insert("host", value("other.example.net"));
+    assert_eq!(send(&app, with_host).await.0, StatusCode::UNAUTHORIZED);
+
+    let mut absolute = request(&headers, body.clone());
+    *absolute.uri_mut() = other_site.parse().unwrap();
+    assert_eq!(send(&app, absolute).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn twilio_behind_a_nested_router_signs_the_original_path() {
+    let mut case = case("twilio");
+    case.url = Some("https://hooks.example.com/webhooks/hook?tenant=7");
+    let seen = Seen::default();
+    let app = Router::new().nest("/webhooks", app(verifier(&case), &seen));
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    let mut request = request(&headers, body);
+    *request.uri_mut() = "/webhooks/hook?tenant=7".parse().unwrap();
+    assert_eq!(send(&app, request).await.0, StatusCode::OK);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_handler_failure_releases_the_delivery_for_the_senders_retry() {
+    let case = case("standard v1");
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+
+    // The handler fails: every retry reaches it, until one succeeds.
+    let failing = Seen::default();
+    let app = app_answering(verifier(&case), &failing, StatusCode::INTERNAL_SERVER_ERROR);
+    for _ in 0..2 {
+        assert_eq!(
+            send(&app, request(&headers, body.clone())).await.0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+    assert_eq!(failing.calls.load(Ordering::SeqCst), 2);
+
+    // A client error is the handler's answer, not a failure: the delivery stays
+    // recorded, and a replay is a 401 that never reaches the handler.
+    let refusing = Seen::default();
+    let app = app_answering(verifier(&case), &refusing, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(refusing.calls.load(Ordering::SeqCst), 1);
 }
 
 struct Down;
@@ -226,6 +374,10 @@ impl ReplayGuard for Down {
     ) -> BoxFuture<'a, Result<Freshness, Error>> {
         Box::pin(async { Err(Error::ReplayGuard("store is down".into())) })
     }
+
+    fn forget<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Err(Error::ReplayGuard("store is down".into())) })
+    }
 }
 
 #[tokio::test]
@@ -233,8 +385,7 @@ async fn an_unavailable_replay_guard_fails_closed() {
     let case = case("stripe");
     let seen = Seen::default();
     let verifier = case
-        .builder(&ManualClock::new(NOW))
-        .replay_guard(Arc::new(Down))
+        .guarded(&ManualClock::new(NOW), Arc::new(Down))
         .build()
         .unwrap();
     let app = app(verifier, &seen);
