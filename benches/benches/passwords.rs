@@ -1,5 +1,6 @@
-//! Password hashing and verification beside the raw `argon2` and `bcrypt` crates, and the
-//! dummy verify for unknown users beside a real verify, all in the same run.
+//! Password hashing and verification beside the raw `argon2` and `bcrypt` crates, the
+//! dummy verify for unknown users beside a real verify, and the policy check beside raw
+//! `zxcvbn` on adversarial input, all in the same run.
 //!
 //! Argon2id runs at the OWASP minimum (m=19456 KiB, t=2, p=1) and bcrypt at cost 10, the
 //! settings a service would use: tens of milliseconds per operation, so these groups take
@@ -7,9 +8,10 @@
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use criterion::BenchmarkId;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use passwords::{BcryptCost, Hasher};
+use passwords::{BcryptCost, Hasher, Policy};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -103,9 +105,33 @@ fn dummy_verify(c: &mut Criterion) {
     group.finish();
 }
 
+/// The policy check on the worst input found for zxcvbn's l33t matching (every l33t
+/// character, repeated), beside raw zxcvbn on the same text. At 20 characters, the longest
+/// a common password can be, the policy runs zxcvbn and costs what it costs; at 256, the
+/// largest maximum a policy allows, it no longer runs zxcvbn at all.
+fn policy_check(c: &mut Criterion) {
+    let policy = Policy::builder()
+        .max_chars(Policy::MAX_CHARS_LIMIT)
+        .build()
+        .expect("policy");
+    let mut group = slow_group(c, "password/policy check");
+    for len in [20, 256] {
+        let l33t: String = "4@8({[<3691!|70$5+%2".chars().cycle().take(len).collect();
+        assert!(policy.check(&l33t).is_ok(), "not a common password");
+        let label = format!("{len}-char l33t");
+        group.bench_with_input(BenchmarkId::new("palisade", &label), &l33t, |b, text| {
+            b.iter(|| policy.check(black_box(text)))
+        });
+        group.bench_with_input(BenchmarkId::new("zxcvbn", &label), &l33t, |b, text| {
+            b.iter(|| zxcvbn::zxcvbn(black_box(text), &[]).score())
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = passwords;
     config = palisade_benches::criterion();
-    targets = argon2id, bcrypt, dummy_verify
+    targets = argon2id, bcrypt, dummy_verify, policy_check
 }
 criterion_main!(passwords);

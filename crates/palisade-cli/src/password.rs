@@ -1,11 +1,12 @@
 //! `palisade password`: hash, verify and check passwords read on stdin.
 //!
 //! The password is all of stdin with one trailing newline removed, nothing else: no
-//! trimming, no other newline handling.
+//! trimming, no other newline handling. Stdin is read up to a bound (the longest input
+//! any command can accept); more is refused as too long, without reading the rest.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 
-use passwords::{BcryptCost, Error, Hasher, Policy};
+use passwords::{BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, Policy, Violation};
 use zeroize::Zeroizing;
 
 use crate::exit::{Outcome, UsageError};
@@ -45,7 +46,23 @@ pub(crate) enum Algorithm {
 
 /// Runs one `palisade password` command.
 pub(crate) fn run(command: PasswordCommand) -> Result<Outcome, UsageError> {
-    let password = read_password()?;
+    let Some(password) = read_password(std::io::stdin())? else {
+        // Longer than any command accepts: the answer each would give, without the work.
+        return match command {
+            PasswordCommand::Check => {
+                let reason = Violation::TooLong {
+                    max: Policy::new().max_chars(),
+                };
+                print_lines(&[reason.to_string().as_str()]);
+                Ok(Outcome::Failed)
+            }
+            PasswordCommand::Hash { .. } | PasswordCommand::Verify { .. } => {
+                Err(usage(Error::PasswordTooLong {
+                    max: MAX_PASSWORD_LEN,
+                }))
+            }
+        };
+    };
     match command {
         PasswordCommand::Hash {
             algorithm,
@@ -120,16 +137,45 @@ fn check(password: &[u8]) -> Outcome {
     }
 }
 
-/// All of stdin, less one trailing `\n`.
-fn read_password() -> Result<Zeroizing<Vec<u8>>, UsageError> {
-    let mut input = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .read_to_end(&mut input)
-        .map_err(|e| UsageError(format!("reading the password from stdin: {e}")))?;
-    if input.last() == Some(&b'\n') {
-        input.pop();
+/// The most bytes of stdin read: the longest password the hasher considers before
+/// normalizing it (four times [`MAX_PASSWORD_LEN`]), plus one trailing newline.
+const STDIN_LIMIT: usize = 4 * MAX_PASSWORD_LEN + 1;
+
+/// Every read offers at least this much room. Reads at least as large as std's stdin
+/// buffer (8 KiB) bypass it, so the password lands only in the zeroized buffer.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// All of `input`, less one trailing `\n`; `None` when it holds more than [`STDIN_LIMIT`]
+/// bytes (the rest is left unread).
+///
+/// The buffer is allocated once, at its full size, and zeroized on drop. It never grows:
+/// a growing `Vec` (`read_to_end`) moves its contents and frees the old blocks without
+/// zeroizing them, leaving copies of the password on the heap.
+fn read_password(mut input: impl Read) -> Result<Option<Zeroizing<Vec<u8>>>, UsageError> {
+    let mut buf = Zeroizing::new(vec![0u8; STDIN_LIMIT + READ_CHUNK]);
+    let mut len = 0;
+    while len <= STDIN_LIMIT {
+        let Some(room) = buf.get_mut(len..) else {
+            break;
+        };
+        match input.read(room) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(UsageError(format!("reading the password from stdin: {e}")));
+            }
+        }
     }
-    Ok(input)
+    if len > STDIN_LIMIT {
+        return Ok(None);
+    }
+    // Shortening keeps the allocation (and its zeroizing) as it is.
+    buf.truncate(len);
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    }
+    Ok(Some(buf))
 }
 
 fn print_lines(lines: &[&str]) {
@@ -142,4 +188,50 @@ fn print_lines(lines: &[&str]) {
 
 fn usage(err: Error) -> UsageError {
     UsageError(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out its bytes a few at a time, as a pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(7);
+            let (now, later) = self.0.split_at(n);
+            buf[..n].copy_from_slice(now);
+            self.0 = later;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn one_trailing_newline_is_removed() {
+        let read = |bytes: &[u8]| read_password(bytes).unwrap().unwrap().to_vec();
+        assert_eq!(read(b"pw\n"), b"pw");
+        assert_eq!(read(b"pw\n\n"), b"pw\n");
+        assert_eq!(read(b"pw\r\n"), b"pw\r");
+        assert_eq!(read(b""), b"");
+    }
+
+    #[test]
+    fn the_buffer_never_grows_so_no_unzeroized_copy_is_left() {
+        let long = vec![b'x'; STDIN_LIMIT - 1];
+        let password = read_password(Trickle(&long)).unwrap().unwrap();
+        assert_eq!(*password, long);
+        // Still the one allocation made up front: nothing was moved and freed.
+        assert_eq!(password.capacity(), STDIN_LIMIT + READ_CHUNK);
+    }
+
+    #[test]
+    fn stdin_is_bounded() {
+        let just_fits = vec![b'x'; STDIN_LIMIT];
+        assert!(read_password(just_fits.as_slice()).unwrap().is_some());
+        let over = vec![b'x'; STDIN_LIMIT + 1];
+        assert!(read_password(over.as_slice()).unwrap().is_none());
+        // An endless stdin ends in "too long", not in memory exhaustion.
+        assert!(read_password(std::io::repeat(b'x')).unwrap().is_none());
+    }
 }

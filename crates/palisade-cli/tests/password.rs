@@ -61,6 +61,16 @@ fn assert_usage_error(output: &Output, mentions: &str) {
     assert!(err.contains(mentions), "{mentions:?} not in {err}");
 }
 
+/// The one `password<TAB>hash` line of the passwords crate's
+/// `tests/data/htpasswd-readme.txt`, made by `htpasswd -nbB user hunter2`.
+fn htpasswd_fixture() -> (&'static str, &'static str) {
+    include_str!("../../passwords/tests/data/htpasswd-readme.txt")
+        .lines()
+        .find(|line| !line.starts_with('#') && !line.is_empty())
+        .and_then(|line| line.split_once('\t'))
+        .expect("a password<TAB>hash line")
+}
+
 #[test]
 fn hash_then_verify_with_argon2id() {
     let stored = hash(&[], b"correct horse battery staple\n");
@@ -86,10 +96,11 @@ fn bcrypt_hashes_verify_and_need_a_rehash() {
     let output = verify(&stored, b"hunter2\n");
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout(&output), "valid\nneeds-rehash\n");
-    // An htpasswd -nbB hash (tests/data of the passwords crate).
-    let htpasswd = "$2y$05$o8XwtrS2BvdN9epvaRZYb.q5uBp8O2TXX9ftDkFosPoYWkx3GtIQO";
+    // The `htpasswd -nbB user hunter2` hash of the passwords crate's tests/data.
+    let (password, htpasswd) = htpasswd_fixture();
+    assert_eq!(password, "hunter2");
     assert_eq!(
-        stdout(&verify(htpasswd, b"hunter2")),
+        stdout(&verify(htpasswd, password.as_bytes())),
         "valid\nneeds-rehash\n"
     );
     assert_eq!(verify(htpasswd, b"hunter3").status.code(), Some(1));
@@ -167,6 +178,19 @@ fn no_silent_truncation_on_the_command_line() {
     let output = verify(&stored, longer.as_bytes());
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stdout(&output), "invalid\n");
+}
+
+#[test]
+fn stdin_beyond_any_password_is_too_long() {
+    // 16 MiB: far more than any command accepts. Each answers as it would for a password
+    // just over its limit (the unit tests show the rest is never read).
+    let flood = vec![b'a'; 16 << 20];
+    assert_usage_error(&palisade(&["password", "hash"], &flood), "too long");
+    let stored = hash(&[], b"pw");
+    assert_usage_error(&verify(&stored, &flood), "too long");
+    let check = palisade(&["password", "check"], &flood);
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    assert_eq!(stdout(&check), "too long: use at most 128 characters\n");
 }
 
 #[test]

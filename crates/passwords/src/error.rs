@@ -45,7 +45,9 @@ pub enum Error {
     #[error("password hashing pool is busy")]
     Busy,
 
-    /// A hashing worker stopped before it answered (the runtime is shutting down).
+    /// A hashing worker stopped before it answered: the runtime is shutting down, or the
+    /// hashing job panicked (a bug; logged at error level, without the panic message). The
+    /// password was not verified and nothing was hashed.
     #[error("password hashing worker stopped before it answered")]
     WorkerStopped,
 

@@ -31,10 +31,20 @@ pub enum Normalization {
     /// Unicode NFKC, as NIST SP 800-63B recommends: the same password typed on systems
     /// that compose accents differently (`é` as one code point or as `e` + U+0301) hashes the
     /// same. Passwords that are not valid UTF-8 are hashed as given.
+    ///
+    /// Stored hashes made elsewhere may be of text that was never normalized. When the
+    /// normalized text does not match a hash that records no pepper key id (bcrypt, or
+    /// argon2 made by another tool or without a pepper), and NFKC changed the text, the
+    /// text as typed is tried too; a match that way verifies and needs a rehash, which
+    /// [`Hasher::verify_and_upgrade`] makes from the normalized text. This accepts exactly
+    /// the text the old system hashed, never another one: normalized text is never equal to
+    /// text that NFKC changes. The cost is a second hash computation on a failed verify of
+    /// such text. The dummy verify follows the same rule on its own hash, so an unknown
+    /// user costs what a user with a current hash costs.
     #[default]
     Nfkc,
-    /// The bytes as given. For hashes migrated from a system that hashed non-ASCII
-    /// passwords without normalizing them.
+    /// The bytes as given, for every hash. For systems whose every hash was made from text
+    /// as typed: new hashes are then made the same way.
     None,
 }
 
@@ -73,6 +83,8 @@ pub struct Hasher {
     limits: VerifyLimits,
     normalization: Normalization,
     random: Box<dyn RandomSource>,
+    /// Whether `random` is the default [`OsRandom`], for `Debug`.
+    os_random: bool,
     dummy: PasswordHash,
 }
 
@@ -150,6 +162,9 @@ impl Hasher {
     /// - [`Error::TooExpensive`] when its parameters exceed the [`VerifyLimits`];
     /// - [`Error::UnknownPepperKey`] when it was peppered with a key this hasher lacks;
     /// - [`Error::PasswordTooLong`] over [`MAX_PASSWORD_LEN`] bytes, before any work.
+    ///
+    /// With [`Normalization::Nfkc`] (the default), a hash made elsewhere from text as typed
+    /// verifies too, and needs a rehash: see there.
     pub fn verify(&self, password: impl AsRef<[u8]>, stored: &str) -> Result<Verified, Error> {
         self.verify_hash(password, &PasswordHash::parse(stored)?)
     }
@@ -164,14 +179,19 @@ impl Hasher {
         password: impl AsRef<[u8]>,
         stored: &PasswordHash,
     ) -> Result<Verified, Error> {
-        let input = self.prepare(password.as_ref())?;
+        let password = password.as_ref();
+        let input = self.prepare(password)?;
         if self.matches(&input, stored)? {
-            Ok(Verified {
+            return Ok(Verified {
                 needs_rehash: self.needs_rehash(stored),
-            })
-        } else {
-            Err(Error::Invalid)
+            });
         }
+        if self.retries_as_typed(password, &input, stored) && self.matches(password, stored)? {
+            // A hash of the text as typed, from a system that did not normalize: replace
+            // it with one of the normalized text.
+            return Ok(Verified { needs_rehash: true });
+        }
+        Err(Error::Invalid)
     }
 
     /// Verifies, and when the stored hash needs a rehash, makes its replacement with the
@@ -186,8 +206,16 @@ impl Hasher {
         password: impl AsRef<[u8]>,
         stored: &str,
     ) -> Result<Option<PasswordHash>, Error> {
-        let password = password.as_ref();
-        if self.verify(password, stored)?.needs_rehash() {
+        self.verify_and_upgrade_hash(password.as_ref(), &PasswordHash::parse(stored)?)
+    }
+
+    /// [`Hasher::verify_and_upgrade`] for an already parsed hash.
+    pub(crate) fn verify_and_upgrade_hash(
+        &self,
+        password: &[u8],
+        stored: &PasswordHash,
+    ) -> Result<Option<PasswordHash>, Error> {
+        if self.verify_hash(password, stored)?.needs_rehash() {
             self.hash(password).map(Some)
         } else {
             Ok(None)
@@ -268,12 +296,24 @@ impl Hasher {
         &self.dummy
     }
 
+    /// Whether a verify whose normalized attempt failed tries the text as typed: see
+    /// [`Normalization::Nfkc`]. Only for hashes without a pepper key id (this crate made
+    /// every peppered hash, from normalized text) and text that NFKC changes (otherwise
+    /// the second attempt would repeat the first).
+    fn retries_as_typed(&self, password: &[u8], normalized: &[u8], stored: &PasswordHash) -> bool {
+        self.normalization == Normalization::Nfkc
+            && stored.pepper_id().is_none()
+            && password.len() <= MAX_PASSWORD_LEN
+            && password != normalized
+    }
+
     /// Normalizes and length-checks a password; the copy is zeroized on drop.
     fn prepare(&self, password: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         let too_long = Error::PasswordTooLong {
             max: MAX_PASSWORD_LEN,
         };
-        // NFKC can shrink text, but never below a quarter: bound the work before doing it.
+        // Bound the work before normalizing: text over four times the limit is refused
+        // outright (no real password shrinks that much under NFKC).
         if password.len() > 4 * MAX_PASSWORD_LEN {
             return Err(too_long);
         }
@@ -358,6 +398,14 @@ impl fmt::Debug for Hasher {
             .field("pepper", &self.peppers.as_ref().map(Peppers::current_id))
             .field("limits", &self.limits)
             .field("normalization", &self.normalization)
+            .field(
+                "random",
+                &if self.os_random {
+                    "OsRandom"
+                } else {
+                    "dangerous_random_source"
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -407,8 +455,15 @@ impl HasherBuilder {
         self
     }
 
-    /// Where salts come from ([`OsRandom`] otherwise).
-    pub fn random_source(mut self, random: impl RandomSource + 'static) -> Self {
+    /// Takes salts (and the dummy hash's random bytes) from `random` instead of the
+    /// operating system ([`OsRandom`]).
+    ///
+    /// Dangerous: salts are what make two users with the same password get different
+    /// hashes. A source that repeats itself, or that an attacker can predict, gives repeated
+    /// or precomputable salts, so one guess tests many accounts at once. The only reason to
+    /// use it is a known-answer test that needs reproducible hash strings; production code
+    /// keeps the default. A hasher built this way says so in its `Debug` output.
+    pub fn dangerous_random_source(mut self, random: impl RandomSource + 'static) -> Self {
         self.random = Some(Box::new(random));
         self
     }
@@ -430,6 +485,7 @@ impl HasherBuilder {
             }
             peppers.check()?;
         }
+        let os_random = self.random.is_none();
         let random = self.random.unwrap_or_else(|| Box::new(OsRandom));
         let dummy = dummy_hash(
             self.scheme,
@@ -442,6 +498,7 @@ impl HasherBuilder {
             peppers: self.peppers,
             normalization: self.normalization,
             random,
+            os_random,
             dummy,
         })
     }

@@ -47,6 +47,19 @@ impl fmt::Display for Violation {
 /// [`zxcvbn`](https://docs.rs/zxcvbn) crate (a Rust port of Dropbox's estimator): a password
 /// is refused when zxcvbn matches the whole of it as one entry of that list, including
 /// case, l33t and reversed variants (`Password1`, `p@ssw0rd`, `drowssap`).
+///
+/// # Cost
+///
+/// The check takes untrusted input, so its work is bounded. Input longer than 16 bytes
+/// per allowed character is refused as [`Violation::TooLong`] before it is normalized
+/// (no text that long can normalize to `max_chars` characters). zxcvbn, whose l33t
+/// matching costs up to a second on a 256-character input, runs only on passwords of
+/// at most 20 characters, the length of the longest entry on its list: a longer password
+/// cannot be one entry. Its worst case is then a few tens of milliseconds (a 20-character
+/// password made of l33t characters; bench `password/policy check`), about one argon2
+/// hash: from async code, run it on the [`HashingPool`](crate::HashingPool) with
+/// [`HashingPool::check_policy`](crate::HashingPool::check_policy), or on
+/// `tokio::task::spawn_blocking`, never on the runtime's own threads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     min_chars: usize,
@@ -57,8 +70,16 @@ pub struct Policy {
 impl Policy {
     /// The smallest minimum allowed (ASVS 6.2.1).
     pub const MIN_CHARS: usize = 8;
-    /// The largest maximum allowed: 256 characters are at most 1024 bytes, so every
-    /// password the policy accepts can be hashed.
+    /// The largest maximum allowed. 256 characters of NFKC text are at most 1024 bytes, so
+    /// a [`Hasher`](crate::Hasher) with the default [`Normalization::Nfkc`] can hash every
+    /// password the policy accepts. With [`Normalization::None`] the hasher takes the text
+    /// as typed, which can be longer than its normalized form (`e` + U+0301 is one
+    /// character here, two as typed): [`Hasher::hash`](crate::Hasher::hash) then refuses a
+    /// text over [`MAX_PASSWORD_LEN`](crate::MAX_PASSWORD_LEN) bytes with
+    /// [`Error::PasswordTooLong`].
+    ///
+    /// [`Normalization::Nfkc`]: crate::Normalization::Nfkc
+    /// [`Normalization::None`]: crate::Normalization::None
     pub const MAX_CHARS_LIMIT: usize = 256;
     /// The smallest maximum allowed (ASVS 6.2.9: at least 64 characters must be permitted).
     pub const MAX_CHARS_FLOOR: usize = 64;
@@ -78,12 +99,18 @@ impl Policy {
         PolicyBuilder(Self::new())
     }
 
-    /// Checks a candidate password.
+    /// Checks a candidate password. It can take tens of milliseconds (see "Cost" above):
+    /// keep it off the async runtime's threads.
     ///
     /// # Errors
     ///
     /// Every [`Violation`] that applies, in a stable order (length first).
     pub fn check(&self, password: &str) -> Result<(), Vec<Violation>> {
+        if self.is_over_input_bound(password) {
+            return Err(vec![Violation::TooLong {
+                max: self.max_chars,
+            }]);
+        }
         let normalized = Zeroizing::new(password.nfkc().collect::<String>());
         let chars = normalized.chars().count();
         let mut violations = Vec::new();
@@ -96,8 +123,9 @@ impl Policy {
             violations.push(Violation::TooLong {
                 max: self.max_chars,
             });
-        } else if self.reject_common && is_common(&normalized) {
-            // Only within the length cap: the estimator's cost grows with the length.
+        } else if self.reject_common && chars <= COMMON_LIST_LONGEST && is_common(&normalized) {
+            // Only up to the list's longest entry: zxcvbn's cost grows quickly with the
+            // length, and a longer password cannot be one entry.
             violations.push(Violation::Common);
         }
         if violations.is_empty() {
@@ -118,7 +146,28 @@ impl Policy {
     pub fn max_chars(&self) -> usize {
         self.max_chars
     }
+
+    /// Whether `password` is too long in bytes to normalize to `max_chars` characters.
+    ///
+    /// NFKC turns at most four code points into one: a composed character's canonical
+    /// decomposition is at most four code points long, and no code point decomposes to
+    /// nothing (a unit test checks both over all of Unicode). A code point is at most four
+    /// bytes of UTF-8. So text over `16 * max_chars` bytes has more than `max_chars`
+    /// characters after NFKC, whatever it holds, and can be refused without normalizing it.
+    pub(crate) fn is_over_input_bound(&self, password: &str) -> bool {
+        password.len() > self.max_chars.saturating_mul(MAX_BYTES_PER_CHAR)
+    }
 }
+
+/// Bytes of input that can normalize to one character: four code points of four bytes.
+const MAX_BYTES_PER_CHAR: usize = 4 * 4;
+
+/// The length in characters of the longest entry on zxcvbn 3's password list
+/// (`q1w2e3r4t5y6u7i8o9p0` and two others). The list is ASCII, and zxcvbn matches a
+/// password's characters one for one against an entry (lower case, l33t substitution and
+/// reversal all keep the length), so a password with more characters is never one entry.
+/// A test checks that the longest entries are still refused.
+const COMMON_LIST_LONGEST: usize = 20;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -278,8 +327,89 @@ mod tests {
         assert!(lax.check("password").is_ok());
     }
 
+    #[test]
+    fn nfkc_turns_at_most_four_code_points_into_one() {
+        // The premises of `is_over_input_bound`, over every code point.
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let one = c.to_string();
+            assert!(one.nfd().count() <= 4, "U+{:04X}", u32::from(c));
+            assert!(one.nfkd().count() >= 1, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn input_over_the_byte_bound_is_too_long_before_any_work() {
+        let policy = Policy::new();
+        assert!(!policy.is_over_input_bound(&"a".repeat(16 * 128)));
+        assert!(policy.is_over_input_bound(&"a".repeat(16 * 128 + 1)));
+        // Greek capital alpha with psili, perispomeni and ypogegrammeni, decomposed: four
+        // code points, eight bytes, one character after NFKC. 128 of them are allowed and
+        // go through the whole check; 129 are too long, found by normalizing.
+        let greek = "\u{391}\u{313}\u{342}\u{345}";
+        assert_eq!(greek.nfkc().count(), 1);
+        assert_eq!(policy.check(&greek.repeat(128)), Ok(()));
+        assert_eq!(
+            policy.check(&greek.repeat(129)),
+            Err(vec![Violation::TooLong { max: 128 }])
+        );
+        // A megabyte is refused without normalizing it.
+        assert_eq!(
+            policy.check(&"a".repeat(1 << 20)),
+            Err(vec![Violation::TooLong { max: 128 }])
+        );
+    }
+
+    #[test]
+    fn the_longest_common_passwords_are_still_refused() {
+        let policy = Policy::builder().max_chars(256).build().unwrap();
+        for longest in [
+            "q1w2e3r4t5y6u7i8o9p0",
+            "12345678900987654321",
+            "nemvxyheqdd5oqxyxyzi",
+        ] {
+            assert_eq!(longest.chars().count(), COMMON_LIST_LONGEST);
+            assert_eq!(
+                policy.check(longest),
+                Err(vec![Violation::Common]),
+                "{longest}"
+            );
+        }
+        // The worst case for zxcvbn's l33t matching, at every length up to the policy's
+        // maximum: never common, and (see the bench) cheap beyond 20 characters.
+        let l33t: String = "4@8({[<3691!|70$5+%2"
+            .repeat(13)
+            .chars()
+            .take(256)
+            .collect();
+        assert_eq!(policy.check(&l33t), Ok(()));
+        assert_eq!(policy.check(&l33t[..20]), Ok(()));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn text_over_the_byte_bound_has_too_many_characters(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "\u{391}\u{313}\u{342}\u{345}", // four code points, one character
+                    "\u{1100}\u{1161}\u{11a8}", // Hangul jamo: one syllable
+                    "e\u{301}",
+                    "\u{ff21}", // fullwidth A
+                    "\u{1d400}", // mathematical bold A
+                    "\u{fdfa}", // one code point, eighteen after NFKC
+                    "a",
+                ]),
+                0..700,
+            ),
+        ) {
+            let text: String = pieces.concat();
+            let policy = Policy::builder().max_chars(64).build().unwrap();
+            if policy.is_over_input_bound(&text) {
+                proptest::prop_assert!(text.nfkc().count() > 64);
+            }
+        }
+
         #[test]
         fn length_reasons_match_the_normalized_length(password in "\\PC{0,140}") {
             let chars = password.nfkc().count();

@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::hasher::{Hasher, MAX_PASSWORD_LEN, Verified};
-use crate::{Error, PasswordHash};
+use crate::{Error, PasswordHash, Policy, Violation};
 
 /// Runs a [`Hasher`]'s work on tokio's blocking threads, a bounded number at a time, with
 /// a bounded queue in front.
@@ -51,7 +51,8 @@ pub struct PoolMetrics {
     pub queued: usize,
     /// The most hashes that have ever run at the same time.
     pub peak_running: usize,
-    /// Requests refused with [`Error::Busy`] so far.
+    /// Requests refused with [`Error::Busy`] so far. Refusals are logged only at debug
+    /// level (a flood would otherwise flood the logs too): alert on this counter instead.
     pub rejected: u64,
 }
 
@@ -110,8 +111,9 @@ impl HashingPool {
         stored: &str,
     ) -> Result<Option<PasswordHash>, Error> {
         let password = copy_password(password.as_ref())?;
+        // Parsed once, here, so a malformed hash is refused before it takes a place.
         let stored = PasswordHash::parse(stored)?;
-        self.run(move |hasher| hasher.verify_and_upgrade(&*password, stored.as_str()))
+        self.run(move |hasher| hasher.verify_and_upgrade_hash(&password, &stored))
             .await
     }
 
@@ -125,6 +127,30 @@ impl HashingPool {
         let password = copy_password(password.as_ref())?;
         self.run(move |hasher| hasher.dummy_verify(&*password))
             .await
+    }
+
+    /// [`Policy::check`] on the pool, for registration and password-change handlers: the
+    /// check can cost as much as a hash on adversarial input, so it takes a slot like one.
+    /// Input too long to pass is refused at once, without a slot.
+    ///
+    /// The outer `Result` is the pool's ([`Error::Busy`], [`Error::WorkerStopped`]); the
+    /// inner one is the policy's verdict.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] when the queue is full, [`Error::WorkerStopped`] when the worker
+    /// stopped.
+    pub async fn check_policy(
+        &self,
+        policy: &Policy,
+        password: &str,
+    ) -> Result<Result<(), Vec<Violation>>, Error> {
+        if policy.is_over_input_bound(password) {
+            return Ok(policy.check(password));
+        }
+        let password = Zeroizing::new(password.to_owned());
+        let policy = policy.clone();
+        self.run(move |_| Ok(policy.check(&password))).await
     }
 
     /// The hasher the pool runs.
@@ -165,7 +191,17 @@ impl HashingPool {
             let _running = Running::start(&inner);
             job(&inner.hasher)
         });
-        task.await.map_err(|_| Error::WorkerStopped)?
+        match task.await {
+            Ok(result) => result,
+            Err(stopped) => {
+                if stopped.is_panic() {
+                    // A bug in the hashing code, not bad input. The payload is not logged:
+                    // it could quote what the job was working on.
+                    tracing::error!("password hashing job panicked; the request fails");
+                }
+                Err(Error::WorkerStopped)
+            }
+        }
     }
 }
 
@@ -238,8 +274,11 @@ impl Admission {
         match admitted {
             Ok(_) => Ok(Self(Arc::clone(inner))),
             Err(_) => {
+                // One event per refusal would flood the logs in exactly the flood the pool
+                // is there for: refusals are counted (`PoolMetrics::rejected`), and only
+                // logged at debug level.
                 inner.rejected.fetch_add(1, Ordering::SeqCst);
-                tracing::warn!(
+                tracing::debug!(
                     max_concurrent = inner.max_concurrent,
                     max_admitted = inner.max_admitted,
                     "password hashing pool full; request refused"

@@ -4,8 +4,10 @@ use std::fmt;
 
 /// A source of cryptographically secure random bytes, used for salts.
 ///
-/// The default is [`OsRandom`]. Tests can plug in a fixed source to get reproducible hash
-/// strings; production code has no reason to.
+/// The default is [`OsRandom`]. Known-answer tests can plug in a fixed source through
+/// [`HasherBuilder::dangerous_random_source`](crate::HasherBuilder::dangerous_random_source)
+/// to get reproducible hash strings; production code has no reason to, and the method's
+/// name says so.
 pub trait RandomSource: Send + Sync {
     /// Fills `dest` with random bytes.
     ///

@@ -2,53 +2,15 @@
 //! parameters and pepper, as a real verify. What ran is observed through the `tracing`
 //! event the hasher emits just before it computes a hash.
 
-use std::fmt;
-use std::sync::{Arc, Mutex};
-
 use passwords::{BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, PepperId, PepperKey, Peppers};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 
-use crate::common::weak_params;
-
-/// Records every event's fields as `name=value` lines.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Vec<String>>>>);
-
-struct Fields(Vec<String>);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push(format!("{}={value:?}", field.name()));
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(Vec::new());
-        event.record(&mut fields);
-        self.0.lock().expect("capture lock").push(fields.0);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
+use crate::common::{capture_events, weak_params};
 
 /// The hash computations `f` performed, as seen by the hasher's own event.
 fn computations(f: impl FnOnce()) -> Vec<Vec<String>> {
-    let capture = Capture::default();
-    tracing::subscriber::with_default(capture.clone(), f);
-    let events = capture.0.lock().expect("capture lock").clone();
-    events
+    capture_events(f)
         .into_iter()
+        .map(|(_, fields)| fields)
         .filter(|fields| fields.iter().any(|f| f.contains("computing password hash")))
         .collect()
 }
@@ -128,4 +90,42 @@ fn dummy_verify_never_succeeds_and_fails_like_verify_on_long_input() {
         hasher.verify(&too_long, stored.as_str()),
         Err(Error::PasswordTooLong { .. })
     ));
+}
+
+#[test]
+fn text_that_nfkc_changes_costs_the_same_for_known_and_unknown_users() {
+    // A wrong password that NFKC changes (a decomposed accent): against a hash without a
+    // pepper key id, the text as typed is tried too, so a failed verify computes twice.
+    let wrong = "cre\u{300}me br\u{fb}le\u{301}e";
+    for peppered in [false, true] {
+        let builder = Hasher::builder().argon2id(weak_params());
+        let hasher = if peppered {
+            builder.pepper(Peppers::new(
+                PepperKey::new(PepperId::new(3), &[3; 32]).unwrap(),
+            ))
+        } else {
+            builder
+        }
+        .build()
+        .unwrap();
+        let stored = hasher.hash("the real password").unwrap();
+        let real = computations(|| {
+            assert!(matches!(
+                hasher.verify(wrong, stored.as_str()),
+                Err(Error::Invalid)
+            ));
+        });
+        let dummy = computations(|| {
+            assert!(matches!(hasher.dummy_verify(wrong), Err(Error::Invalid)));
+        });
+        // A peppered hash was made by this crate from normalized text: no second try.
+        let expected = if peppered { 1 } else { 2 };
+        assert_eq!(real.len(), expected, "peppered: {peppered}, {real:?}");
+        assert_eq!(dummy, real, "peppered: {peppered}");
+        // Text that NFKC leaves alone is computed once, whatever the hash.
+        let once = computations(|| {
+            let _ = hasher.verify("plain wrong", stored.as_str());
+        });
+        assert_eq!(once.len(), 1, "{once:?}");
+    }
 }

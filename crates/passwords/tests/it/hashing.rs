@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use passwords::{
-    Algorithm, Argon2Params, BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, PasswordHash,
-    VerifyLimits,
+    Algorithm, Argon2Params, BcryptCost, Error, Hasher, MAX_PASSWORD_LEN, Normalization,
+    PasswordHash, Policy, VerifyLimits,
 };
 use proptest::prelude::*;
 
@@ -167,12 +167,40 @@ fn bcrypt_over_72_bytes_is_an_error_never_a_truncation() {
         hasher.verify(&longer, stored.as_str()),
         Err(Error::Invalid)
     ));
-    // The same holds for a legacy hash made by another tool.
+    // An argon2id hasher refuses it against a legacy bcrypt hash just the same.
     let argon2_hasher = fast_hasher();
     assert!(matches!(
         argon2_hasher.verify(&longer, stored.as_str()),
         Err(Error::Invalid)
     ));
+}
+
+#[test]
+fn bcrypt_hashes_made_by_htpasswd_never_match_over_72_bytes() {
+    // htpasswd hashed a 72-byte password, and a 73-byte one whose 73rd byte it silently
+    // dropped (so that hash is the 72-byte prefix's hash too).
+    let lines = fixture("htpasswd-72.txt");
+    let [(prefix, prefix_hash), (longer, longer_hash)] = lines.as_slice() else {
+        panic!("two lines expected: {lines:?}");
+    };
+    assert_eq!((prefix.len(), longer.len()), (72, 73));
+    assert!(longer.starts_with(prefix.as_str()));
+    let hasher = fast_hasher();
+    assert!(hasher.verify(prefix, prefix_hash).is_ok());
+    // The truncation is real: the raw bcrypt crate accepts either password for either
+    // hash, and the 72-byte prefix verifies against the 73-byte password's hash.
+    for hash in [prefix_hash, longer_hash] {
+        assert!(bcrypt::verify(longer, hash).unwrap(), "{hash}");
+        assert!(hasher.verify(prefix, hash).is_ok(), "{hash}");
+    }
+    // This crate never matches the 73-byte password, even against the hash htpasswd made
+    // of it.
+    for hash in [prefix_hash, longer_hash] {
+        assert!(
+            matches!(hasher.verify(longer, hash), Err(Error::Invalid)),
+            "{hash}"
+        );
+    }
 }
 
 #[test]
@@ -218,6 +246,37 @@ fn the_same_text_typed_composed_or_decomposed_verifies() {
             .verify("cafe\u{301} cre\u{300}me", stored.as_str())
             .is_ok()
     );
+}
+
+#[test]
+fn what_the_policy_accepts_hashes_under_nfkc_but_may_not_as_typed() {
+    let policy = Policy::builder()
+        .max_chars(Policy::MAX_CHARS_LIMIT)
+        .build()
+        .unwrap();
+    let nfkc = fast_hasher();
+    let as_typed = Hasher::builder()
+        .argon2id(weak_params())
+        .normalization(Normalization::None)
+        .build()
+        .unwrap();
+    // The longest NFKC text the policy accepts: 256 four-byte characters, 1024 bytes.
+    let widest = "\u{1f600}".repeat(Policy::MAX_CHARS_LIMIT);
+    assert_eq!(widest.len(), MAX_PASSWORD_LEN);
+    assert_eq!(policy.check(&widest), Ok(()));
+    assert!(nfkc.hash(&widest).is_ok());
+    assert!(as_typed.hash(&widest).is_ok());
+    // 256 characters once normalized, but four code points each as typed: 2048 bytes.
+    let decomposed = "\u{391}\u{313}\u{342}\u{345}".repeat(Policy::MAX_CHARS_LIMIT);
+    assert_eq!(policy.check(&decomposed), Ok(()));
+    let stored = nfkc.hash(&decomposed).unwrap();
+    assert!(nfkc.verify(&decomposed, stored.as_str()).is_ok());
+    assert!(matches!(
+        as_typed.hash(&decomposed),
+        Err(Error::PasswordTooLong {
+            max: MAX_PASSWORD_LEN
+        })
+    ));
 }
 
 #[test]

@@ -7,9 +7,14 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use passwords::{Argon2Params, BcryptCost, Error, Hasher, HashingPool};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::common::fast_hasher;
+use passwords::{
+    Argon2Params, BcryptCost, Error, Hasher, HashingPool, Policy, RandomSource, Violation,
+};
+use tracing::Level;
+
+use crate::common::{Capture, capture_events, fast_hasher, weak_params};
 
 fn pool(hasher: Hasher, max_concurrent: usize, max_queued: usize) -> HashingPool {
     HashingPool::builder(hasher)
@@ -97,12 +102,28 @@ async fn requests_beyond_the_queue_get_busy_without_waiting() {
     }
     // The third request is refused on its very first poll: it never waits for a slot.
     let mut third = pin!(pool.hash("third"));
-    let first_poll = third.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    let mut first_poll = Poll::Pending;
+    let events = capture_events(|| {
+        first_poll = third.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    });
     assert!(
         matches!(first_poll, Poll::Ready(Err(Error::Busy))),
         "{first_poll:?}"
     );
     assert_eq!(pool.metrics().rejected, 1);
+    // A refusal is counted and logged at debug level only: a flood of refusals must not
+    // become a flood of warnings.
+    assert!(
+        events.iter().any(|(level, fields)| *level == Level::DEBUG
+            && fields.iter().any(|f| f.contains("pool full"))),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|(level, _)| *level != Level::WARN && *level != Level::ERROR),
+        "{events:?}"
+    );
     // The verify and dummy paths share the same bound.
     let mut dummy = pin!(pool.dummy_verify("x"));
     assert!(matches!(
@@ -224,4 +245,100 @@ async fn the_pool_verifies_upgrades_and_dummy_verifies() {
             .as_str()
             .starts_with("$argon2id$v=19$m=512,t=1,p=1$")
     );
+}
+
+/// Works for the hasher's construction (the dummy hash takes two fills), then panics: a
+/// stand-in for a bug in the hashing code.
+struct PanicsAfterBuild(AtomicUsize);
+
+impl RandomSource for PanicsAfterBuild {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), std::io::Error> {
+        assert!(
+            self.0.fetch_add(1, Ordering::SeqCst) < 2,
+            "random source broke"
+        );
+        dest.fill(7);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_job_is_reported_as_stopped_and_gives_its_slot_back() {
+    let hasher = Hasher::builder()
+        .argon2id(weak_params())
+        .dangerous_random_source(PanicsAfterBuild(AtomicUsize::new(0)))
+        .build()
+        .unwrap();
+    // One slot and no queue: a slot the panic kept would make the next request Busy.
+    let pool = pool(hasher, 1, 0);
+    // A current-thread runtime: the request is awaited on this thread, under this
+    // subscriber.
+    let capture = Capture::default();
+    let guard = tracing::subscriber::set_default(capture.clone());
+    assert!(matches!(
+        pool.hash("needs a salt").await,
+        Err(Error::WorkerStopped)
+    ));
+    drop(guard);
+    let events = capture.events();
+    assert!(
+        events.iter().any(|(level, fields)| *level == Level::ERROR
+            && fields.iter().any(|f| f.contains("panicked"))),
+        "{events:?}"
+    );
+    // The panic message is not logged: it could quote what the job worked on.
+    assert!(
+        !events
+            .iter()
+            .any(|(_, fields)| fields.iter().any(|f| f.contains("random source broke"))),
+        "{events:?}"
+    );
+    let metrics = pool.metrics();
+    assert_eq!((metrics.running, metrics.queued), (0, 0), "{metrics:?}");
+    assert!(matches!(
+        pool.dummy_verify("no salt needed").await,
+        Err(Error::Invalid)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_check_takes_a_slot_like_a_hash() {
+    let policy = Policy::new();
+    let pool = one_slow_slot();
+    assert_eq!(
+        pool.check_policy(&policy, "correct horse battery staple")
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        pool.check_policy(&policy, "p@ssw0rd").await.unwrap(),
+        Err(vec![Violation::Common])
+    );
+
+    let running = spawn_hash(&pool, "first");
+    let queued = spawn_hash(&pool, "second");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (pool.metrics().running, pool.metrics().queued) != (1, 1) {
+        assert!(Instant::now() < deadline, "pool never filled");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // A full pool refuses the check like any other request...
+    let mut check = pin!(pool.check_policy(&policy, "a 20-char l33t: 4@8("));
+    assert!(matches!(
+        check.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+        Poll::Ready(Err(Error::Busy))
+    ));
+    // ...but input too long to pass is answered at once, without a slot.
+    let huge = "x".repeat(1 << 20);
+    let mut too_long = pin!(pool.check_policy(&policy, &huge));
+    let verdict = too_long
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(
+        matches!(&verdict, Poll::Ready(Ok(Err(reasons))) if reasons == &[Violation::TooLong { max: 128 }]),
+        "{verdict:?}"
+    );
+    running.await.unwrap().unwrap();
+    queued.await.unwrap().unwrap();
 }
