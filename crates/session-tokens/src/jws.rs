@@ -9,7 +9,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::keys::Algorithm;
 use crate::{Error, KeySet, Reason};
@@ -59,9 +60,36 @@ struct HeaderIn {
     #[serde(default)]
     kid: Option<String>,
     /// RFC 7515, section 4.1.11: extensions the recipient must understand. This crate
-    /// understands none, so any `crit` refuses the token.
+    /// understands none, so a `crit` member refuses the token whatever its value, `null`
+    /// included.
     #[serde(default)]
-    crit: Option<serde::de::IgnoredAny>,
+    crit: Present,
+}
+
+/// Whether a member was present in a JSON object, whatever its value. Unlike
+/// `Option<IgnoredAny>`, which reads `null` as absent.
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer)?;
+        Ok(Self(true))
+    }
+}
+
+/// Parses a JOSE header or a claims set, which RFC 7515 (section 4) and RFC 7519 (section
+/// 7.2) require to be a JSON object. A derived `Deserialize` would also accept a JSON
+/// array, read positionally, so the first byte that is not whitespace must be `{`.
+/// serde then refuses a repeated known member and anything after the object.
+fn json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Reason> {
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return Err(Reason::Malformed);
+    }
+    serde_json::from_slice(bytes).map_err(|_| Reason::Malformed)
 }
 
 /// Signs `claims` under the key set's primary key.
@@ -106,8 +134,8 @@ pub(crate) fn verify(keys: &KeySet, token: &str) -> Result<Claims, Reason> {
     let header = URL_SAFE_NO_PAD
         .decode(header)
         .map_err(|_| Reason::Malformed)?;
-    let header: HeaderIn = serde_json::from_slice(&header).map_err(|_| Reason::Malformed)?;
-    if header.crit.is_some() {
+    let header: HeaderIn = json_object(&header)?;
+    if header.crit.0 {
         return Err(Reason::Malformed);
     }
     let algorithm = Algorithm::from_name(&header.alg).ok_or(Reason::AlgorithmNotAllowed)?;
@@ -116,7 +144,9 @@ pub(crate) fn verify(keys: &KeySet, token: &str) -> Result<Claims, Reason> {
     }
     let kid = header.kid.as_deref().ok_or(Reason::UnknownKey)?;
     let (key_algorithm, key) = keys.verifier(kid).ok_or(Reason::UnknownKey)?;
-    if key_algorithm != algorithm || !keys.allows(algorithm) {
+    // The allowlist is the algorithms of the set's keys, so the key's own algorithm being
+    // the header's is the whole check.
+    if key_algorithm != algorithm {
         return Err(Reason::AlgorithmNotAllowed);
     }
     let signature = URL_SAFE_NO_PAD
@@ -130,7 +160,7 @@ pub(crate) fn verify(keys: &KeySet, token: &str) -> Result<Claims, Reason> {
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| Reason::Malformed)?;
-    serde_json::from_slice(&payload).map_err(|_| Reason::Malformed)
+    json_object(&payload)
 }
 
 #[cfg(test)]

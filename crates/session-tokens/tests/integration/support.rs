@@ -149,3 +149,30 @@ pub(crate) fn tamper_payload(token: &str, edit: impl FnOnce(&mut Value)) -> Stri
         parts[2]
     )
 }
+
+/// The base64url HS256 signature of `signing_input` under the test key.
+pub(crate) fn hs_signature(signing_input: &str) -> String {
+    let key = EncodingKey::from_secret(&HS_SECRET);
+    let signer = (DEFAULT_PROVIDER.signer_factory)(&Algorithm::HS256, &key).expect("HS256");
+    URL_SAFE_NO_PAD.encode(signer.try_sign(signing_input.as_bytes()).expect("signing"))
+}
+
+/// A token made from `token`'s header and claims JSON *texts*, changed by `edit` as text
+/// (whitespace, member order survive), and signed with the test HS256 key.
+pub(crate) fn sign_segments(
+    token: &str,
+    edit: impl FnOnce(&str, &str) -> (String, String),
+) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let text = |part: &str| {
+        String::from_utf8(URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("UTF-8")
+    };
+    let (header, claims) = edit(&text(parts[0]), &text(parts[1]));
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let signature = hs_signature(&signing_input);
+    format!("{signing_input}.{signature}")
+}
