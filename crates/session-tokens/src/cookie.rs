@@ -35,12 +35,28 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses a `Set-Cookie` value for a token of `token_len` bytes that would exceed
+/// [`MAX_LEN`], without writing the token anywhere.
+pub(crate) fn check_size(name: &str, token_len: usize, max_age: u64) -> Result<(), Error> {
+    let digits = max_age.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let len = name.len()
+        + "=".len()
+        + token_len
+        + "; Max-Age=".len()
+        + digits
+        + "; ".len()
+        + ATTRIBUTES.len();
+    if len > MAX_LEN {
+        return Err(Error::CookieTooLarge { len });
+    }
+    Ok(())
+}
+
 /// `Set-Cookie` for `token`, living `max_age` seconds.
 pub(crate) fn set(name: &str, token: &str, max_age: u64) -> Result<HeaderValue, Error> {
+    check_size(name, token.len(), max_age)?;
     let value = format!("{name}={token}; Max-Age={max_age}; {ATTRIBUTES}");
-    if value.len() > MAX_LEN {
-        return Err(Error::CookieTooLarge { len: value.len() });
-    }
+    debug_assert!(value.len() <= MAX_LEN);
     HeaderValue::try_from(value)
         .map_err(|_| Error::Input("the session cookie is not a valid header value".into()))
 }
@@ -135,6 +151,27 @@ mod tests {
             find(&headers(&["__Host-sessionx=a"]), "__Host-session"),
             Err(Reason::Missing)
         );
+    }
+
+    #[test]
+    fn size_check_counts_exactly_what_set_writes() {
+        for max_age in [0, 9, 10, 99, 2_592_000, u64::MAX] {
+            for token_len in [0, 1, 300, 4000] {
+                let token = "t".repeat(token_len);
+                let written = format!("{DEFAULT_NAME}={token}; Max-Age={max_age}; {ATTRIBUTES}");
+                match check_size(DEFAULT_NAME, token_len, max_age) {
+                    Ok(()) => assert!(written.len() <= MAX_LEN),
+                    Err(Error::CookieTooLarge { len }) => {
+                        assert_eq!(len, written.len());
+                        assert!(len > MAX_LEN);
+                    }
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        }
+        let fits = MAX_LEN - format!("{DEFAULT_NAME}=; Max-Age=60; {ATTRIBUTES}").len();
+        assert!(check_size(DEFAULT_NAME, fits, 60).is_ok());
+        assert!(check_size(DEFAULT_NAME, fits + 1, 60).is_err());
     }
 
     #[test]

@@ -7,10 +7,10 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, HeaderValue};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::env::{Clock, OsRandom, RandomSource, SystemClock, unix_secs};
-use crate::jws::{self, Claims};
+use crate::jws::{self, Claims, Sid};
 use crate::session::{Client, SessionRequest, check_amr};
 use crate::store::{SessionRecord, SessionStore};
 use crate::types::SID_LEN;
@@ -277,7 +277,7 @@ impl SessionManager {
         let claims = jws::verify(&self.keys(), token).map_err(Error::invalid)?;
         let now = self.now();
         self.check_claims(&claims, now).map_err(Error::invalid)?;
-        let handle = SessionHandle::of_sid(&claims.sid);
+        let handle = SessionHandle::of_sid(claims.sid.as_str());
         let found = self
             .inner
             .store
@@ -322,7 +322,7 @@ impl SessionManager {
         if claims.nbf > now.saturating_add(leeway) || claims.iat > now.saturating_add(leeway) {
             return Err(Reason::NotYetValid);
         }
-        if claims.sid.len() != SID_LEN || Aal::from_level(claims.aal).is_none() {
+        if claims.sid.as_str().len() != SID_LEN || Aal::from_level(claims.aal).is_none() {
             return Err(Reason::Malformed);
         }
         Ok(())
@@ -610,12 +610,12 @@ impl SessionManager {
             label: client.label,
             revoked_at: None,
         };
-        let mut claims = Claims {
+        let claims = Claims {
             iss: self.inner.issuer.clone(),
             aud: self.inner.audience.clone(),
             sub: record.user.as_str().to_owned(),
             org: record.tenant.as_str().to_owned(),
-            sid: sid.to_string(),
+            sid: Sid::new(sid),
             iat: now,
             nbf: now,
             exp: expires_at,
@@ -624,11 +624,14 @@ impl SessionManager {
             amr: record.amr.clone(),
             generation,
         };
-        let token = jws::sign(&self.keys(), &claims);
-        claims.sid.zeroize();
-        let token = SessionToken::new(token?);
+        let token = SessionToken::new(jws::sign(&self.keys(), &claims)?);
+        drop(claims);
         // Refuse now, before storing anything, a session whose cookie could not be set.
-        cookie::set(&self.inner.cookie_name, token.expose(), self.inner.lifetime)?;
+        cookie::check_size(
+            &self.inner.cookie_name,
+            token.expose().len(),
+            self.inner.lifetime,
+        )?;
         self.inner.store.insert(&record).await?;
         Ok(Issued {
             token,
