@@ -69,29 +69,41 @@ pub(crate) fn clear(name: &str) -> Result<HeaderValue, Error> {
 
 /// The value of the cookie `name` in the request's `Cookie` headers.
 ///
-/// A cookie that appears twice is refused ([`Reason::Malformed`]): a `__Host-` cookie can
-/// be set only once per host, so a second copy means something is wrong.
+/// The headers are split as bytes, so another cookie holding bytes that are not visible
+/// ASCII (which browsers pass through) cannot hide the session cookie; only the session
+/// cookie's own value must be visible ASCII ([`Reason::Malformed`] otherwise).
+///
+/// A cookie that appears twice is refused ([`Reason::Malformed`]) and logged: a `__Host-`
+/// cookie can be set only once per host, so a second copy means something is wrong.
 pub(crate) fn find<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, Reason> {
-    let mut found = None;
+    let mut found: Option<&'h [u8]> = None;
+    let mut copies = 0usize;
     for header in headers.get_all(COOKIE) {
-        let Ok(header) = header.to_str() else {
-            continue;
-        };
-        for pair in header.split(';') {
-            let Some((key, value)) = pair.trim().split_once('=') else {
+        for pair in header.as_bytes().split(|&b| b == b';') {
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
                 continue;
             };
-            if key.trim() == name {
-                if found.is_some() {
-                    return Err(Reason::Malformed);
-                }
-                found = Some(value.trim());
+            let (key, value) = pair.split_at(eq);
+            if key.trim_ascii() == name.as_bytes() {
+                copies += 1;
+                found.get_or_insert(value[1..].trim_ascii());
             }
         }
     }
+    if copies > 1 {
+        tracing::warn!(
+            cookie = name,
+            copies,
+            "session cookie sent more than once: request refused"
+        );
+        return Err(Reason::Malformed);
+    }
     match found {
-        None | Some("") => Err(Reason::Missing),
-        Some(value) => Ok(value),
+        None | Some(b"") => Err(Reason::Missing),
+        Some(value) if value.iter().all(u8::is_ascii_graphic) => {
+            std::str::from_utf8(value).map_err(|_| Reason::Malformed)
+        }
+        Some(_) => Err(Reason::Malformed),
     }
 }
 
@@ -172,6 +184,28 @@ mod tests {
         let fits = MAX_LEN - format!("{DEFAULT_NAME}=; Max-Age=60; {ATTRIBUTES}").len();
         assert!(check_size(DEFAULT_NAME, fits, 60).is_ok());
         assert!(check_size(DEFAULT_NAME, fits + 1, 60).is_err());
+    }
+
+    #[test]
+    fn other_cookies_with_any_bytes_do_not_hide_the_session_cookie() {
+        let planted = HeaderValue::from_bytes(b"junk=\xff\xfe; __Host-session=tok").unwrap();
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, planted);
+        assert_eq!(find(&h, "__Host-session"), Ok("tok"));
+        // In a header of its own, before the session cookie's header.
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_bytes(b"x=\xe9t\xe9").unwrap());
+        h.append(COOKIE, HeaderValue::from_static("__Host-session=tok"));
+        assert_eq!(find(&h, "__Host-session"), Ok("tok"));
+        // The session cookie's own value must be visible ASCII.
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"__Host-session=t\xffk").unwrap(),
+        );
+        assert_eq!(find(&h, "__Host-session"), Err(Reason::Malformed));
+        let h = headers(&["__Host-session=a b"]);
+        assert_eq!(find(&h, "__Host-session"), Err(Reason::Malformed));
     }
 
     #[test]
