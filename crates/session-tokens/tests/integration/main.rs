@@ -10,4 +10,5 @@ mod rotation;
 mod router;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod storage;
+mod store_data;
 mod support;
