@@ -125,16 +125,10 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Where time comes from. Default the system clock.
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Box::new(clock);
-        self
-    }
-
-    /// Where session ids come from. Default the operating system's generator.
-    pub fn random(mut self, random: impl RandomSource) -> Self {
-        self.random = Box::new(random);
-        self
+    /// The options that can undo the manager's guarantees: where time and session ids come
+    /// from. See [`DangerousBuilder`].
+    pub fn dangerous(self) -> DangerousBuilder {
+        DangerousBuilder { builder: self }
     }
 
     /// Checks the configuration and builds the manager.
@@ -199,6 +193,62 @@ impl SessionManagerBuilder {
                 csrf: self.csrf,
             }),
         })
+    }
+}
+
+/// Options that break the manager's guarantees when misused, behind
+/// [`SessionManagerBuilder::dangerous`] so that they stand out in review.
+///
+/// A clock that runs late keeps expired and idle sessions alive, and one that can be set
+/// revives them; a random source that is not a cryptographically secure generator makes
+/// session ids guessable. These exist for deterministic tests and for platforms with their
+/// own time or entropy service.
+///
+/// ```
+/// # use session_tokens::{KeySet, MemoryStore, SessionManager, SigningKey, SystemClock};
+/// # fn main() -> Result<(), session_tokens::Error> {
+/// # let keys = KeySet::new(SigningKey::hs256("k", &[7u8; 32])?);
+/// let manager = SessionManager::builder(keys, MemoryStore::new())
+///     .issuer("https://auth.example.com")
+///     .audience("https://app.example.com")
+///     .dangerous()
+///     .clock(SystemClock)
+///     .done()
+///     .build()?;
+/// # let _ = manager;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct DangerousBuilder {
+    builder: SessionManagerBuilder,
+}
+
+impl DangerousBuilder {
+    /// Where time comes from. Default [`SystemClock`]. Every lifetime, idle timeout and
+    /// `nbf`/`iat` check trusts it.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.builder.clock = Box::new(clock);
+        self
+    }
+
+    /// Where session ids come from. Default [`OsRandom`], the operating system's
+    /// generator. Anything else must be a cryptographically secure generator: whoever
+    /// predicts a session id and holds a signing key holds the session.
+    pub fn random(mut self, random: impl RandomSource) -> Self {
+        self.builder.random = Box::new(random);
+        self
+    }
+
+    /// Back to the ordinary options.
+    pub fn done(self) -> SessionManagerBuilder {
+        self.builder
+    }
+}
+
+impl fmt::Debug for DangerousBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DangerousBuilder").finish_non_exhaustive()
     }
 }
 

@@ -139,7 +139,9 @@ async fn a_session_whose_cookie_would_exceed_4096_bytes_is_not_issued() {
     let manager = session_tokens::SessionManager::builder(KeySet::new(hs_key()), store.clone())
         .issuer(format!("https://{}.example.com", "a".repeat(3000)))
         .audience(AUDIENCE)
+        .dangerous()
         .clock(clock.clone())
+        .done()
         .build()
         .unwrap();
     let err = manager.issue(request("acme", "alice")).await.unwrap_err();

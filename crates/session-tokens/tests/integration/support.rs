@@ -68,7 +68,9 @@ pub(crate) fn builder(
     SessionManager::builder(keys, store)
         .issuer(ISSUER)
         .audience(AUDIENCE)
+        .dangerous()
         .clock(clock.clone())
+        .done()
 }
 
 /// An HS256 manager over `store`.
