@@ -31,6 +31,15 @@ const MIN_LIFETIME: u64 = 60;
 const MAX_LIFETIME: u64 = 400 * 24 * 60 * 60;
 const MAX_LEEWAY: u64 = 300;
 
+/// When a session began, when its absolute lifetime ends, and when its user last
+/// authenticated.
+#[derive(Clone, Copy)]
+struct Span {
+    created_at: u64,
+    expires_at: u64,
+    authenticated_at: u64,
+}
+
 /// Issues, verifies and revokes sessions. Cheap to clone: clones share keys, store and
 /// configuration.
 ///
@@ -292,6 +301,7 @@ impl SessionManager {
                 request.amr,
                 request.client,
                 generation,
+                None,
             )
             .await?;
         tracing::info!(
@@ -535,8 +545,14 @@ impl SessionManager {
             .bump_generation(current.tenant(), current.user(), self.now())
             .await?;
         tracing::info!(tenant = %current.tenant(), user = %current.user(), generation, "password changed: sessions invalidated");
-        self.reissue(current, current.aal(), current.amr().to_vec(), generation)
-            .await
+        self.reissue(
+            current,
+            current.aal(),
+            current.amr().to_vec(),
+            generation,
+            None,
+        )
+        .await
     }
 
     /// After a password reset (no session at hand): bumps the user's generation, so every
@@ -577,24 +593,14 @@ impl SessionManager {
             }
         }
         check_amr(&methods)?;
-        let now = self.now();
-        if now >= current.record.expires_at {
-            return Err(Error::invalid(Reason::Expired));
-        }
-        if !self
-            .inner
-            .store
-            .revoke(current.tenant(), current.user(), current.handle(), now)
-            .await?
-        {
-            return Err(Error::invalid(Reason::Revoked));
-        }
+        self.end_for_replacement(current).await?;
         let issued = self
             .reissue(
                 current,
                 aal.max(current.aal()),
                 methods,
                 current.record.generation,
+                None,
             )
             .await?;
         tracing::info!(
@@ -608,12 +614,71 @@ impl SessionManager {
         Ok(issued)
     }
 
+    /// After a change of privilege that is not a new authentication (a role granted or
+    /// taken away, a switch to an administrator view): revokes `current` and issues a
+    /// replacement with a new session id and everything else kept: the authentication
+    /// time, level and methods, the creation time and the end of the absolute lifetime.
+    /// The old token stops working; set the new token's cookie on the response.
+    ///
+    /// Unlike [`SessionManager::step_up`], this does not claim that the user
+    /// authenticated again, so [`SessionManager::require_recent_auth`] answers as before.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `current` was revoked or has expired meanwhile;
+    /// [`Error::Store`], [`Error::Random`].
+    pub async fn rotate(&self, current: &Session) -> Result<Issued, Error> {
+        self.end_for_replacement(current).await?;
+        let record = &current.record;
+        let span = Span {
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            authenticated_at: record.authenticated_at,
+        };
+        let issued = self
+            .reissue(
+                current,
+                current.aal(),
+                current.amr().to_vec(),
+                record.generation,
+                Some(span),
+            )
+            .await?;
+        tracing::info!(
+            tenant = %current.tenant(),
+            user = %current.user(),
+            old = %current.handle(),
+            new = %issued.session.handle(),
+            "session id rotated"
+        );
+        Ok(issued)
+    }
+
+    /// Revokes `current`, which a replacement is about to take over; refuses when it has
+    /// expired or was revoked meanwhile (so one session is never replaced twice).
+    async fn end_for_replacement(&self, current: &Session) -> Result<(), Error> {
+        let now = self.now();
+        if now >= current.record.expires_at {
+            return Err(Error::invalid(Reason::Expired));
+        }
+        if !self
+            .inner
+            .store
+            .revoke(current.tenant(), current.user(), current.handle(), now)
+            .await?
+        {
+            return Err(Error::invalid(Reason::Revoked));
+        }
+        Ok(())
+    }
+
     async fn reissue(
         &self,
         current: &Session,
         aal: Aal,
         amr: Vec<String>,
         generation: u64,
+        span: Option<Span>,
     ) -> Result<Issued, Error> {
         let client = Client {
             ip: current.record.ip,
@@ -627,11 +692,17 @@ impl SessionManager {
             amr,
             client,
             generation,
+            span,
         )
         .await
     }
 
-    /// Creates, signs and stores a session authenticated now.
+    /// Creates, signs and stores a session: authenticated and starting now, or with the
+    /// times of `span` (a rotation).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private constructor, named fields"
+    )]
     async fn create(
         &self,
         tenant: TenantId,
@@ -640,19 +711,25 @@ impl SessionManager {
         amr: Vec<String>,
         client: Client,
         generation: u64,
+        span: Option<Span>,
     ) -> Result<Issued, Error> {
         let now = self.now();
+        let span = span.unwrap_or(Span {
+            created_at: now,
+            expires_at: now.saturating_add(self.inner.lifetime),
+            authenticated_at: now,
+        });
         let sid = self.new_session_id()?;
-        let expires_at = now.saturating_add(self.inner.lifetime);
+        let expires_at = span.expires_at;
         let record = SessionRecord {
             handle: SessionHandle::of_sid(&sid),
             tenant,
             user,
             generation,
-            created_at: now,
+            created_at: span.created_at,
             expires_at,
             last_seen_at: now,
-            authenticated_at: now,
+            authenticated_at: span.authenticated_at,
             aal,
             amr,
             ip: client.ip,
@@ -669,7 +746,7 @@ impl SessionManager {
             iat: now,
             nbf: now,
             exp: expires_at,
-            auth_time: now,
+            auth_time: span.authenticated_at,
             aal: aal.level(),
             amr: record.amr.clone(),
             generation,

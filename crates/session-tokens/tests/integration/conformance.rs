@@ -384,17 +384,72 @@ pub(crate) async fn manager_contract(store: Arc<dyn SessionStore>) -> TestResult
     manager.require_recent_auth(&reauth_session, max_age)?;
     assert!(manager.verify(stepped.token().expose()).await.is_err());
 
+    // Rotation after a privilege change: a new sid; the times, level and methods stay.
+    clock.advance(Duration::from_secs(120));
+    let rotated = manager.rotate(&reauth_session).await?;
+    let rotated_session = manager.verify(rotated.token().expose()).await?;
+    assert_ne!(rotated_session.handle(), reauth_session.handle());
+    assert_eq!(
+        refusal(manager.verify(reauth.token().expose()).await),
+        Some(Reason::Revoked)
+    );
+    assert_eq!(
+        (
+            rotated_session.authenticated_at(),
+            rotated_session.created_at(),
+            rotated_session.expires_at(),
+        ),
+        (
+            reauth_session.authenticated_at(),
+            reauth_session.created_at(),
+            reauth_session.expires_at(),
+        )
+    );
+    assert_eq!(
+        (
+            rotated_session.aal(),
+            rotated_session.amr(),
+            rotated_session.label()
+        ),
+        (
+            reauth_session.aal(),
+            reauth_session.amr(),
+            reauth_session.label()
+        )
+    );
+    assert_eq!(rotated_session.last_seen_at(), clock.now_time());
+    // Not a re-authentication: two minutes on, a one-minute freshness demand still fails.
+    assert!(
+        manager
+            .require_recent_auth(&rotated_session, Duration::from_secs(60))
+            .is_err()
+    );
+    assert_eq!(
+        listed(&manager.list(&rotated_session).await?),
+        [(*rotated_session.handle(), true)]
+    );
+    assert_eq!(
+        refusal(
+            manager
+                .rotate(&reauth_session)
+                .await
+                .map(|i| i.session().clone())
+        ),
+        Some(Reason::Revoked),
+        "a session is replaced once"
+    );
+
     // Password change: every other session dies, the current one is re-issued.
     let other = manager.issue(request("acme", "alice")).await?;
-    let renewed = manager.password_changed(&reauth_session).await?;
-    for dead in [&reauth, &other] {
+    let renewed = manager.password_changed(&rotated_session).await?;
+    for dead in [&reauth, &rotated, &other] {
         assert_eq!(
             refusal(manager.verify(dead.token().expose()).await),
             Some(Reason::StaleGeneration)
         );
     }
     let renewed_session = manager.verify(renewed.token().expose()).await?;
-    assert_ne!(renewed_session.handle(), reauth_session.handle());
+    assert_ne!(renewed_session.handle(), rotated_session.handle());
     assert_eq!(renewed_session.aal(), Aal::Aal2);
     assert_eq!(
         listed(&manager.list(&renewed_session).await?),
