@@ -116,7 +116,13 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Clock skew allowed on `exp`, `nbf` and `iat`, at most 5 minutes. Default 30 s.
+    /// Clock skew allowed on the token's own `exp`, `nbf` and `iat`, at most 5 minutes.
+    /// Default 30 s.
+    ///
+    /// The session record is authoritative: its end of the absolute lifetime is checked
+    /// with no leeway, and this crate issues every token with `exp` equal to it, so the
+    /// leeway never lengthens a session. What it does in practice is accept a token whose
+    /// `nbf` and `iat` come from an instance whose clock runs a little ahead.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self

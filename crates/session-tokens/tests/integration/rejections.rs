@@ -220,6 +220,20 @@ async fn expired_token_is_refused() {
 }
 
 #[tokio::test]
+async fn expired_token_is_refused_while_its_record_lives() {
+    let (manager, _, token) = fixture().await;
+    // The record lives for 30 more days; only the token's own `exp` is past. Signed with
+    // the key, as only an issuer with a clock far behind could make it.
+    let past = resign_hs(&token, |_, claims| claims["exp"] = json!(START - 31));
+    assert_eq!(reason(&manager, &past).await, Reason::Expired);
+    let at_leeway = resign_hs(&token, |_, claims| claims["exp"] = json!(START - 30));
+    assert_eq!(reason(&manager, &at_leeway).await, Reason::Expired);
+    // Within the 30 s leeway the token's `exp` passes, and the live record decides.
+    let skewed = resign_hs(&token, |_, claims| claims["exp"] = json!(START - 29));
+    assert!(manager.verify(&skewed).await.is_ok());
+}
+
+#[tokio::test]
 async fn expired_record_is_refused_even_if_the_token_claims_more() {
     let (manager, clock, token) = fixture().await;
     let extended = resign_hs(&token, |_, claims| {
