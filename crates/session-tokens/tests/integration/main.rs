@@ -4,6 +4,7 @@ mod conformance;
 mod cookies;
 mod csrf;
 mod properties;
+mod races;
 mod rejections;
 mod rotation;
 #[cfg(feature = "axum")]
