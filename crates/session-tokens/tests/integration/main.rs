@@ -3,6 +3,7 @@
 mod conformance;
 mod cookies;
 mod csrf;
+mod encoding;
 mod properties;
 mod races;
 mod rejections;
