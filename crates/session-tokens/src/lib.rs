@@ -15,6 +15,8 @@ pub mod store;
 mod types;
 
 pub use csrf::CsrfGuard;
+#[cfg(feature = "tower")]
+pub use csrf::{CsrfLayer, CsrfResponseFuture, CsrfService};
 pub use env::{Clock, OsRandom, RandomSource, SystemClock};
 pub use error::{Error, Reason, Rejection, StoreError};
 #[cfg(feature = "axum")]

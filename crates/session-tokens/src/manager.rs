@@ -134,7 +134,8 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// The CSRF guard the axum extractor applies. Default [`CsrfGuard::new`].
+    /// The CSRF guard the axum extractor (and `SessionManager::csrf_layer`) applies.
+    /// Default [`CsrfGuard::new`].
     pub fn csrf(mut self, guard: CsrfGuard) -> Self {
         self.csrf = guard;
         self
@@ -325,7 +326,9 @@ impl SessionManager {
     /// timeout, and carry the user's current generation.
     ///
     /// Verification does not record activity: call [`SessionManager::touch`] (the axum
-    /// extractor does).
+    /// extractor does). Nor does it check for cross-site requests, which it cannot see:
+    /// the axum extractor runs the manager's [`CsrfGuard`] before verifying; elsewhere run
+    /// [`CsrfGuard::check`] (or the `CsrfLayer`) on requests with unsafe methods.
     ///
     /// # Errors
     ///
@@ -840,6 +843,13 @@ impl SessionManager {
     /// The CSRF guard configured for this manager.
     pub fn csrf(&self) -> &CsrfGuard {
         &self.inner.csrf
+    }
+
+    /// A [`CsrfLayer`](crate::CsrfLayer) applying this manager's CSRF guard, for routes
+    /// that change state without a session (sign-in, sign-up, password reset).
+    #[cfg(feature = "tower")]
+    pub fn csrf_layer(&self) -> crate::CsrfLayer {
+        crate::CsrfLayer::new(self.inner.csrf.clone())
     }
 
     /// Replaces the key set (rotation): tokens whose `kid` is not in `keys` stop verifying

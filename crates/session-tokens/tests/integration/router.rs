@@ -131,6 +131,15 @@ async fn extractor_applies_the_csrf_guard_to_unsafe_methods() {
         call(&manager, "POST", "/settings", &foreign_origin).await.0,
         StatusCode::FORBIDDEN
     );
+    let plain_http_origin = [
+        cookie,
+        ("host", "app.example.com"),
+        ("origin", "http://app.example.com"),
+    ];
+    assert_eq!(
+        call(&manager, "POST", "/settings", &plain_http_origin).await,
+        (StatusCode::FORBIDDEN, String::new())
+    );
     // A cross-site GET is a navigation: it passes.
     let navigation = [cookie, ("sec-fetch-site", "cross-site")];
     assert_eq!(
@@ -192,6 +201,68 @@ async fn step_up_is_enforced_in_handlers() {
         StatusCode::UNAUTHORIZED,
         "the pre-step-up token is dead"
     );
+}
+
+#[tokio::test]
+async fn sign_in_without_a_session_is_guarded_by_the_layer() {
+    // Login CSRF: a cross-site form posting the attacker's credentials would sign the
+    // victim in to the attacker's account. No Session extractor runs on sign-in, so the
+    // route is covered by the manager's guard as a layer.
+    async fn sign_in(State(manager): State<SessionManager>) -> (StatusCode, String) {
+        let issued = manager
+            .issue(request("acme", "alice"))
+            .await
+            .expect("issue");
+        let cookie = manager.cookie(&issued).expect("cookie");
+        (StatusCode::OK, cookie.to_str().expect("ASCII").to_owned())
+    }
+    let clock = ManualClock::new();
+    let manager = manager(MemoryStore::new(), &clock);
+    let app = Router::new()
+        .route("/sign-in", post(sign_in))
+        .route_layer(manager.csrf_layer())
+        .with_state(manager.clone());
+    let send = |headers: &'static [(&'static str, &'static str)]| {
+        let app = app.clone();
+        async move {
+            let mut request = Request::builder().method("POST").uri("/sign-in");
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = app
+                .oneshot(request.body(Body::empty()).expect("a valid request"))
+                .await
+                .expect("routers are infallible");
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (status, body.len())
+        }
+    };
+    let (acme, alice) = (tenant("acme"), user("alice"));
+    let listed = || manager.list_user(&acme, &alice);
+
+    assert_eq!(
+        send(&[("sec-fetch-site", "cross-site")]).await,
+        (StatusCode::FORBIDDEN, 0)
+    );
+    assert_eq!(
+        send(&[
+            ("host", "app.example.com"),
+            ("origin", "https://evil.example")
+        ])
+        .await,
+        (StatusCode::FORBIDDEN, 0)
+    );
+    assert!(listed().await.unwrap().is_empty(), "no session was issued");
+    let (status, len) = send(&[("sec-fetch-site", "same-origin")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(len > 0);
+    assert_eq!(listed().await.unwrap().len(), 1);
 }
 
 /// A store whose every call fails, like an unreachable database.
