@@ -23,8 +23,8 @@ pub use error::{Error, Reason, Rejection, StoreError};
 pub use extractor::SessionRejection;
 pub use keys::{Algorithm, KeySet, MIN_HS256_SECRET_LEN, SigningKey, VerifyingKey};
 pub use manager::{
-    DEFAULT_LEEWAY, DEFAULT_LIFETIME, DEFAULT_TOUCH_INTERVAL, DangerousBuilder, SessionManager,
-    SessionManagerBuilder,
+    DEFAULT_LEEWAY, DEFAULT_LIFETIME, DEFAULT_TOUCH_INTERVAL, DangerousBuilder, LIST_LIMIT,
+    SessionManager, SessionManagerBuilder,
 };
 pub use session::{Issued, Session, SessionInfo, SessionRequest};
 #[cfg(feature = "postgres")]

@@ -26,6 +26,11 @@ pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Default clock-skew allowance for `exp`, `nbf` and `iat` between instances.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
+/// Most sessions [`SessionManager::list`] and [`SessionManager::list_user`] return (the
+/// newest ones), so that one user with a great many sessions cannot make a listing
+/// unbounded.
+pub const LIST_LIMIT: usize = 256;
+
 const MIN_LIFETIME: u64 = 60;
 /// Chrome caps cookie lifetimes at 400 days; a longer session could not stay in its cookie.
 const MAX_LIFETIME: u64 = 400 * 24 * 60 * 60;
@@ -60,6 +65,7 @@ struct Inner {
     idle_timeout: Option<u64>,
     touch_interval: u64,
     leeway: u64,
+    max_sessions_per_user: Option<usize>,
     cookie_name: String,
     clear_cookie: HeaderValue,
     csrf: CsrfGuard,
@@ -78,6 +84,7 @@ pub struct SessionManagerBuilder {
     idle_timeout: Option<Duration>,
     touch_interval: Duration,
     leeway: Duration,
+    max_sessions_per_user: Option<usize>,
     cookie_name: String,
     csrf: CsrfGuard,
 }
@@ -125,6 +132,19 @@ impl SessionManagerBuilder {
     /// `nbf` and `iat` come from an instance whose clock runs a little ahead.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
+        self
+    }
+
+    /// Caps the live sessions of one user: when a sign-in ([`SessionManager::issue`])
+    /// would exceed `max`, the user's oldest sessions are revoked. Off by default.
+    ///
+    /// This bounds what one account (a credential-stuffing bot that got in, a script
+    /// signing in on every run) can make the store hold. With [`MemoryStore`]'s automatic
+    /// purge, revoked records then leave memory too.
+    ///
+    /// [`MemoryStore`]: crate::MemoryStore
+    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_sessions_per_user = Some(max);
         self
     }
 
@@ -190,6 +210,11 @@ impl SessionManagerBuilder {
                 "the leeway must be at most {MAX_LEEWAY} s, got {leeway} s"
             )));
         }
+        if self.max_sessions_per_user == Some(0) {
+            return Err(Error::Config(
+                "max_sessions_per_user must be at least 1".into(),
+            ));
+        }
         cookie::check_name(&self.cookie_name)?;
         let clear_cookie = cookie::clear(&self.cookie_name)?;
         Ok(SessionManager {
@@ -204,6 +229,7 @@ impl SessionManagerBuilder {
                 idle_timeout,
                 touch_interval,
                 leeway,
+                max_sessions_per_user: self.max_sessions_per_user,
                 cookie_name: self.cookie_name,
                 clear_cookie,
                 csrf: self.csrf,
@@ -282,17 +308,21 @@ impl SessionManager {
             idle_timeout: None,
             touch_interval: DEFAULT_TOUCH_INTERVAL,
             leeway: DEFAULT_LEEWAY,
+            max_sessions_per_user: None,
             cookie_name: cookie::DEFAULT_NAME.to_owned(),
             csrf: CsrfGuard::new(),
         }
     }
 
-    /// Issues a session: stores its record and signs its token.
+    /// Issues a session: stores its record and signs its token. With
+    /// [`max_sessions_per_user`](SessionManagerBuilder::max_sessions_per_user) set, then
+    /// revokes the user's oldest sessions beyond the cap.
     ///
     /// # Errors
     ///
     /// [`Error::Input`] for a bad amr list or label, [`Error::CookieTooLarge`] when the
-    /// token would not fit a cookie, [`Error::Random`], [`Error::Store`].
+    /// token would not fit a cookie, [`Error::Random`], [`Error::Store`] (if the cap
+    /// cannot be applied, the new session is revoked and not returned).
     pub async fn issue(&self, request: SessionRequest) -> Result<Issued, Error> {
         let request = request.validated()?;
         let generation = self
@@ -311,6 +341,9 @@ impl SessionManager {
                 None,
             )
             .await?;
+        if let Some(max) = self.inner.max_sessions_per_user {
+            self.enforce_cap(&issued.session, max).await?;
+        }
         tracing::info!(
             tenant = %issued.session.tenant(),
             user = %issued.session.user(),
@@ -319,6 +352,30 @@ impl SessionManager {
             "session issued"
         );
         Ok(issued)
+    }
+
+    /// Revokes `new`'s user's oldest sessions so that at most `max` stay live, `new`
+    /// among them. On failure revokes `new` too, so that issue never hands out a session
+    /// beyond the cap.
+    async fn enforce_cap(&self, new: &Session, max: usize) -> Result<(), Error> {
+        let store = &self.inner.store;
+        let (tenant, user, now) = (new.tenant(), new.user(), self.now());
+        match store
+            .revoke_oldest(tenant, user, new.handle(), max - 1, now)
+            .await
+        {
+            Ok(0) => Ok(()),
+            Ok(revoked) => {
+                tracing::info!(%tenant, %user, revoked, max, "oldest sessions revoked: per-user cap");
+                Ok(())
+            }
+            Err(err) => {
+                if let Err(undo) = store.revoke(tenant, user, new.handle(), now).await {
+                    tracing::warn!(error = %undo, session = %new.handle(), "revoking a session issued past the cap failed");
+                }
+                Err(err.into())
+            }
+        }
     }
 
     /// Verifies a token: its header, signature and claims, then one store lookup. The
@@ -423,7 +480,8 @@ impl SessionManager {
             .await?)
     }
 
-    /// The live sessions of `current`'s user, newest first, with `current` marked.
+    /// The live sessions of `current`'s user, newest first, with `current` marked: at
+    /// most the [`LIST_LIMIT`] newest (less any of those that idled out).
     ///
     /// # Errors
     ///
@@ -433,7 +491,8 @@ impl SessionManager {
             .await
     }
 
-    /// The live sessions of a user, newest first, for an administrator.
+    /// The live sessions of a user, newest first, for an administrator: at most the
+    /// [`LIST_LIMIT`] newest (less any of those that idled out).
     ///
     /// # Errors
     ///
@@ -453,7 +512,7 @@ impl SessionManager {
         current: Option<&SessionHandle>,
     ) -> Result<Vec<SessionInfo>, Error> {
         let now = self.now();
-        let records = self.inner.store.list(tenant, user, now).await?;
+        let records = self.inner.store.list(tenant, user, now, LIST_LIMIT).await?;
         Ok(records
             .into_iter()
             .filter(|record| !self.idle(record, now))

@@ -39,7 +39,7 @@ const LIST: &str = concat!(
      AND s.revoked_at IS NULL AND s.expires_at > $3 \
      AND s.generation = COALESCE((SELECT g.generation FROM palisade_session_generations g \
      WHERE g.tenant = $1 AND g.user_id = $2), 0) \
-     ORDER BY s.created_at DESC, s.id_hash ASC"
+     ORDER BY s.created_at DESC, s.id_hash ASC LIMIT $4"
 );
 
 const GENERATION: &str =
@@ -51,6 +51,13 @@ const REVOKE: &str = "UPDATE palisade_sessions SET revoked_at = $4 \
 /// `$4` is the handle to keep, or [`NO_HANDLE`].
 const REVOKE_ALL: &str = "UPDATE palisade_sessions SET revoked_at = $3 \
      WHERE tenant = $1 AND user_id = $2 AND revoked_at IS NULL AND id_hash <> $4";
+
+/// `$3` is the handle to keep, `$4` the time, `$5` how many other live records to keep.
+const REVOKE_OLDEST: &str = "UPDATE palisade_sessions SET revoked_at = $4 \
+     WHERE tenant = $1 AND user_id = $2 AND revoked_at IS NULL AND id_hash <> $3 \
+     AND id_hash NOT IN (SELECT k.id_hash FROM palisade_sessions k \
+     WHERE k.tenant = $1 AND k.user_id = $2 AND k.revoked_at IS NULL AND k.id_hash <> $3 \
+     AND k.expires_at > $4 ORDER BY k.created_at DESC, k.id_hash ASC LIMIT $5)";
 
 /// An empty byte string: no handle equals it.
 const NO_HANDLE: &[u8] = &[];
@@ -131,6 +138,11 @@ impl RawRecord {
 
 fn to_i64(op: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::new(op, "value out of the database's range"))
+}
+
+/// A count for `LIMIT`: any count past `i64::MAX` means no limit.
+fn count(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn to_u64(op: &'static str, value: i64) -> Result<u64, StoreError> {
@@ -321,6 +333,7 @@ macro_rules! sql_store {
                 tenant: &'a TenantId,
                 user: &'a UserId,
                 now: u64,
+                limit: usize,
             ) -> crate::store::StoreFuture<'a, Vec<SessionRecord>> {
                 Box::pin(async move {
                     const OP: &str = "list";
@@ -328,6 +341,7 @@ macro_rules! sql_store {
                         .bind(tenant.as_str())
                         .bind(user.as_str())
                         .bind(to_i64(OP, now)?)
+                        .bind(count(limit))
                         .fetch_all(&self.pool)
                         .await
                         .map_err(|e| StoreError::new(OP, e))?;
@@ -387,6 +401,29 @@ macro_rules! sql_store {
                         .bind(user.as_str())
                         .bind(to_i64(OP, now)?)
                         .bind(keep.map_or(NO_HANDLE, |h| &h.as_bytes()[..]))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| StoreError::new(OP, e))?;
+                    Ok(done.rows_affected())
+                })
+            }
+
+            fn revoke_oldest<'a>(
+                &'a self,
+                tenant: &'a TenantId,
+                user: &'a UserId,
+                keep: &'a SessionHandle,
+                others: usize,
+                now: u64,
+            ) -> crate::store::StoreFuture<'a, u64> {
+                Box::pin(async move {
+                    const OP: &str = "revoke_oldest";
+                    let done = sqlx::query(REVOKE_OLDEST)
+                        .bind(tenant.as_str())
+                        .bind(user.as_str())
+                        .bind(&keep.as_bytes()[..])
+                        .bind(to_i64(OP, now)?)
+                        .bind(count(others))
                         .execute(&self.pool)
                         .await
                         .map_err(|e| StoreError::new(OP, e))?;

@@ -14,6 +14,9 @@ use crate::support::*;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// No limit on a listing.
+const ALL: usize = usize::MAX;
+
 fn record(n: u8, tenant_name: &str, user_name: &str, created_at: u64) -> SessionRecord {
     SessionRecord {
         handle: SessionHandle::from_bytes([n; 32]),
@@ -46,7 +49,7 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
     let r1 = record(1, "acme", "alice", 100);
     assert_eq!(store.lookup(&r1.handle).await?, None);
     assert_eq!(store.generation(&acme, &alice).await?, 0);
-    assert!(store.list(&acme, &alice, 100).await?.is_empty());
+    assert!(store.list(&acme, &alice, 100, ALL).await?.is_empty());
 
     // Insert and read back, field for field.
     store.insert(&r1).await?;
@@ -76,16 +79,22 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
     store.insert(&other_tenant).await?;
     store.insert(&other_user).await?;
 
-    // List: live sessions of one user, newest first; expired ones left out.
-    let listed = store.list(&acme, &alice, 200).await?;
+    // List: live sessions of one user, newest first; expired ones left out; the newest
+    // `limit` of them.
+    let listed = store.list(&acme, &alice, 200, ALL).await?;
     assert_eq!(handles(&listed), [r2.handle, r3.handle, r1.handle]);
+    assert_eq!(
+        handles(&store.list(&acme, &alice, 200, 2).await?),
+        [r2.handle, r3.handle]
+    );
+    assert!(store.list(&acme, &alice, 200, 0).await?.is_empty());
     assert_eq!(listed[1], r3);
     assert_eq!(
-        handles(&store.list(&acme, &alice, 1125).await?),
+        handles(&store.list(&acme, &alice, 1125, ALL).await?),
         [r2.handle]
     );
     assert_eq!(
-        handles(&store.list(&globex, &alice, 200).await?),
+        handles(&store.list(&globex, &alice, 200, ALL).await?),
         [other_tenant.handle]
     );
 
@@ -129,7 +138,7 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
         "revoked records stay still"
     );
     assert_eq!(
-        handles(&store.list(&acme, &alice, 310).await?),
+        handles(&store.list(&acme, &alice, 310, ALL).await?),
         [r2.handle, r3.handle]
     );
 
@@ -142,16 +151,19 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
             .await?,
         2
     );
-    assert_eq!(handles(&store.list(&acme, &alice, 330).await?), [r3.handle]);
-    assert_eq!(store.revoke_all(&acme, &alice, None, 340).await?, 1);
-    assert!(store.list(&acme, &alice, 350).await?.is_empty());
     assert_eq!(
-        handles(&store.list(&globex, &alice, 350).await?),
+        handles(&store.list(&acme, &alice, 330, ALL).await?),
+        [r3.handle]
+    );
+    assert_eq!(store.revoke_all(&acme, &alice, None, 340).await?, 1);
+    assert!(store.list(&acme, &alice, 350, ALL).await?.is_empty());
+    assert_eq!(
+        handles(&store.list(&globex, &alice, 350, ALL).await?),
         [other_tenant.handle],
         "another tenant's alice is untouched"
     );
     assert_eq!(
-        handles(&store.list(&acme, &bob, 350).await?),
+        handles(&store.list(&acme, &bob, 350, ALL).await?),
         [other_user.handle]
     );
 
@@ -173,7 +185,7 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
     store.insert(&stale).await?;
     store.insert(&fresh).await?;
     assert_eq!(
-        handles(&store.list(&acme, &alice, 450).await?),
+        handles(&store.list(&acme, &alice, 450, ALL).await?),
         [fresh.handle]
     );
     assert_eq!(
@@ -201,6 +213,137 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
         2,
         "generations survive purges"
     );
+    Ok(())
+}
+
+/// The per-user cap's store side: `revoke_oldest` keeps the given session and the newest
+/// live others, as `list` orders them.
+pub(crate) async fn store_cap_contract(store: &dyn SessionStore) -> TestResult {
+    let (initech, peter, michael) = (tenant("initech"), user("peter"), user("michael"));
+    let at = |n: u8, created_at: u64, expires_at: u64| {
+        let mut r = record(n, "initech", "peter", created_at);
+        r.expires_at = expires_at;
+        r
+    };
+    let (a, b, c, d) = (
+        at(20, 2000, 5000),
+        at(21, 2001, 5000),
+        at(22, 2002, 5000),
+        at(23, 2003, 5000),
+    );
+    // The newest by creation, but expired at 2010: it holds no place among the kept.
+    let ended = at(24, 2004, 2005);
+    let other_user = record(25, "initech", "michael", 2000);
+    for r in [&a, &b, &c, &d, &ended, &other_user] {
+        store.insert(r).await?;
+    }
+    let revoked_at = |r: &SessionRecord| {
+        let handle = r.handle;
+        async move {
+            store
+                .lookup(&handle)
+                .await
+                .map(|found| found.expect("present").record.revoked_at)
+        }
+    };
+
+    // Keep b (not the newest) and the two newest other live ones: d and c.
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &b.handle, 2, 2010)
+            .await?,
+        2
+    );
+    assert_eq!(revoked_at(&a).await?, Some(2010));
+    assert_eq!(revoked_at(&ended).await?, Some(2010));
+    for r in [&b, &c, &d, &other_user] {
+        assert_eq!(revoked_at(r).await?, None);
+    }
+    assert_eq!(
+        handles(&store.list(&initech, &peter, 2010, ALL).await?),
+        [d.handle, c.handle, b.handle]
+    );
+    // Already within the cap: nothing more.
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &b.handle, 2, 2011)
+            .await?,
+        0
+    );
+    // Ties on the creation time go by handle, as in `list`: e (26) counts as the newer.
+    let (e, f) = (at(26, 2006, 5000), at(27, 2006, 5000));
+    store.insert(&f).await?;
+    store.insert(&e).await?;
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &d.handle, 1, 2012)
+            .await?,
+        3,
+        "f, c and b"
+    );
+    assert_eq!(
+        handles(&store.list(&initech, &peter, 2012, ALL).await?),
+        [e.handle, d.handle]
+    );
+    // Keep only the given one.
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &d.handle, 0, 2013)
+            .await?,
+        1
+    );
+    assert_eq!(
+        handles(&store.list(&initech, &peter, 2013, ALL).await?),
+        [d.handle]
+    );
+    assert_eq!(
+        handles(&store.list(&initech, &michael, 2013, ALL).await?),
+        [other_user.handle],
+        "another user is untouched"
+    );
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &user("nobody"), &d.handle, 0, 2014)
+            .await?,
+        0
+    );
+    Ok(())
+}
+
+/// The per-user cap through a manager: a sign-in past the cap signs out the oldest.
+pub(crate) async fn manager_cap_contract(store: Arc<dyn SessionStore>) -> TestResult {
+    let clock = ManualClock::new();
+    let manager = builder(
+        session_tokens::KeySet::new(hs_key()),
+        Arc::clone(&store),
+        &clock,
+    )
+    .max_sessions_per_user(2)
+    .build()?;
+    let mut issued = Vec::new();
+    for _ in 0..4 {
+        issued.push(manager.issue(request("hooli", "gavin")).await?);
+        clock.advance(Duration::from_secs(1));
+    }
+    for old in &issued[..2] {
+        assert_eq!(
+            refusal(manager.verify(old.token().expose()).await),
+            Some(Reason::Revoked)
+        );
+    }
+    let newest = manager.verify(issued[3].token().expose()).await?;
+    assert!(manager.verify(issued[2].token().expose()).await.is_ok());
+    assert_eq!(
+        listed(&manager.list(&newest).await?),
+        [
+            (*issued[3].session().handle(), true),
+            (*issued[2].session().handle(), false)
+        ]
+    );
+    // Other users have caps of their own.
+    let other = manager.issue(request("hooli", "richard")).await?;
+    assert!(manager.verify(issued[2].token().expose()).await.is_ok());
+    assert!(manager.verify(other.token().expose()).await.is_ok());
     Ok(())
 }
 
@@ -506,7 +649,11 @@ pub(crate) async fn manager_contract(store: Arc<dyn SessionStore>) -> TestResult
 #[tokio::test]
 async fn memory_store_conformance() {
     store_contract(&MemoryStore::new()).await.unwrap();
+    store_cap_contract(&MemoryStore::new()).await.unwrap();
     manager_contract(Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
+    manager_cap_contract(Arc::new(MemoryStore::new()))
         .await
         .unwrap();
 }
@@ -519,10 +666,13 @@ async fn sqlite_store_conformance() {
         .await
         .unwrap();
     store_contract(&store).await.unwrap();
+    store_cap_contract(&store).await.unwrap();
     let store = session_tokens::SqliteStore::open(dir.path().join("manager.db"))
         .await
         .unwrap();
-    manager_contract(Arc::new(store)).await.unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    manager_contract(Arc::clone(&store)).await.unwrap();
+    manager_cap_contract(store).await.unwrap();
 }
 
 #[cfg(feature = "postgres")]
@@ -535,13 +685,16 @@ async fn postgres_store_conformance() {
         .await
         .unwrap();
     store_contract(&store).await.unwrap();
+    store_cap_contract(&store).await.unwrap();
     let Some(db2) = palisade_test_support::postgres("session_manager_contract").await else {
         return;
     };
     let store = session_tokens::PostgresStore::connect(db2.url())
         .await
         .unwrap();
-    manager_contract(Arc::new(store)).await.unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    manager_contract(Arc::clone(&store)).await.unwrap();
+    manager_cap_contract(store).await.unwrap();
 }
 
 #[cfg(feature = "sqlite")]
@@ -569,4 +722,33 @@ async fn sqlite_migrations_run_once_and_survive_reopening() {
         manager.verify(issued.token().expose()).await.is_ok(),
         "sessions persist"
     );
+}
+
+#[tokio::test]
+async fn listings_are_bounded() {
+    let clock = ManualClock::new();
+    let manager = manager(MemoryStore::new(), &clock);
+    let mut last = None;
+    for _ in 0..session_tokens::LIST_LIMIT + 3 {
+        last = Some(manager.issue(request("acme", "alice")).await.unwrap());
+        clock.advance(Duration::from_secs(1));
+    }
+    let last = last.unwrap();
+    let listed = manager.list(last.session()).await.unwrap();
+    assert_eq!(listed.len(), session_tokens::LIST_LIMIT);
+    assert!(listed[0].is_current(), "the newest come first");
+}
+
+#[tokio::test]
+async fn a_cap_of_zero_is_a_configuration_error() {
+    let clock = ManualClock::new();
+    let err = builder(
+        session_tokens::KeySet::new(hs_key()),
+        MemoryStore::new(),
+        &clock,
+    )
+    .max_sessions_per_user(0)
+    .build()
+    .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
 }

@@ -1,23 +1,27 @@
-//! A session being issued while the password changes dies with the others.
+//! Sign-ins that meet trouble in the store: a password change in the middle, a cap that
+//! cannot be applied.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use session_tokens::store::{Lookup, SessionRecord, SessionStore, StoreFuture};
-use session_tokens::{MemoryStore, Reason, SessionHandle, TenantId, UserId};
+use session_tokens::{
+    Error, KeySet, MemoryStore, Reason, SessionHandle, StoreError, TenantId, UserId,
+};
 use tokio::sync::Notify;
 
 use crate::support::*;
 
 /// A memory store whose next `insert`, once armed, waits for the test's go-ahead: the
 /// issuing request has read the user's generation and signed its token, and stalls
-/// just before its record is stored.
+/// just before its record is stored. Its `revoke_oldest` can be made to fail.
 #[derive(Default)]
 struct StallingStore {
     inner: MemoryStore,
     armed: AtomicBool,
     reached: Notify,
     release: Notify,
+    cap_fails: AtomicBool,
 }
 
 impl SessionStore for StallingStore {
@@ -41,8 +45,9 @@ impl SessionStore for StallingStore {
         tenant: &'a TenantId,
         user: &'a UserId,
         now: u64,
+        limit: usize,
     ) -> StoreFuture<'a, Vec<SessionRecord>> {
-        self.inner.list(tenant, user, now)
+        self.inner.list(tenant, user, now, limit)
     }
     fn generation<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId) -> StoreFuture<'a, u64> {
         self.inner.generation(tenant, user)
@@ -64,6 +69,19 @@ impl SessionStore for StallingStore {
         now: u64,
     ) -> StoreFuture<'a, u64> {
         self.inner.revoke_all(tenant, user, keep, now)
+    }
+    fn revoke_oldest<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        user: &'a UserId,
+        keep: &'a SessionHandle,
+        others: usize,
+        now: u64,
+    ) -> StoreFuture<'a, u64> {
+        if self.cap_fails.load(Ordering::SeqCst) {
+            return Box::pin(async { Err(StoreError::msg("revoke_oldest")) });
+        }
+        self.inner.revoke_oldest(tenant, user, keep, others, now)
     }
     fn bump_generation<'a>(
         &'a self,
@@ -105,4 +123,25 @@ async fn a_session_issued_during_a_password_change_dies_too() {
     let listed = manager.list(&renewed_session).await.unwrap();
     assert_eq!(listed.len(), 1, "the stale session is not listed either");
     assert_eq!(listed[0].handle(), renewed_session.handle());
+}
+
+#[tokio::test]
+async fn a_sign_in_whose_cap_cannot_be_applied_is_not_handed_out() {
+    let store = Arc::new(StallingStore::default());
+    let clock = ManualClock::new();
+    let manager = builder(KeySet::new(hs_key()), Arc::clone(&store), &clock)
+        .max_sessions_per_user(1)
+        .build()
+        .unwrap();
+    let first = manager.issue(request("acme", "alice")).await.unwrap();
+    store.cap_fails.store(true, Ordering::SeqCst);
+    let err = manager.issue(request("acme", "alice")).await.unwrap_err();
+    assert!(matches!(err, Error::Store(_)), "{err:?}");
+    // The record stored before the cap failed is revoked; the first session lives on.
+    let listed = manager
+        .list_user(&tenant("acme"), &user("alice"))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].handle(), first.session().handle());
 }

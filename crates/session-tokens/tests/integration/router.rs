@@ -292,6 +292,7 @@ impl SessionStore for DownStore {
         _: &'a TenantId,
         _: &'a UserId,
         _: u64,
+        _: usize,
     ) -> StoreFuture<'a, Vec<SessionRecord>> {
         down()
     }
@@ -312,6 +313,16 @@ impl SessionStore for DownStore {
         _: &'a TenantId,
         _: &'a UserId,
         _: Option<&'a SessionHandle>,
+        _: u64,
+    ) -> StoreFuture<'a, u64> {
+        down()
+    }
+    fn revoke_oldest<'a>(
+        &'a self,
+        _: &'a TenantId,
+        _: &'a UserId,
+        _: &'a SessionHandle,
+        _: usize,
         _: u64,
     ) -> StoreFuture<'a, u64> {
         down()
