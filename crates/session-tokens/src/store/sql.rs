@@ -180,10 +180,12 @@ impl<'a> Row<'a> {
 }
 
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $migrations:expr, $lock:expr) => {
+    ($store:ident, $db:ty, $migrations:expr, $lock:expr, $begin:expr) => {
         impl $store {
             /// Applies the store's migrations that have not run yet, in one transaction.
-            /// Safe to run from several instances at once.
+            /// Safe to run from several instances at once: they take turns (PostgreSQL
+            /// takes an advisory lock; SQLite takes the write lock before reading,
+            /// waiting up to the busy timeout) and the migrations run once.
             ///
             /// # Errors
             ///
@@ -191,7 +193,7 @@ macro_rules! sql_store {
             pub async fn migrate(&self) -> Result<(), StoreError> {
                 const OP: &str = "migrate";
                 let err = |e: sqlx::Error| StoreError::new(OP, e);
-                let mut tx = self.pool.begin().await.map_err(err)?;
+                let mut tx = self.begin().await.map_err(err)?;
                 let lock: Option<&'static str> = $lock;
                 if let Some(lock) = lock {
                     sqlx::query(lock).execute(&mut *tx).await.map_err(err)?;
@@ -222,6 +224,18 @@ macro_rules! sql_store {
                     }
                 }
                 tx.commit().await.map_err(err)
+            }
+
+            /// Starts a transaction that writes: on SQLite with `BEGIN IMMEDIATE`, so the
+            /// write lock is taken (waiting up to the busy timeout) before anything is
+            /// read. A deferred transaction that reads first and writes later fails with
+            /// `SQLITE_BUSY` at once when another connection wrote in between.
+            async fn begin(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error> {
+                let begin: Option<&'static str> = $begin;
+                match begin {
+                    Some(statement) => self.pool.begin_with(statement).await,
+                    None => self.pool.begin().await,
+                }
             }
 
             /// The connection pool, for health checks and administration.
@@ -440,7 +454,7 @@ macro_rules! sql_store {
                 Box::pin(async move {
                     const OP: &str = "bump_generation";
                     let err = |e: sqlx::Error| StoreError::new(OP, e);
-                    let mut tx = self.pool.begin().await.map_err(err)?;
+                    let mut tx = self.begin().await.map_err(err)?;
                     let generation: i64 = sqlx::query_scalar(BUMP_GENERATION)
                         .bind(tenant.as_str())
                         .bind(user.as_str())
@@ -526,7 +540,8 @@ mod sqlite {
         SqliteStore,
         sqlx::Sqlite,
         &[(1, include_str!("../../migrations/sqlite/0001_sessions.sql"))],
-        None
+        None,
+        Some("BEGIN IMMEDIATE")
     );
 }
 
@@ -578,7 +593,8 @@ mod postgres {
             include_str!("../../migrations/postgres/0001_sessions.sql")
         )],
         // Serialises concurrent migrations from several instances; released at commit.
-        Some("SELECT pg_advisory_xact_lock(7305126853960327470)")
+        Some("SELECT pg_advisory_xact_lock(7305126853960327470)"),
+        None
     );
 }
 

@@ -752,3 +752,79 @@ async fn a_cap_of_zero_is_a_configuration_error() {
     .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrations_are_safe_from_several_instances_at_once() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+    // Several processes starting together on one database file that none has migrated
+    // yet: every migration succeeds (each takes the write lock before reading, and waits
+    // its turn) and the migrations run once.
+    for round in 0..ROUNDS {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("sessions.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        SqlitePoolOptions::new()
+            .connect_with(options.clone())
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let mut stores = Vec::new();
+        for _ in 0..8 {
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options.clone())
+                .await
+                .unwrap();
+            stores.push(session_tokens::SqliteStore::from_pool(pool));
+        }
+        let migrations: Vec<_> = stores
+            .iter()
+            .cloned()
+            .map(|store| tokio::spawn(async move { store.migrate().await }))
+            .collect();
+        for migration in migrations {
+            if let Err(e) = migration.await.unwrap() {
+                panic!("round {round}: {e}: {:?}", std::error::Error::source(&e));
+            }
+        }
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM palisade_session_migrations")
+                .fetch_all(stores[0].pool())
+                .await
+                .unwrap();
+        assert_eq!(versions, [1]);
+    }
+}
+
+/// Rounds of the concurrent-migration test: races need a few tries to show.
+#[cfg(feature = "sqlite")]
+const ROUNDS: usize = 10;
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_are_safe_from_several_instances_at_once() {
+    let Some(db) = palisade_test_support::postgres("session_concurrent_migrations").await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let connects: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { session_tokens::PostgresStore::connect(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for connect in connects {
+        stores.push(connect.await.unwrap().unwrap());
+    }
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM palisade_session_migrations")
+        .fetch_all(stores[0].pool())
+        .await
+        .unwrap();
+    assert_eq!(versions, [1]);
+}
