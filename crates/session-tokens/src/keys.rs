@@ -379,6 +379,45 @@ mod tests {
     }
 
     #[test]
+    fn rfc8037_a4_signature_is_reproduced_and_verified() {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+        let rfc: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/data/rfc8037-a4.json")).unwrap();
+        let field = |name: &str| rfc[name].as_str().unwrap().to_owned();
+        let bytes = |name: &str| URL_SAFE_NO_PAD.decode(field(name)).unwrap();
+        let seed: [u8; 32] = bytes("d").try_into().unwrap();
+        let public: [u8; 32] = bytes("x").try_into().unwrap();
+        let key = SigningKey::ed25519_from_seed("rfc8037", &seed).unwrap();
+        assert_eq!(key.ed25519_public_key(), Some(public));
+
+        let input = format!("{}.{}", field("protected"), field("payload"));
+        let signer =
+            (DEFAULT_PROVIDER.signer_factory)(&jsonwebtoken::Algorithm::EdDSA, &key.encoding)
+                .unwrap();
+        let signature = signer.try_sign(input.as_bytes()).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(&signature), field("signature"));
+
+        let verifying = VerifyingKey::ed25519("rfc8037", &public).unwrap();
+        let verifier = (DEFAULT_PROVIDER.verifier_factory)(
+            &jsonwebtoken::Algorithm::EdDSA,
+            &verifying.decoding,
+        )
+        .unwrap();
+        assert!(verifier.verify(input.as_bytes(), &signature).is_ok());
+        // Tampered negatives: another payload, one signature bit.
+        assert!(
+            verifier
+                .verify(b"eyJhbGciOiJFZERTQSJ9.e30", &signature)
+                .is_err()
+        );
+        let mut flipped = signature.clone();
+        flipped[10] ^= 0x80;
+        assert!(verifier.verify(input.as_bytes(), &flipped).is_err());
+    }
+
+    #[test]
     fn garbage_pkcs8_is_refused() {
         assert!(matches!(
             SigningKey::ed25519_from_pkcs8_der("ed", b"not a key"),

@@ -4,6 +4,7 @@ mod conformance;
 mod cookies;
 mod csrf;
 mod encoding;
+mod known_answers;
 mod properties;
 mod races;
 mod rejections;
