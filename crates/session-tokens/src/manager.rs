@@ -661,25 +661,14 @@ impl SessionManager {
             }
         }
         check_amr(&methods)?;
-        self.end_for_replacement(current).await?;
-        let issued = self
-            .reissue(
-                current,
-                aal.max(current.aal()),
-                methods,
-                current.record.generation,
-                None,
-            )
-            .await?;
-        tracing::info!(
-            tenant = %current.tenant(),
-            user = %current.user(),
-            old = %current.handle(),
-            new = %issued.session.handle(),
-            aal = %issued.session.aal(),
-            "session stepped up"
-        );
-        Ok(issued)
+        self.replace(
+            current,
+            aal.max(current.aal()),
+            methods,
+            None,
+            "session stepped up",
+        )
+        .await
     }
 
     /// After a change of privilege that is not a new authentication (a role granted or
@@ -696,35 +685,34 @@ impl SessionManager {
     /// [`Error::Invalid`] when `current` was revoked or has expired meanwhile;
     /// [`Error::Store`], [`Error::Random`].
     pub async fn rotate(&self, current: &Session) -> Result<Issued, Error> {
-        self.end_for_replacement(current).await?;
         let record = &current.record;
         let span = Span {
             created_at: record.created_at,
             expires_at: record.expires_at,
             authenticated_at: record.authenticated_at,
         };
-        let issued = self
-            .reissue(
-                current,
-                current.aal(),
-                current.amr().to_vec(),
-                record.generation,
-                Some(span),
-            )
-            .await?;
-        tracing::info!(
-            tenant = %current.tenant(),
-            user = %current.user(),
-            old = %current.handle(),
-            new = %issued.session.handle(),
-            "session id rotated"
-        );
-        Ok(issued)
+        let amr = current.amr().to_vec();
+        self.replace(
+            current,
+            current.aal(),
+            amr,
+            Some(span),
+            "session id rotated",
+        )
+        .await
     }
 
-    /// Revokes `current`, which a replacement is about to take over; refuses when it has
-    /// expired or was revoked meanwhile (so one session is never replaced twice).
-    async fn end_for_replacement(&self, current: &Session) -> Result<(), Error> {
+    /// Revokes `current` and issues its replacement under the same generation (step-up,
+    /// rotation), then logs `event`. Refuses when `current` has expired or was revoked
+    /// meanwhile, so one session is never replaced twice.
+    async fn replace(
+        &self,
+        current: &Session,
+        aal: Aal,
+        amr: Vec<String>,
+        span: Option<Span>,
+        event: &'static str,
+    ) -> Result<Issued, Error> {
         let now = self.now();
         if now >= current.record.expires_at {
             return Err(Error::invalid(Reason::Expired));
@@ -737,7 +725,17 @@ impl SessionManager {
         {
             return Err(Error::invalid(Reason::Revoked));
         }
-        Ok(())
+        let generation = current.record.generation;
+        let issued = self.reissue(current, aal, amr, generation, span).await?;
+        tracing::info!(
+            tenant = %current.tenant(),
+            user = %current.user(),
+            old = %current.handle(),
+            new = %issued.session.handle(),
+            aal = %issued.session.aal(),
+            "{event}"
+        );
+        Ok(issued)
     }
 
     async fn reissue(

@@ -3,7 +3,7 @@
 //! `store_contract` drives the [`SessionStore`] trait directly with explicit times;
 //! `manager_contract` runs the session lifecycle through a [`SessionManager`] on the store.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,25 +16,6 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// No limit on a listing.
 const ALL: usize = usize::MAX;
-
-fn record(n: u8, tenant_name: &str, user_name: &str, created_at: u64) -> SessionRecord {
-    SessionRecord {
-        handle: SessionHandle::from_bytes([n; 32]),
-        tenant: tenant(tenant_name),
-        user: user(user_name),
-        generation: 0,
-        created_at,
-        expires_at: created_at + 1000,
-        last_seen_at: created_at,
-        authenticated_at: created_at,
-        aal: Aal::Aal1,
-        amr: vec!["pwd".into()],
-        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
-        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
-        label: Some("work laptop".into()),
-        revoked_at: None,
-    }
-}
 
 fn handles(records: &[SessionRecord]) -> Vec<SessionHandle> {
     records.iter().map(|r| r.handle).collect()

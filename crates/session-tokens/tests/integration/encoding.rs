@@ -113,40 +113,27 @@ async fn setup() -> (SessionManager, String, String) {
 }
 
 #[tokio::test]
-async fn header_segment_must_be_canonical_unpadded_base64url() {
+async fn header_and_payload_segments_must_be_canonical_unpadded_base64url() {
     let (manager, header, claims) = setup().await;
-    let header = segment_for(&header);
-    let payload = URL_SAFE_NO_PAD.encode(&claims);
-    assert_eq!(
-        reason(&manager, &token(&header, &payload, None)).await,
-        None
-    );
-    for bad in variants(&header) {
-        let forged = token(&bad, &payload, None);
-        assert_eq!(
-            reason(&manager, &forged).await,
-            Some(Reason::Malformed),
-            "{bad}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn payload_segment_must_be_canonical_unpadded_base64url() {
-    let (manager, header, claims) = setup().await;
-    let header = URL_SAFE_NO_PAD.encode(&header);
-    let payload = segment_for(&claims);
-    assert_eq!(
-        reason(&manager, &token(&header, &payload, None)).await,
-        None
-    );
-    for bad in variants(&payload) {
-        let forged = token(&header, &bad, None);
-        assert_eq!(
-            reason(&manager, &forged).await,
-            Some(Reason::Malformed),
-            "{bad}"
-        );
+    for (which, json) in [(0, &header), (1, &claims)] {
+        // Only this segment is re-encoded; each text is signed with the key.
+        let mut segments = [
+            URL_SAFE_NO_PAD.encode(&header),
+            URL_SAFE_NO_PAD.encode(&claims),
+        ];
+        segments[which] = segment_for(json);
+        let canonical = token(&segments[0], &segments[1], None);
+        assert_eq!(reason(&manager, &canonical).await, None);
+        for bad in variants(&segments[which]) {
+            let mut forged = segments.clone();
+            forged[which] = bad;
+            let forged = token(&forged[0], &forged[1], None);
+            assert_eq!(
+                reason(&manager, &forged).await,
+                Some(Reason::Malformed),
+                "segment {which}: {forged}"
+            );
+        }
     }
 }
 

@@ -9,10 +9,7 @@ use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use session_tokens::store::{Lookup, SessionRecord, SessionStore, StoreFuture};
-use session_tokens::{
-    Aal, KeySet, MemoryStore, Session, SessionHandle, SessionManager, StoreError, TenantId, UserId,
-};
+use session_tokens::{Aal, KeySet, MemoryStore, Session, SessionManager};
 use tower::ServiceExt;
 
 use crate::support::*;
@@ -46,11 +43,21 @@ async fn call(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, String) {
+    send(app(manager.clone()), method, path, headers).await
+}
+
+/// Sends one request through `app`: the status and the body.
+async fn send(
+    app: Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String) {
     let mut request = Request::builder().method(method).uri(path);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = app(manager.clone())
+    let response = app
         .oneshot(request.body(Body::empty()).expect("a valid request"))
         .await
         .expect("routers are infallible");
@@ -222,122 +229,27 @@ async fn sign_in_without_a_session_is_guarded_by_the_layer() {
         .route("/sign-in", post(sign_in))
         .route_layer(manager.csrf_layer())
         .with_state(manager.clone());
-    let send = |headers: &'static [(&'static str, &'static str)]| {
-        let app = app.clone();
-        async move {
-            let mut request = Request::builder().method("POST").uri("/sign-in");
-            for (name, value) in headers {
-                request = request.header(*name, *value);
-            }
-            let response = app
-                .oneshot(request.body(Body::empty()).expect("a valid request"))
-                .await
-                .expect("routers are infallible");
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            (status, body.len())
-        }
-    };
     let (acme, alice) = (tenant("acme"), user("alice"));
     let listed = || manager.list_user(&acme, &alice);
+    let sign_in = |headers| send(app.clone(), "POST", "/sign-in", headers);
 
     assert_eq!(
-        send(&[("sec-fetch-site", "cross-site")]).await,
-        (StatusCode::FORBIDDEN, 0)
+        sign_in(&[("sec-fetch-site", "cross-site")]).await,
+        (StatusCode::FORBIDDEN, String::new())
     );
     assert_eq!(
-        send(&[
+        sign_in(&[
             ("host", "app.example.com"),
             ("origin", "https://evil.example")
         ])
         .await,
-        (StatusCode::FORBIDDEN, 0)
+        (StatusCode::FORBIDDEN, String::new())
     );
     assert!(listed().await.unwrap().is_empty(), "no session was issued");
-    let (status, len) = send(&[("sec-fetch-site", "same-origin")]).await;
+    let (status, set_cookie) = sign_in(&[("sec-fetch-site", "same-origin")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(len > 0);
+    assert!(set_cookie.starts_with("__Host-session="), "{set_cookie}");
     assert_eq!(listed().await.unwrap().len(), 1);
-}
-
-/// A store whose every call fails, like an unreachable database.
-struct DownStore;
-
-fn down<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
-    Box::pin(async {
-        Err(StoreError::new(
-            "connect",
-            std::io::Error::other("connection refused"),
-        ))
-    })
-}
-
-impl SessionStore for DownStore {
-    fn insert<'a>(&'a self, _: &'a SessionRecord) -> StoreFuture<'a, ()> {
-        down()
-    }
-    fn lookup<'a>(&'a self, _: &'a SessionHandle) -> StoreFuture<'a, Option<Lookup>> {
-        down()
-    }
-    fn touch<'a>(&'a self, _: &'a SessionHandle, _: u64, _: u64) -> StoreFuture<'a, bool> {
-        down()
-    }
-    fn list<'a>(
-        &'a self,
-        _: &'a TenantId,
-        _: &'a UserId,
-        _: u64,
-        _: usize,
-    ) -> StoreFuture<'a, Vec<SessionRecord>> {
-        down()
-    }
-    fn generation<'a>(&'a self, _: &'a TenantId, _: &'a UserId) -> StoreFuture<'a, u64> {
-        down()
-    }
-    fn revoke<'a>(
-        &'a self,
-        _: &'a TenantId,
-        _: &'a UserId,
-        _: &'a SessionHandle,
-        _: u64,
-    ) -> StoreFuture<'a, bool> {
-        down()
-    }
-    fn revoke_all<'a>(
-        &'a self,
-        _: &'a TenantId,
-        _: &'a UserId,
-        _: Option<&'a SessionHandle>,
-        _: u64,
-    ) -> StoreFuture<'a, u64> {
-        down()
-    }
-    fn revoke_oldest<'a>(
-        &'a self,
-        _: &'a TenantId,
-        _: &'a UserId,
-        _: &'a SessionHandle,
-        _: usize,
-        _: u64,
-    ) -> StoreFuture<'a, u64> {
-        down()
-    }
-    fn bump_generation<'a>(
-        &'a self,
-        _: &'a TenantId,
-        _: &'a UserId,
-        _: u64,
-    ) -> StoreFuture<'a, u64> {
-        down()
-    }
-    fn purge(&self, _: u64) -> StoreFuture<'_, u64> {
-        down()
-    }
 }
 
 #[tokio::test]
@@ -347,7 +259,9 @@ async fn an_unreachable_store_fails_closed() {
     let issuer = manager(Arc::clone(&working), &clock);
     let issued = issuer.issue(request("acme", "alice")).await.unwrap();
     // The same keys, but the store is down: a perfectly signed token is not accepted.
-    let broken = builder(KeySet::new(hs_key()), DownStore, &clock)
+    let down = FaultyStore::default();
+    down.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let broken = builder(KeySet::new(hs_key()), down, &clock)
         .build()
         .unwrap();
     let err = broken.verify(issued.token().expose()).await.unwrap_err();

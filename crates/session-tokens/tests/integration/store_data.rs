@@ -2,8 +2,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use session_tokens::store::{SessionRecord, SessionStore};
-use session_tokens::{Aal, MemoryStore, SessionHandle};
+use session_tokens::MemoryStore;
+use session_tokens::store::SessionStore;
 
 use crate::support::*;
 
@@ -11,22 +11,11 @@ use crate::support::*;
 async fn extreme_times_from_a_store_do_not_panic() {
     let store = std::sync::Arc::new(MemoryStore::new());
     // A custom store could hold anything; u64::MAX is past every SystemTime.
-    let record = SessionRecord {
-        handle: SessionHandle::from_bytes([7; 32]),
-        tenant: tenant("acme"),
-        user: user("alice"),
-        generation: 0,
-        created_at: u64::MAX,
-        expires_at: u64::MAX,
-        last_seen_at: u64::MAX,
-        authenticated_at: u64::MAX,
-        aal: Aal::Aal1,
-        amr: Vec::new(),
-        ip: None,
-        user_agent: None,
-        label: None,
-        revoked_at: None,
-    };
+    let mut record = record(7, "acme", "alice", 0);
+    record.created_at = u64::MAX;
+    record.expires_at = u64::MAX;
+    record.last_seen_at = u64::MAX;
+    record.authenticated_at = u64::MAX;
     store.insert(&record).await.unwrap();
     let clock = ManualClock::new();
     let manager = manager(std::sync::Arc::clone(&store), &clock);
