@@ -62,8 +62,10 @@ static MANAGER: LazyLock<(SessionManager, String)> = LazyLock::new(|| {
         .issuer("https://auth.example.com")
         .audience("https://app.example.com")
         .idle_timeout(Duration::from_secs(3600))
+        .dangerous()
         .clock(FixedClock)
         .random(CountingRandom)
+        .done()
         .build()
         .expect("valid configuration");
     let request = SessionRequest::new(

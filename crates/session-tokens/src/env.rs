@@ -46,9 +46,17 @@ pub(crate) fn unix_secs(time: SystemTime) -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
-/// The time `secs` seconds after the Unix epoch.
+/// The latest time [`from_unix_secs`] returns: 9999-12-31T23:59:59Z, which every
+/// platform's `SystemTime` can hold.
+pub(crate) const MAX_UNIX_SECS: u64 = 253_402_300_799;
+
+/// The time `secs` seconds after the Unix epoch, saturating at [`MAX_UNIX_SECS`]: the
+/// value may come from a store, and `UNIX_EPOCH + Duration` panics on overflow.
 pub(crate) fn from_unix_secs(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs.min(MAX_UNIX_SECS)))
+        // Unreachable where year 9999 fits a `SystemTime`, which is everywhere Rust runs.
+        .unwrap_or(UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -68,5 +76,13 @@ mod tests {
     fn unix_seconds_round_trip() {
         assert_eq!(unix_secs(from_unix_secs(1_700_000_000)), 1_700_000_000);
         assert_eq!(unix_secs(UNIX_EPOCH - Duration::from_secs(5)), 0);
+    }
+
+    #[test]
+    fn times_past_year_9999_saturate_instead_of_panicking() {
+        assert_eq!(unix_secs(from_unix_secs(MAX_UNIX_SECS)), MAX_UNIX_SECS);
+        for secs in [MAX_UNIX_SECS + 1, i64::MAX.unsigned_abs(), u64::MAX] {
+            assert_eq!(unix_secs(from_unix_secs(secs)), MAX_UNIX_SECS);
+        }
     }
 }

@@ -12,9 +12,11 @@ use crate::{Error, Session, SessionManager};
 ///
 /// - `401 Unauthorized`: no session cookie, or the token or session was refused;
 /// - `403 Forbidden`: an unsafe method from another site (the manager's
-///   [`CsrfGuard`](crate::CsrfGuard));
-/// - `503 Service Unavailable`: the session store did not answer (the request is refused,
-///   never let through).
+///   [`CsrfGuard`](crate::CsrfGuard)). Not 401: the session itself may be valid, and a
+///   client that answers 401 by signing in again would loop;
+/// - `503 Service Unavailable`: the session store did not answer. The request is refused,
+///   never let through; not 401, because the session may be valid and the client should
+///   retry rather than sign the user out over an outage.
 #[derive(Debug)]
 pub struct SessionRejection {
     error: Error,

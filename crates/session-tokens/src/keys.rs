@@ -58,6 +58,25 @@ impl fmt::Display for Algorithm {
     }
 }
 
+/// Refuses an Ed25519 public key that is not the canonical encoding of a curve point, or
+/// whose point has small order (a "weak" key). jsonwebtoken verifies Ed25519 without
+/// RFC 8032's strict checks, and under a small-order key one signature verifies for
+/// almost every message: a weak key set by mistake would let anyone forge tokens.
+fn check_ed25519_public(kid: &str, public: &[u8; 32]) -> Result<(), Error> {
+    let bad = |what: &str| Error::Config(format!("the Ed25519 public key of key {kid:?} {what}"));
+    let key = ed25519_dalek::VerifyingKey::from_bytes(public)
+        .map_err(|_| bad("is not a point on the curve"))?;
+    if key.to_edwards().compress().to_bytes() != *public {
+        return Err(bad("is not canonically encoded"));
+    }
+    if key.is_weak() {
+        return Err(bad(
+            "has small order (a weak key, under which signatures can be forged)",
+        ));
+    }
+    Ok(())
+}
+
 fn check_kid(kid: &str) -> Result<(), Error> {
     if kid.is_empty() || kid.len() > MAX_KID_LEN {
         return Err(Error::Config(format!(
@@ -144,6 +163,12 @@ impl SigningKey {
                 "key {kid:?} is not a PKCS #8 DER Ed25519 private key"
             ))
         })?;
+        // Derived from the seed, so a sound point; checked anyway, like every public key.
+        let point: &[u8; 32] = public
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Config(format!("key {kid:?} has no 32-byte Ed25519 public key")))?;
+        check_ed25519_public(&kid, point)?;
         Ok(Self {
             kid,
             algorithm: Algorithm::EdDsa,
@@ -191,14 +216,20 @@ pub struct VerifyingKey {
 }
 
 impl VerifyingKey {
-    /// An Ed25519 public key.
+    /// An Ed25519 public key (RFC 8032 encoding, 32 bytes).
+    ///
+    /// The key is decompressed here, so a bad key is refused when it is loaded rather than
+    /// trusted until the first token.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a bad key id.
+    /// [`Error::Config`] when the bytes are not the canonical encoding of a point on the
+    /// curve, when the point has small order (a weak key: under it one signature verifies
+    /// for almost any token, so anyone could forge sessions), or for a bad key id.
     pub fn ed25519(kid: impl Into<String>, public_key: &[u8; 32]) -> Result<Self, Error> {
         let kid = kid.into();
         check_kid(&kid)?;
+        check_ed25519_public(&kid, public_key)?;
         Ok(Self {
             kid,
             algorithm: Algorithm::EdDsa,
@@ -348,11 +379,124 @@ mod tests {
     }
 
     #[test]
+    fn rfc8037_a4_signature_is_reproduced_and_verified() {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+        let rfc: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/data/rfc8037-a4.json")).unwrap();
+        let field = |name: &str| rfc[name].as_str().unwrap().to_owned();
+        let bytes = |name: &str| URL_SAFE_NO_PAD.decode(field(name)).unwrap();
+        let seed: [u8; 32] = bytes("d").try_into().unwrap();
+        let public: [u8; 32] = bytes("x").try_into().unwrap();
+        let key = SigningKey::ed25519_from_seed("rfc8037", &seed).unwrap();
+        assert_eq!(key.ed25519_public_key(), Some(public));
+
+        let input = format!("{}.{}", field("protected"), field("payload"));
+        let signer =
+            (DEFAULT_PROVIDER.signer_factory)(&jsonwebtoken::Algorithm::EdDSA, &key.encoding)
+                .unwrap();
+        let signature = signer.try_sign(input.as_bytes()).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(&signature), field("signature"));
+
+        let verifying = VerifyingKey::ed25519("rfc8037", &public).unwrap();
+        let verifier = (DEFAULT_PROVIDER.verifier_factory)(
+            &jsonwebtoken::Algorithm::EdDSA,
+            &verifying.decoding,
+        )
+        .unwrap();
+        assert!(verifier.verify(input.as_bytes(), &signature).is_ok());
+        // Tampered negatives: another payload, one signature bit.
+        assert!(
+            verifier
+                .verify(b"eyJhbGciOiJFZERTQSJ9.e30", &signature)
+                .is_err()
+        );
+        let mut flipped = signature.clone();
+        flipped[10] ^= 0x80;
+        assert!(verifier.verify(input.as_bytes(), &flipped).is_err());
+    }
+
+    #[test]
     fn garbage_pkcs8_is_refused() {
         assert!(matches!(
             SigningKey::ed25519_from_pkcs8_der("ed", b"not a key"),
             Err(Error::Config(_))
         ));
+    }
+
+    fn hex32(text: &str) -> [u8; 32] {
+        let bytes: Vec<u8> = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect();
+        bytes.try_into().unwrap()
+    }
+
+    /// The encodings of the eight points of small order (orders 1, 2, 4 and 8).
+    const SMALL_ORDER: [&str; 8] = [
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    ];
+
+    #[test]
+    fn weak_ed25519_public_keys_are_refused() {
+        for encoding in SMALL_ORDER {
+            let err = VerifyingKey::ed25519("weak", &hex32(encoding)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if m.contains("small order")),
+                "{encoding}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_weak_key_would_let_anyone_forge() {
+        // What the check prevents: under the identity point, the signature R = identity,
+        // S = 0 passes jsonwebtoken's Ed25519 verification for any message.
+        let identity = hex32(SMALL_ORDER[0]);
+        let mut forged = [0u8; 64];
+        forged[..32].copy_from_slice(&identity);
+        let key = DecodingKey::from_ed_der(&identity);
+        let verifier =
+            (DEFAULT_PROVIDER.verifier_factory)(&jsonwebtoken::Algorithm::EdDSA, &key).unwrap();
+        assert!(
+            verifier
+                .verify(b"any header.any claims", &forged.to_vec())
+                .is_ok()
+        );
+        assert!(VerifyingKey::ed25519("weak", &identity).is_err());
+    }
+
+    #[test]
+    fn ed25519_public_keys_off_the_curve_or_non_canonical_are_refused() {
+        // y = 2 is no point's y coordinate.
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        let err = VerifyingKey::ed25519("bad", &off_curve).unwrap_err();
+        assert!(err.to_string().contains("not a point"), "{err}");
+        // y = 3 + p: the point with y = 3, encoded without reducing modulo p.
+        let mut unreduced = [0xff; 32];
+        unreduced[0] = 0xf0;
+        unreduced[31] = 0x7f;
+        let err = VerifyingKey::ed25519("bad", &unreduced).unwrap_err();
+        assert!(err.to_string().contains("not canonically encoded"), "{err}");
+        let mut reduced = [0u8; 32];
+        reduced[0] = 3;
+        assert!(VerifyingKey::ed25519("good", &reduced).is_ok());
+    }
+
+    #[test]
+    fn genuine_ed25519_public_keys_are_accepted() {
+        let key = SigningKey::ed25519_from_seed("ed", &[7; 32]).unwrap();
+        let public = key.ed25519_public_key().unwrap();
+        assert!(VerifyingKey::ed25519("ed", &public).is_ok());
     }
 
     #[test]

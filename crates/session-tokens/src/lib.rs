@@ -15,13 +15,16 @@ pub mod store;
 mod types;
 
 pub use csrf::CsrfGuard;
+#[cfg(feature = "tower")]
+pub use csrf::{CsrfLayer, CsrfResponseFuture, CsrfService};
 pub use env::{Clock, OsRandom, RandomSource, SystemClock};
 pub use error::{Error, Reason, Rejection, StoreError};
 #[cfg(feature = "axum")]
 pub use extractor::SessionRejection;
 pub use keys::{Algorithm, KeySet, MIN_HS256_SECRET_LEN, SigningKey, VerifyingKey};
 pub use manager::{
-    DEFAULT_LEEWAY, DEFAULT_LIFETIME, DEFAULT_TOUCH_INTERVAL, SessionManager, SessionManagerBuilder,
+    DEFAULT_LEEWAY, DEFAULT_LIFETIME, DEFAULT_TOUCH_INTERVAL, DangerousBuilder, LIST_LIMIT,
+    SessionManager, SessionManagerBuilder,
 };
 pub use session::{Issued, Session, SessionInfo, SessionRequest};
 #[cfg(feature = "postgres")]

@@ -7,10 +7,10 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, HeaderValue};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::env::{Clock, OsRandom, RandomSource, SystemClock, unix_secs};
-use crate::jws::{self, Claims};
+use crate::jws::{self, Claims, Sid};
 use crate::session::{Client, SessionRequest, check_amr};
 use crate::store::{SessionRecord, SessionStore};
 use crate::types::SID_LEN;
@@ -26,10 +26,24 @@ pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Default clock-skew allowance for `exp`, `nbf` and `iat` between instances.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
+/// Most sessions [`SessionManager::list`] and [`SessionManager::list_user`] return (the
+/// newest ones), so that one user with a great many sessions cannot make a listing
+/// unbounded.
+pub const LIST_LIMIT: usize = 256;
+
 const MIN_LIFETIME: u64 = 60;
 /// Chrome caps cookie lifetimes at 400 days; a longer session could not stay in its cookie.
 const MAX_LIFETIME: u64 = 400 * 24 * 60 * 60;
 const MAX_LEEWAY: u64 = 300;
+
+/// When a session began, when its absolute lifetime ends, and when its user last
+/// authenticated.
+#[derive(Clone, Copy)]
+struct Span {
+    created_at: u64,
+    expires_at: u64,
+    authenticated_at: u64,
+}
 
 /// Issues, verifies and revokes sessions. Cheap to clone: clones share keys, store and
 /// configuration.
@@ -51,6 +65,7 @@ struct Inner {
     idle_timeout: Option<u64>,
     touch_interval: u64,
     leeway: u64,
+    max_sessions_per_user: Option<usize>,
     cookie_name: String,
     clear_cookie: HeaderValue,
     csrf: CsrfGuard,
@@ -69,6 +84,7 @@ pub struct SessionManagerBuilder {
     idle_timeout: Option<Duration>,
     touch_interval: Duration,
     leeway: Duration,
+    max_sessions_per_user: Option<usize>,
     cookie_name: String,
     csrf: CsrfGuard,
 }
@@ -107,9 +123,28 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Clock skew allowed on `exp`, `nbf` and `iat`, at most 5 minutes. Default 30 s.
+    /// Clock skew allowed on the token's own `exp`, `nbf` and `iat`, at most 5 minutes.
+    /// Default 30 s.
+    ///
+    /// The session record is authoritative: its end of the absolute lifetime is checked
+    /// with no leeway, and this crate issues every token with `exp` equal to it, so the
+    /// leeway never lengthens a session. What it does in practice is accept a token whose
+    /// `nbf` and `iat` come from an instance whose clock runs a little ahead.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
+        self
+    }
+
+    /// Caps the live sessions of one user: when a sign-in ([`SessionManager::issue`])
+    /// would exceed `max`, the user's oldest sessions are revoked. Off by default.
+    ///
+    /// This bounds what one account (a credential-stuffing bot that got in, a script
+    /// signing in on every run) can make the store hold. With [`MemoryStore`]'s automatic
+    /// purge, revoked records then leave memory too.
+    ///
+    /// [`MemoryStore`]: crate::MemoryStore
+    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_sessions_per_user = Some(max);
         self
     }
 
@@ -119,22 +154,17 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// The CSRF guard the axum extractor applies. Default [`CsrfGuard::new`].
+    /// The CSRF guard the axum extractor (and `SessionManager::csrf_layer`) applies.
+    /// Default [`CsrfGuard::new`].
     pub fn csrf(mut self, guard: CsrfGuard) -> Self {
         self.csrf = guard;
         self
     }
 
-    /// Where time comes from. Default the system clock.
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Box::new(clock);
-        self
-    }
-
-    /// Where session ids come from. Default the operating system's generator.
-    pub fn random(mut self, random: impl RandomSource) -> Self {
-        self.random = Box::new(random);
-        self
+    /// The options that can undo the manager's guarantees: where time and session ids come
+    /// from. See [`DangerousBuilder`].
+    pub fn dangerous(self) -> DangerousBuilder {
+        DangerousBuilder { builder: self }
     }
 
     /// Checks the configuration and builds the manager.
@@ -180,6 +210,11 @@ impl SessionManagerBuilder {
                 "the leeway must be at most {MAX_LEEWAY} s, got {leeway} s"
             )));
         }
+        if self.max_sessions_per_user == Some(0) {
+            return Err(Error::Config(
+                "max_sessions_per_user must be at least 1".into(),
+            ));
+        }
         cookie::check_name(&self.cookie_name)?;
         let clear_cookie = cookie::clear(&self.cookie_name)?;
         Ok(SessionManager {
@@ -194,11 +229,68 @@ impl SessionManagerBuilder {
                 idle_timeout,
                 touch_interval,
                 leeway,
+                max_sessions_per_user: self.max_sessions_per_user,
                 cookie_name: self.cookie_name,
                 clear_cookie,
                 csrf: self.csrf,
             }),
         })
+    }
+}
+
+/// Options that break the manager's guarantees when misused, behind
+/// [`SessionManagerBuilder::dangerous`] so that they stand out in review.
+///
+/// A clock that runs late keeps expired and idle sessions alive, and one that can be set
+/// revives them; a random source that is not a cryptographically secure generator makes
+/// session ids guessable. These exist for deterministic tests and for platforms with their
+/// own time or entropy service.
+///
+/// ```
+/// # use session_tokens::{KeySet, MemoryStore, SessionManager, SigningKey, SystemClock};
+/// # fn main() -> Result<(), session_tokens::Error> {
+/// # let keys = KeySet::new(SigningKey::hs256("k", &[7u8; 32])?);
+/// let manager = SessionManager::builder(keys, MemoryStore::new())
+///     .issuer("https://auth.example.com")
+///     .audience("https://app.example.com")
+///     .dangerous()
+///     .clock(SystemClock)
+///     .done()
+///     .build()?;
+/// # let _ = manager;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct DangerousBuilder {
+    builder: SessionManagerBuilder,
+}
+
+impl DangerousBuilder {
+    /// Where time comes from. Default [`SystemClock`]. Every lifetime, idle timeout and
+    /// `nbf`/`iat` check trusts it.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.builder.clock = Box::new(clock);
+        self
+    }
+
+    /// Where session ids come from. Default [`OsRandom`], the operating system's
+    /// generator. Anything else must be a cryptographically secure generator: whoever
+    /// predicts a session id and holds a signing key holds the session.
+    pub fn random(mut self, random: impl RandomSource) -> Self {
+        self.builder.random = Box::new(random);
+        self
+    }
+
+    /// Back to the ordinary options.
+    pub fn done(self) -> SessionManagerBuilder {
+        self.builder
+    }
+}
+
+impl fmt::Debug for DangerousBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DangerousBuilder").finish_non_exhaustive()
     }
 }
 
@@ -216,17 +308,21 @@ impl SessionManager {
             idle_timeout: None,
             touch_interval: DEFAULT_TOUCH_INTERVAL,
             leeway: DEFAULT_LEEWAY,
+            max_sessions_per_user: None,
             cookie_name: cookie::DEFAULT_NAME.to_owned(),
             csrf: CsrfGuard::new(),
         }
     }
 
-    /// Issues a session: stores its record and signs its token.
+    /// Issues a session: stores its record and signs its token. With
+    /// [`max_sessions_per_user`](SessionManagerBuilder::max_sessions_per_user) set, then
+    /// revokes the user's oldest sessions beyond the cap.
     ///
     /// # Errors
     ///
     /// [`Error::Input`] for a bad amr list or label, [`Error::CookieTooLarge`] when the
-    /// token would not fit a cookie, [`Error::Random`], [`Error::Store`].
+    /// token would not fit a cookie, [`Error::Random`], [`Error::Store`] (if the cap
+    /// cannot be applied, the new session is revoked and not returned).
     pub async fn issue(&self, request: SessionRequest) -> Result<Issued, Error> {
         let request = request.validated()?;
         let generation = self
@@ -242,8 +338,12 @@ impl SessionManager {
                 request.amr,
                 request.client,
                 generation,
+                None,
             )
             .await?;
+        if let Some(max) = self.inner.max_sessions_per_user {
+            self.enforce_cap(&issued.session, max).await?;
+        }
         tracing::info!(
             tenant = %issued.session.tenant(),
             user = %issued.session.user(),
@@ -254,12 +354,38 @@ impl SessionManager {
         Ok(issued)
     }
 
+    /// Revokes `new`'s user's oldest sessions so that at most `max` stay live, `new`
+    /// among them. On failure revokes `new` too, so that issue never hands out a session
+    /// beyond the cap.
+    async fn enforce_cap(&self, new: &Session, max: usize) -> Result<(), Error> {
+        let store = &self.inner.store;
+        let (tenant, user, now) = (new.tenant(), new.user(), self.now());
+        match store
+            .revoke_oldest(tenant, user, new.handle(), max - 1, now)
+            .await
+        {
+            Ok(0) => Ok(()),
+            Ok(revoked) => {
+                tracing::info!(%tenant, %user, revoked, max, "oldest sessions revoked: per-user cap");
+                Ok(())
+            }
+            Err(err) => {
+                if let Err(undo) = store.revoke(tenant, user, new.handle(), now).await {
+                    tracing::warn!(error = %undo, session = %new.handle(), "revoking a session issued past the cap failed");
+                }
+                Err(err.into())
+            }
+        }
+    }
+
     /// Verifies a token: its header, signature and claims, then one store lookup. The
     /// session must exist, not be revoked, expired or idle for longer than the idle
     /// timeout, and carry the user's current generation.
     ///
     /// Verification does not record activity: call [`SessionManager::touch`] (the axum
-    /// extractor does).
+    /// extractor does). Nor does it check for cross-site requests, which it cannot see:
+    /// the axum extractor runs the manager's [`CsrfGuard`] before verifying; elsewhere run
+    /// [`CsrfGuard::check`] (or the `CsrfLayer`) on requests with unsafe methods.
     ///
     /// # Errors
     ///
@@ -277,7 +403,7 @@ impl SessionManager {
         let claims = jws::verify(&self.keys(), token).map_err(Error::invalid)?;
         let now = self.now();
         self.check_claims(&claims, now).map_err(Error::invalid)?;
-        let handle = SessionHandle::of_sid(&claims.sid);
+        let handle = SessionHandle::of_sid(claims.sid.as_str());
         let found = self
             .inner
             .store
@@ -322,7 +448,7 @@ impl SessionManager {
         if claims.nbf > now.saturating_add(leeway) || claims.iat > now.saturating_add(leeway) {
             return Err(Reason::NotYetValid);
         }
-        if claims.sid.len() != SID_LEN || Aal::from_level(claims.aal).is_none() {
+        if claims.sid.as_str().len() != SID_LEN || Aal::from_level(claims.aal).is_none() {
             return Err(Reason::Malformed);
         }
         Ok(())
@@ -354,7 +480,8 @@ impl SessionManager {
             .await?)
     }
 
-    /// The live sessions of `current`'s user, newest first, with `current` marked.
+    /// The live sessions of `current`'s user, newest first, with `current` marked: at
+    /// most the [`LIST_LIMIT`] newest (less any of those that idled out).
     ///
     /// # Errors
     ///
@@ -364,7 +491,8 @@ impl SessionManager {
             .await
     }
 
-    /// The live sessions of a user, newest first, for an administrator.
+    /// The live sessions of a user, newest first, for an administrator: at most the
+    /// [`LIST_LIMIT`] newest (less any of those that idled out).
     ///
     /// # Errors
     ///
@@ -384,7 +512,7 @@ impl SessionManager {
         current: Option<&SessionHandle>,
     ) -> Result<Vec<SessionInfo>, Error> {
         let now = self.now();
-        let records = self.inner.store.list(tenant, user, now).await?;
+        let records = self.inner.store.list(tenant, user, now, LIST_LIMIT).await?;
         Ok(records
             .into_iter()
             .filter(|record| !self.idle(record, now))
@@ -485,8 +613,14 @@ impl SessionManager {
             .bump_generation(current.tenant(), current.user(), self.now())
             .await?;
         tracing::info!(tenant = %current.tenant(), user = %current.user(), generation, "password changed: sessions invalidated");
-        self.reissue(current, current.aal(), current.amr().to_vec(), generation)
-            .await
+        self.reissue(
+            current,
+            current.aal(),
+            current.amr().to_vec(),
+            generation,
+            None,
+        )
+        .await
     }
 
     /// After a password reset (no session at hand): bumps the user's generation, so every
@@ -527,6 +661,58 @@ impl SessionManager {
             }
         }
         check_amr(&methods)?;
+        self.replace(
+            current,
+            aal.max(current.aal()),
+            methods,
+            None,
+            "session stepped up",
+        )
+        .await
+    }
+
+    /// After a change of privilege that is not a new authentication (a role granted or
+    /// taken away, a switch to an administrator view): revokes `current` and issues a
+    /// replacement with a new session id and everything else kept: the authentication
+    /// time, level and methods, the creation time and the end of the absolute lifetime.
+    /// The old token stops working; set the new token's cookie on the response.
+    ///
+    /// Unlike [`SessionManager::step_up`], this does not claim that the user
+    /// authenticated again, so [`SessionManager::require_recent_auth`] answers as before.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `current` was revoked or has expired meanwhile;
+    /// [`Error::Store`], [`Error::Random`].
+    pub async fn rotate(&self, current: &Session) -> Result<Issued, Error> {
+        let record = &current.record;
+        let span = Span {
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            authenticated_at: record.authenticated_at,
+        };
+        let amr = current.amr().to_vec();
+        self.replace(
+            current,
+            current.aal(),
+            amr,
+            Some(span),
+            "session id rotated",
+        )
+        .await
+    }
+
+    /// Revokes `current` and issues its replacement under the same generation (step-up,
+    /// rotation), then logs `event`. Refuses when `current` has expired or was revoked
+    /// meanwhile, so one session is never replaced twice.
+    async fn replace(
+        &self,
+        current: &Session,
+        aal: Aal,
+        amr: Vec<String>,
+        span: Option<Span>,
+        event: &'static str,
+    ) -> Result<Issued, Error> {
         let now = self.now();
         if now >= current.record.expires_at {
             return Err(Error::invalid(Reason::Expired));
@@ -539,21 +725,15 @@ impl SessionManager {
         {
             return Err(Error::invalid(Reason::Revoked));
         }
-        let issued = self
-            .reissue(
-                current,
-                aal.max(current.aal()),
-                methods,
-                current.record.generation,
-            )
-            .await?;
+        let generation = current.record.generation;
+        let issued = self.reissue(current, aal, amr, generation, span).await?;
         tracing::info!(
             tenant = %current.tenant(),
             user = %current.user(),
             old = %current.handle(),
             new = %issued.session.handle(),
             aal = %issued.session.aal(),
-            "session stepped up"
+            "{event}"
         );
         Ok(issued)
     }
@@ -564,6 +744,7 @@ impl SessionManager {
         aal: Aal,
         amr: Vec<String>,
         generation: u64,
+        span: Option<Span>,
     ) -> Result<Issued, Error> {
         let client = Client {
             ip: current.record.ip,
@@ -577,11 +758,17 @@ impl SessionManager {
             amr,
             client,
             generation,
+            span,
         )
         .await
     }
 
-    /// Creates, signs and stores a session authenticated now.
+    /// Creates, signs and stores a session: authenticated and starting now, or with the
+    /// times of `span` (a rotation).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private constructor, named fields"
+    )]
     async fn create(
         &self,
         tenant: TenantId,
@@ -590,19 +777,25 @@ impl SessionManager {
         amr: Vec<String>,
         client: Client,
         generation: u64,
+        span: Option<Span>,
     ) -> Result<Issued, Error> {
         let now = self.now();
+        let span = span.unwrap_or(Span {
+            created_at: now,
+            expires_at: now.saturating_add(self.inner.lifetime),
+            authenticated_at: now,
+        });
         let sid = self.new_session_id()?;
-        let expires_at = now.saturating_add(self.inner.lifetime);
+        let expires_at = span.expires_at;
         let record = SessionRecord {
             handle: SessionHandle::of_sid(&sid),
             tenant,
             user,
             generation,
-            created_at: now,
+            created_at: span.created_at,
             expires_at,
             last_seen_at: now,
-            authenticated_at: now,
+            authenticated_at: span.authenticated_at,
             aal,
             amr,
             ip: client.ip,
@@ -610,25 +803,28 @@ impl SessionManager {
             label: client.label,
             revoked_at: None,
         };
-        let mut claims = Claims {
+        let claims = Claims {
             iss: self.inner.issuer.clone(),
             aud: self.inner.audience.clone(),
             sub: record.user.as_str().to_owned(),
             org: record.tenant.as_str().to_owned(),
-            sid: sid.to_string(),
+            sid: Sid::new(sid),
             iat: now,
             nbf: now,
             exp: expires_at,
-            auth_time: now,
+            auth_time: span.authenticated_at,
             aal: aal.level(),
             amr: record.amr.clone(),
             generation,
         };
-        let token = jws::sign(&self.keys(), &claims);
-        claims.sid.zeroize();
-        let token = SessionToken::new(token?);
+        let token = SessionToken::new(jws::sign(&self.keys(), &claims)?);
+        drop(claims);
         // Refuse now, before storing anything, a session whose cookie could not be set.
-        cookie::set(&self.inner.cookie_name, token.expose(), self.inner.lifetime)?;
+        cookie::check_size(
+            &self.inner.cookie_name,
+            token.expose().len(),
+            self.inner.lifetime,
+        )?;
         self.inner.store.insert(&record).await?;
         Ok(Issued {
             token,
@@ -704,6 +900,13 @@ impl SessionManager {
     /// The CSRF guard configured for this manager.
     pub fn csrf(&self) -> &CsrfGuard {
         &self.inner.csrf
+    }
+
+    /// A [`CsrfLayer`](crate::CsrfLayer) applying this manager's CSRF guard, for routes
+    /// that change state without a session (sign-in, sign-up, password reset).
+    #[cfg(feature = "tower")]
+    pub fn csrf_layer(&self) -> crate::CsrfLayer {
+        crate::CsrfLayer::new(self.inner.csrf.clone())
     }
 
     /// Replaces the key set (rotation): tokens whose `kid` is not in `keys` stop verifying

@@ -16,7 +16,8 @@ const MAX_LABEL_LEN: usize = 128;
 /// Longest stored user agent, in bytes; longer ones are cut.
 const MAX_USER_AGENT_LEN: usize = 512;
 
-/// The accessors [`Session`] and [`SessionInfo`] share, over their `record` field.
+/// The accessors [`Session`] and [`SessionInfo`] share, over their `record` field. Times
+/// past the year 9999 (which only a faulty store can hold) read as 9999-12-31T23:59:59Z.
 macro_rules! record_accessors {
     () => {
         /// The authenticator assurance level reached.

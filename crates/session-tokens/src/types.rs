@@ -199,8 +199,8 @@ impl FromStr for SessionHandle {
 pub struct SessionToken(Zeroizing<String>);
 
 impl SessionToken {
-    pub(crate) fn new(token: String) -> Self {
-        Self(Zeroizing::new(token))
+    pub(crate) fn new(token: Zeroizing<String>) -> Self {
+        Self(token)
     }
 
     /// The compact JWS text. Handle with care: whoever holds it holds the session.
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn tokens_do_not_print() {
-        let token = SessionToken::new("eyJ.secret.token".into());
+        let token = SessionToken::new(Zeroizing::new("eyJ.secret.token".into()));
         assert_eq!(format!("{token:?}"), "SessionToken([redacted])");
     }
 }

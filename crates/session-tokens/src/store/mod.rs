@@ -93,12 +93,13 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreFuture<'a, bool>;
 
     /// The user's live sessions: not revoked, `expires_at > now`, and of the user's current
-    /// generation. Newest first (by `created_at`, then handle).
+    /// generation. Newest first (by `created_at`, then handle), at most `limit` of them.
     fn list<'a>(
         &'a self,
         tenant: &'a TenantId,
         user: &'a UserId,
         now: u64,
+        limit: usize,
     ) -> StoreFuture<'a, Vec<SessionRecord>>;
 
     /// The user's current generation (0 until the first bump).
@@ -121,6 +122,19 @@ pub trait SessionStore: Send + Sync + 'static {
         tenant: &'a TenantId,
         user: &'a UserId,
         keep: Option<&'a SessionHandle>,
+        now: u64,
+    ) -> StoreFuture<'a, u64>;
+
+    /// Caps a user's sessions: marks revoked at `now` every unrevoked record of the user
+    /// except `keep` and the `others` newest records that are unrevoked and unexpired
+    /// (`expires_at > now`), newest as [`SessionStore::list`] orders them. Returns how
+    /// many it revoked.
+    fn revoke_oldest<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        user: &'a UserId,
+        keep: &'a SessionHandle,
+        others: usize,
         now: u64,
     ) -> StoreFuture<'a, u64>;
 
@@ -150,8 +164,8 @@ macro_rules! forward_store {
             fn touch<'a>(&'a self, handle: &'a SessionHandle, now: u64, min_interval: u64) -> StoreFuture<'a, bool> {
                 (**self).touch(handle, now, min_interval)
             }
-            fn list<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId, now: u64) -> StoreFuture<'a, Vec<SessionRecord>> {
-                (**self).list(tenant, user, now)
+            fn list<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId, now: u64, limit: usize) -> StoreFuture<'a, Vec<SessionRecord>> {
+                (**self).list(tenant, user, now, limit)
             }
             fn generation<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId) -> StoreFuture<'a, u64> {
                 (**self).generation(tenant, user)
@@ -161,6 +175,9 @@ macro_rules! forward_store {
             }
             fn revoke_all<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId, keep: Option<&'a SessionHandle>, now: u64) -> StoreFuture<'a, u64> {
                 (**self).revoke_all(tenant, user, keep, now)
+            }
+            fn revoke_oldest<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId, keep: &'a SessionHandle, others: usize, now: u64) -> StoreFuture<'a, u64> {
+                (**self).revoke_oldest(tenant, user, keep, others, now)
             }
             fn bump_generation<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId, now: u64) -> StoreFuture<'a, u64> {
                 (**self).bump_generation(tenant, user, now)

@@ -39,7 +39,7 @@ const LIST: &str = concat!(
      AND s.revoked_at IS NULL AND s.expires_at > $3 \
      AND s.generation = COALESCE((SELECT g.generation FROM palisade_session_generations g \
      WHERE g.tenant = $1 AND g.user_id = $2), 0) \
-     ORDER BY s.created_at DESC, s.id_hash ASC"
+     ORDER BY s.created_at DESC, s.id_hash ASC LIMIT $4"
 );
 
 const GENERATION: &str =
@@ -51,6 +51,13 @@ const REVOKE: &str = "UPDATE palisade_sessions SET revoked_at = $4 \
 /// `$4` is the handle to keep, or [`NO_HANDLE`].
 const REVOKE_ALL: &str = "UPDATE palisade_sessions SET revoked_at = $3 \
      WHERE tenant = $1 AND user_id = $2 AND revoked_at IS NULL AND id_hash <> $4";
+
+/// `$3` is the handle to keep, `$4` the time, `$5` how many other live records to keep.
+const REVOKE_OLDEST: &str = "UPDATE palisade_sessions SET revoked_at = $4 \
+     WHERE tenant = $1 AND user_id = $2 AND revoked_at IS NULL AND id_hash <> $3 \
+     AND id_hash NOT IN (SELECT k.id_hash FROM palisade_sessions k \
+     WHERE k.tenant = $1 AND k.user_id = $2 AND k.revoked_at IS NULL AND k.id_hash <> $3 \
+     AND k.expires_at > $4 ORDER BY k.created_at DESC, k.id_hash ASC LIMIT $5)";
 
 /// An empty byte string: no handle equals it.
 const NO_HANDLE: &[u8] = &[];
@@ -133,6 +140,11 @@ fn to_i64(op: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::new(op, "value out of the database's range"))
 }
 
+/// A count for `LIMIT`: any count past `i64::MAX` means no limit.
+fn count(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 fn to_u64(op: &'static str, value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::new(op, "stored value is negative"))
 }
@@ -168,10 +180,12 @@ impl<'a> Row<'a> {
 }
 
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $migrations:expr, $lock:expr) => {
+    ($store:ident, $db:ty, $migrations:expr, $lock:expr, $begin:expr) => {
         impl $store {
             /// Applies the store's migrations that have not run yet, in one transaction.
-            /// Safe to run from several instances at once.
+            /// Safe to run from several instances at once: they take turns (PostgreSQL
+            /// takes an advisory lock; SQLite takes the write lock before reading,
+            /// waiting up to the busy timeout) and the migrations run once.
             ///
             /// # Errors
             ///
@@ -179,7 +193,7 @@ macro_rules! sql_store {
             pub async fn migrate(&self) -> Result<(), StoreError> {
                 const OP: &str = "migrate";
                 let err = |e: sqlx::Error| StoreError::new(OP, e);
-                let mut tx = self.pool.begin().await.map_err(err)?;
+                let mut tx = self.begin().await.map_err(err)?;
                 let lock: Option<&'static str> = $lock;
                 if let Some(lock) = lock {
                     sqlx::query(lock).execute(&mut *tx).await.map_err(err)?;
@@ -210,6 +224,18 @@ macro_rules! sql_store {
                     }
                 }
                 tx.commit().await.map_err(err)
+            }
+
+            /// Starts a transaction that writes: on SQLite with `BEGIN IMMEDIATE`, so the
+            /// write lock is taken (waiting up to the busy timeout) before anything is
+            /// read. A deferred transaction that reads first and writes later fails with
+            /// `SQLITE_BUSY` at once when another connection wrote in between.
+            async fn begin(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error> {
+                let begin: Option<&'static str> = $begin;
+                match begin {
+                    Some(statement) => self.pool.begin_with(statement).await,
+                    None => self.pool.begin().await,
+                }
             }
 
             /// The connection pool, for health checks and administration.
@@ -321,6 +347,7 @@ macro_rules! sql_store {
                 tenant: &'a TenantId,
                 user: &'a UserId,
                 now: u64,
+                limit: usize,
             ) -> crate::store::StoreFuture<'a, Vec<SessionRecord>> {
                 Box::pin(async move {
                     const OP: &str = "list";
@@ -328,6 +355,7 @@ macro_rules! sql_store {
                         .bind(tenant.as_str())
                         .bind(user.as_str())
                         .bind(to_i64(OP, now)?)
+                        .bind(count(limit))
                         .fetch_all(&self.pool)
                         .await
                         .map_err(|e| StoreError::new(OP, e))?;
@@ -394,6 +422,29 @@ macro_rules! sql_store {
                 })
             }
 
+            fn revoke_oldest<'a>(
+                &'a self,
+                tenant: &'a TenantId,
+                user: &'a UserId,
+                keep: &'a SessionHandle,
+                others: usize,
+                now: u64,
+            ) -> crate::store::StoreFuture<'a, u64> {
+                Box::pin(async move {
+                    const OP: &str = "revoke_oldest";
+                    let done = sqlx::query(REVOKE_OLDEST)
+                        .bind(tenant.as_str())
+                        .bind(user.as_str())
+                        .bind(&keep.as_bytes()[..])
+                        .bind(to_i64(OP, now)?)
+                        .bind(count(others))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| StoreError::new(OP, e))?;
+                    Ok(done.rows_affected())
+                })
+            }
+
             fn bump_generation<'a>(
                 &'a self,
                 tenant: &'a TenantId,
@@ -403,7 +454,7 @@ macro_rules! sql_store {
                 Box::pin(async move {
                     const OP: &str = "bump_generation";
                     let err = |e: sqlx::Error| StoreError::new(OP, e);
-                    let mut tx = self.pool.begin().await.map_err(err)?;
+                    let mut tx = self.begin().await.map_err(err)?;
                     let generation: i64 = sqlx::query_scalar(BUMP_GENERATION)
                         .bind(tenant.as_str())
                         .bind(user.as_str())
@@ -489,7 +540,8 @@ mod sqlite {
         SqliteStore,
         sqlx::Sqlite,
         &[(1, include_str!("../../migrations/sqlite/0001_sessions.sql"))],
-        None
+        None,
+        Some("BEGIN IMMEDIATE")
     );
 }
 
@@ -541,7 +593,8 @@ mod postgres {
             include_str!("../../migrations/postgres/0001_sessions.sql")
         )],
         // Serialises concurrent migrations from several instances; released at commit.
-        Some("SELECT pg_advisory_xact_lock(7305126853960327470)")
+        Some("SELECT pg_advisory_xact_lock(7305126853960327470)"),
+        None
     );
 }
 

@@ -3,7 +3,7 @@
 //! `store_contract` drives the [`SessionStore`] trait directly with explicit times;
 //! `manager_contract` runs the session lifecycle through a [`SessionManager`] on the store.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,24 +14,8 @@ use crate::support::*;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn record(n: u8, tenant_name: &str, user_name: &str, created_at: u64) -> SessionRecord {
-    SessionRecord {
-        handle: SessionHandle::from_bytes([n; 32]),
-        tenant: tenant(tenant_name),
-        user: user(user_name),
-        generation: 0,
-        created_at,
-        expires_at: created_at + 1000,
-        last_seen_at: created_at,
-        authenticated_at: created_at,
-        aal: Aal::Aal1,
-        amr: vec!["pwd".into()],
-        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
-        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
-        label: Some("work laptop".into()),
-        revoked_at: None,
-    }
-}
+/// No limit on a listing.
+const ALL: usize = usize::MAX;
 
 fn handles(records: &[SessionRecord]) -> Vec<SessionHandle> {
     records.iter().map(|r| r.handle).collect()
@@ -46,7 +30,7 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
     let r1 = record(1, "acme", "alice", 100);
     assert_eq!(store.lookup(&r1.handle).await?, None);
     assert_eq!(store.generation(&acme, &alice).await?, 0);
-    assert!(store.list(&acme, &alice, 100).await?.is_empty());
+    assert!(store.list(&acme, &alice, 100, ALL).await?.is_empty());
 
     // Insert and read back, field for field.
     store.insert(&r1).await?;
@@ -76,16 +60,22 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
     store.insert(&other_tenant).await?;
     store.insert(&other_user).await?;
 
-    // List: live sessions of one user, newest first; expired ones left out.
-    let listed = store.list(&acme, &alice, 200).await?;
+    // List: live sessions of one user, newest first; expired ones left out; the newest
+    // `limit` of them.
+    let listed = store.list(&acme, &alice, 200, ALL).await?;
     assert_eq!(handles(&listed), [r2.handle, r3.handle, r1.handle]);
+    assert_eq!(
+        handles(&store.list(&acme, &alice, 200, 2).await?),
+        [r2.handle, r3.handle]
+    );
+    assert!(store.list(&acme, &alice, 200, 0).await?.is_empty());
     assert_eq!(listed[1], r3);
     assert_eq!(
-        handles(&store.list(&acme, &alice, 1125).await?),
+        handles(&store.list(&acme, &alice, 1125, ALL).await?),
         [r2.handle]
     );
     assert_eq!(
-        handles(&store.list(&globex, &alice, 200).await?),
+        handles(&store.list(&globex, &alice, 200, ALL).await?),
         [other_tenant.handle]
     );
 
@@ -129,7 +119,7 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
         "revoked records stay still"
     );
     assert_eq!(
-        handles(&store.list(&acme, &alice, 310).await?),
+        handles(&store.list(&acme, &alice, 310, ALL).await?),
         [r2.handle, r3.handle]
     );
 
@@ -142,16 +132,19 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
             .await?,
         2
     );
-    assert_eq!(handles(&store.list(&acme, &alice, 330).await?), [r3.handle]);
-    assert_eq!(store.revoke_all(&acme, &alice, None, 340).await?, 1);
-    assert!(store.list(&acme, &alice, 350).await?.is_empty());
     assert_eq!(
-        handles(&store.list(&globex, &alice, 350).await?),
+        handles(&store.list(&acme, &alice, 330, ALL).await?),
+        [r3.handle]
+    );
+    assert_eq!(store.revoke_all(&acme, &alice, None, 340).await?, 1);
+    assert!(store.list(&acme, &alice, 350, ALL).await?.is_empty());
+    assert_eq!(
+        handles(&store.list(&globex, &alice, 350, ALL).await?),
         [other_tenant.handle],
         "another tenant's alice is untouched"
     );
     assert_eq!(
-        handles(&store.list(&acme, &bob, 350).await?),
+        handles(&store.list(&acme, &bob, 350, ALL).await?),
         [other_user.handle]
     );
 
@@ -173,7 +166,7 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
     store.insert(&stale).await?;
     store.insert(&fresh).await?;
     assert_eq!(
-        handles(&store.list(&acme, &alice, 450).await?),
+        handles(&store.list(&acme, &alice, 450, ALL).await?),
         [fresh.handle]
     );
     assert_eq!(
@@ -201,6 +194,137 @@ pub(crate) async fn store_contract(store: &dyn SessionStore) -> TestResult {
         2,
         "generations survive purges"
     );
+    Ok(())
+}
+
+/// The per-user cap's store side: `revoke_oldest` keeps the given session and the newest
+/// live others, as `list` orders them.
+pub(crate) async fn store_cap_contract(store: &dyn SessionStore) -> TestResult {
+    let (initech, peter, michael) = (tenant("initech"), user("peter"), user("michael"));
+    let at = |n: u8, created_at: u64, expires_at: u64| {
+        let mut r = record(n, "initech", "peter", created_at);
+        r.expires_at = expires_at;
+        r
+    };
+    let (a, b, c, d) = (
+        at(20, 2000, 5000),
+        at(21, 2001, 5000),
+        at(22, 2002, 5000),
+        at(23, 2003, 5000),
+    );
+    // The newest by creation, but expired at 2010: it holds no place among the kept.
+    let ended = at(24, 2004, 2005);
+    let other_user = record(25, "initech", "michael", 2000);
+    for r in [&a, &b, &c, &d, &ended, &other_user] {
+        store.insert(r).await?;
+    }
+    let revoked_at = |r: &SessionRecord| {
+        let handle = r.handle;
+        async move {
+            store
+                .lookup(&handle)
+                .await
+                .map(|found| found.expect("present").record.revoked_at)
+        }
+    };
+
+    // Keep b (not the newest) and the two newest other live ones: d and c.
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &b.handle, 2, 2010)
+            .await?,
+        2
+    );
+    assert_eq!(revoked_at(&a).await?, Some(2010));
+    assert_eq!(revoked_at(&ended).await?, Some(2010));
+    for r in [&b, &c, &d, &other_user] {
+        assert_eq!(revoked_at(r).await?, None);
+    }
+    assert_eq!(
+        handles(&store.list(&initech, &peter, 2010, ALL).await?),
+        [d.handle, c.handle, b.handle]
+    );
+    // Already within the cap: nothing more.
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &b.handle, 2, 2011)
+            .await?,
+        0
+    );
+    // Ties on the creation time go by handle, as in `list`: e (26) counts as the newer.
+    let (e, f) = (at(26, 2006, 5000), at(27, 2006, 5000));
+    store.insert(&f).await?;
+    store.insert(&e).await?;
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &d.handle, 1, 2012)
+            .await?,
+        3,
+        "f, c and b"
+    );
+    assert_eq!(
+        handles(&store.list(&initech, &peter, 2012, ALL).await?),
+        [e.handle, d.handle]
+    );
+    // Keep only the given one.
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &peter, &d.handle, 0, 2013)
+            .await?,
+        1
+    );
+    assert_eq!(
+        handles(&store.list(&initech, &peter, 2013, ALL).await?),
+        [d.handle]
+    );
+    assert_eq!(
+        handles(&store.list(&initech, &michael, 2013, ALL).await?),
+        [other_user.handle],
+        "another user is untouched"
+    );
+    assert_eq!(
+        store
+            .revoke_oldest(&initech, &user("nobody"), &d.handle, 0, 2014)
+            .await?,
+        0
+    );
+    Ok(())
+}
+
+/// The per-user cap through a manager: a sign-in past the cap signs out the oldest.
+pub(crate) async fn manager_cap_contract(store: Arc<dyn SessionStore>) -> TestResult {
+    let clock = ManualClock::new();
+    let manager = builder(
+        session_tokens::KeySet::new(hs_key()),
+        Arc::clone(&store),
+        &clock,
+    )
+    .max_sessions_per_user(2)
+    .build()?;
+    let mut issued = Vec::new();
+    for _ in 0..4 {
+        issued.push(manager.issue(request("hooli", "gavin")).await?);
+        clock.advance(Duration::from_secs(1));
+    }
+    for old in &issued[..2] {
+        assert_eq!(
+            refusal(manager.verify(old.token().expose()).await),
+            Some(Reason::Revoked)
+        );
+    }
+    let newest = manager.verify(issued[3].token().expose()).await?;
+    assert!(manager.verify(issued[2].token().expose()).await.is_ok());
+    assert_eq!(
+        listed(&manager.list(&newest).await?),
+        [
+            (*issued[3].session().handle(), true),
+            (*issued[2].session().handle(), false)
+        ]
+    );
+    // Other users have caps of their own.
+    let other = manager.issue(request("hooli", "richard")).await?;
+    assert!(manager.verify(issued[2].token().expose()).await.is_ok());
+    assert!(manager.verify(other.token().expose()).await.is_ok());
     Ok(())
 }
 
@@ -384,17 +508,72 @@ pub(crate) async fn manager_contract(store: Arc<dyn SessionStore>) -> TestResult
     manager.require_recent_auth(&reauth_session, max_age)?;
     assert!(manager.verify(stepped.token().expose()).await.is_err());
 
+    // Rotation after a privilege change: a new sid; the times, level and methods stay.
+    clock.advance(Duration::from_secs(120));
+    let rotated = manager.rotate(&reauth_session).await?;
+    let rotated_session = manager.verify(rotated.token().expose()).await?;
+    assert_ne!(rotated_session.handle(), reauth_session.handle());
+    assert_eq!(
+        refusal(manager.verify(reauth.token().expose()).await),
+        Some(Reason::Revoked)
+    );
+    assert_eq!(
+        (
+            rotated_session.authenticated_at(),
+            rotated_session.created_at(),
+            rotated_session.expires_at(),
+        ),
+        (
+            reauth_session.authenticated_at(),
+            reauth_session.created_at(),
+            reauth_session.expires_at(),
+        )
+    );
+    assert_eq!(
+        (
+            rotated_session.aal(),
+            rotated_session.amr(),
+            rotated_session.label()
+        ),
+        (
+            reauth_session.aal(),
+            reauth_session.amr(),
+            reauth_session.label()
+        )
+    );
+    assert_eq!(rotated_session.last_seen_at(), clock.now_time());
+    // Not a re-authentication: two minutes on, a one-minute freshness demand still fails.
+    assert!(
+        manager
+            .require_recent_auth(&rotated_session, Duration::from_secs(60))
+            .is_err()
+    );
+    assert_eq!(
+        listed(&manager.list(&rotated_session).await?),
+        [(*rotated_session.handle(), true)]
+    );
+    assert_eq!(
+        refusal(
+            manager
+                .rotate(&reauth_session)
+                .await
+                .map(|i| i.session().clone())
+        ),
+        Some(Reason::Revoked),
+        "a session is replaced once"
+    );
+
     // Password change: every other session dies, the current one is re-issued.
     let other = manager.issue(request("acme", "alice")).await?;
-    let renewed = manager.password_changed(&reauth_session).await?;
-    for dead in [&reauth, &other] {
+    let renewed = manager.password_changed(&rotated_session).await?;
+    for dead in [&reauth, &rotated, &other] {
         assert_eq!(
             refusal(manager.verify(dead.token().expose()).await),
             Some(Reason::StaleGeneration)
         );
     }
     let renewed_session = manager.verify(renewed.token().expose()).await?;
-    assert_ne!(renewed_session.handle(), reauth_session.handle());
+    assert_ne!(renewed_session.handle(), rotated_session.handle());
     assert_eq!(renewed_session.aal(), Aal::Aal2);
     assert_eq!(
         listed(&manager.list(&renewed_session).await?),
@@ -451,7 +630,11 @@ pub(crate) async fn manager_contract(store: Arc<dyn SessionStore>) -> TestResult
 #[tokio::test]
 async fn memory_store_conformance() {
     store_contract(&MemoryStore::new()).await.unwrap();
+    store_cap_contract(&MemoryStore::new()).await.unwrap();
     manager_contract(Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
+    manager_cap_contract(Arc::new(MemoryStore::new()))
         .await
         .unwrap();
 }
@@ -464,10 +647,13 @@ async fn sqlite_store_conformance() {
         .await
         .unwrap();
     store_contract(&store).await.unwrap();
+    store_cap_contract(&store).await.unwrap();
     let store = session_tokens::SqliteStore::open(dir.path().join("manager.db"))
         .await
         .unwrap();
-    manager_contract(Arc::new(store)).await.unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    manager_contract(Arc::clone(&store)).await.unwrap();
+    manager_cap_contract(store).await.unwrap();
 }
 
 #[cfg(feature = "postgres")]
@@ -480,13 +666,16 @@ async fn postgres_store_conformance() {
         .await
         .unwrap();
     store_contract(&store).await.unwrap();
+    store_cap_contract(&store).await.unwrap();
     let Some(db2) = palisade_test_support::postgres("session_manager_contract").await else {
         return;
     };
     let store = session_tokens::PostgresStore::connect(db2.url())
         .await
         .unwrap();
-    manager_contract(Arc::new(store)).await.unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    manager_contract(Arc::clone(&store)).await.unwrap();
+    manager_cap_contract(store).await.unwrap();
 }
 
 #[cfg(feature = "sqlite")]
@@ -514,4 +703,109 @@ async fn sqlite_migrations_run_once_and_survive_reopening() {
         manager.verify(issued.token().expose()).await.is_ok(),
         "sessions persist"
     );
+}
+
+#[tokio::test]
+async fn listings_are_bounded() {
+    let clock = ManualClock::new();
+    let manager = manager(MemoryStore::new(), &clock);
+    let mut last = None;
+    for _ in 0..session_tokens::LIST_LIMIT + 3 {
+        last = Some(manager.issue(request("acme", "alice")).await.unwrap());
+        clock.advance(Duration::from_secs(1));
+    }
+    let last = last.unwrap();
+    let listed = manager.list(last.session()).await.unwrap();
+    assert_eq!(listed.len(), session_tokens::LIST_LIMIT);
+    assert!(listed[0].is_current(), "the newest come first");
+}
+
+#[tokio::test]
+async fn a_cap_of_zero_is_a_configuration_error() {
+    let clock = ManualClock::new();
+    let err = builder(
+        session_tokens::KeySet::new(hs_key()),
+        MemoryStore::new(),
+        &clock,
+    )
+    .max_sessions_per_user(0)
+    .build()
+    .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrations_are_safe_from_several_instances_at_once() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+    // Several processes starting together on one database file that none has migrated
+    // yet: every migration succeeds (each takes the write lock before reading, and waits
+    // its turn) and the migrations run once.
+    for round in 0..ROUNDS {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("sessions.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        SqlitePoolOptions::new()
+            .connect_with(options.clone())
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let mut stores = Vec::new();
+        for _ in 0..8 {
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options.clone())
+                .await
+                .unwrap();
+            stores.push(session_tokens::SqliteStore::from_pool(pool));
+        }
+        let migrations: Vec<_> = stores
+            .iter()
+            .cloned()
+            .map(|store| tokio::spawn(async move { store.migrate().await }))
+            .collect();
+        for migration in migrations {
+            if let Err(e) = migration.await.unwrap() {
+                panic!("round {round}: {e}: {:?}", std::error::Error::source(&e));
+            }
+        }
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM palisade_session_migrations")
+                .fetch_all(stores[0].pool())
+                .await
+                .unwrap();
+        assert_eq!(versions, [1]);
+    }
+}
+
+/// Rounds of the concurrent-migration test: races need a few tries to show.
+#[cfg(feature = "sqlite")]
+const ROUNDS: usize = 10;
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_are_safe_from_several_instances_at_once() {
+    let Some(db) = palisade_test_support::postgres("session_concurrent_migrations").await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let connects: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { session_tokens::PostgresStore::connect(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for connect in connects {
+        stores.push(connect.await.unwrap().unwrap());
+    }
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM palisade_session_migrations")
+        .fetch_all(stores[0].pool())
+        .await
+        .unwrap();
+    assert_eq!(versions, [1]);
 }

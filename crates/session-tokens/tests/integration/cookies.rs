@@ -139,7 +139,9 @@ async fn a_session_whose_cookie_would_exceed_4096_bytes_is_not_issued() {
     let manager = session_tokens::SessionManager::builder(KeySet::new(hs_key()), store.clone())
         .issuer(format!("https://{}.example.com", "a".repeat(3000)))
         .audience(AUDIENCE)
+        .dangerous()
         .clock(clock.clone())
+        .done()
         .build()
         .unwrap();
     let err = manager.issue(request("acme", "alice")).await.unwrap_err();
@@ -191,6 +193,76 @@ async fn token_is_read_back_from_the_cookie_header() {
     let missing = manager.token_from_headers(&HeaderMap::new()).unwrap_err();
     assert_eq!(missing.rejection(), Some(Reason::Missing));
     headers.append(COOKIE, HeaderValue::from_static("__Host-session=planted"));
-    let doubled = manager.token_from_headers(&headers).unwrap_err();
-    assert_eq!(doubled.rejection(), Some(Reason::Malformed));
+    let (doubled, logged) = capture_warnings(|| manager.token_from_headers(&headers).err());
+    assert_eq!(doubled.unwrap().rejection(), Some(Reason::Malformed));
+    assert_eq!(
+        logged,
+        ["session cookie sent more than once: request refused"]
+    );
+}
+
+#[tokio::test]
+async fn a_planted_cookie_that_is_not_ascii_does_not_hide_the_session() {
+    let clock = ManualClock::new();
+    let manager = manager(MemoryStore::new(), &clock);
+    let issued = manager.issue(request("acme", "alice")).await.unwrap();
+    let token = issued.token().expose();
+    // Latin-1 bytes in another cookie: browsers send them as they were set.
+    let mut same_header = HeaderMap::new();
+    let value = format!("planted=caf\u{e9}; __Host-session={token}; x=1");
+    let bytes: Vec<u8> = value.chars().map(|c| u8::try_from(c).unwrap()).collect();
+    same_header.insert(COOKIE, HeaderValue::from_bytes(&bytes).unwrap());
+    assert_eq!(manager.token_from_headers(&same_header).unwrap(), token);
+    let mut own_header = HeaderMap::new();
+    own_header.append(COOKIE, HeaderValue::from_bytes(b"planted=\xff").unwrap());
+    own_header.append(
+        COOKIE,
+        HeaderValue::from_str(&format!("__Host-session={token}")).unwrap(),
+    );
+    let found = manager.token_from_headers(&own_header).unwrap();
+    assert!(manager.verify(found).await.is_ok());
+}
+
+/// Runs `f` and returns what it returned with the messages of the `warn` events it logged.
+fn capture_warnings<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<Mutex<Vec<String>>>);
+
+    struct Message<'a>(&'a mut Option<String>);
+
+    impl Visit for Message<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                *self.0 = Some(format!("{value:?}"));
+            }
+        }
+    }
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                let mut message = None;
+                event.record(&mut Message(&mut message));
+                self.0.lock().expect("lock").extend(message);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    let warnings = Warnings::default();
+    let result = tracing::subscriber::with_default(warnings.clone(), f);
+    let logged = warnings.0.lock().expect("lock").clone();
+    (result, logged)
 }

@@ -122,10 +122,60 @@ async fn wrong_typ_is_refused() {
 }
 
 #[tokio::test]
-async fn crit_header_is_refused() {
+async fn crit_header_is_refused_whatever_its_value() {
     let (manager, _, token) = fixture().await;
-    let forged = resign_hs(&token, |header, _| header["crit"] = json!(["exp"]));
-    assert_eq!(reason(&manager, &forged).await, Reason::Malformed);
+    // `null` too: the member is present, and RFC 7515 gives `crit` no null form.
+    for crit in [
+        json!(["exp"]),
+        json!([]),
+        json!(null),
+        json!(false),
+        json!("x"),
+    ] {
+        let forged = resign_hs(&token, |header, _| header["crit"] = crit.clone());
+        assert_eq!(reason(&manager, &forged).await, Reason::Malformed, "{crit}");
+    }
+}
+
+#[tokio::test]
+async fn header_and_claims_must_be_json_objects() {
+    let (manager, _, token) = fixture().await;
+    // The same members as JSON arrays, in declaration order: what a derived `Deserialize`
+    // would read positionally.
+    let header_array = resign_hs(&token, |header, _| {
+        *header = json!([header["alg"], header["typ"], header["kid"]]);
+    });
+    assert_eq!(reason(&manager, &header_array).await, Reason::Malformed);
+    let claims_array = resign_hs(&token, |_, claims| {
+        let fields = [
+            "iss",
+            "aud",
+            "sub",
+            "org",
+            "sid",
+            "iat",
+            "nbf",
+            "exp",
+            "auth_time",
+            "aal",
+            "amr",
+            "gen",
+        ];
+        *claims = fields.iter().map(|field| claims[*field].clone()).collect();
+    });
+    assert_eq!(reason(&manager, &claims_array).await, Reason::Malformed);
+    // Other JSON values are no objects either.
+    for value in [json!("x"), json!(1), json!(null)] {
+        let header_value = resign_hs(&token, |header, _| *header = value.clone());
+        assert_eq!(reason(&manager, &header_value).await, Reason::Malformed);
+        let claims_value = resign_hs(&token, |_, claims| *claims = value.clone());
+        assert_eq!(reason(&manager, &claims_value).await, Reason::Malformed);
+    }
+    // Whitespace before the object is JSON, and still verifies.
+    let spaced = sign_segments(&token, |header, claims| {
+        (format!(" \n{header}"), format!("\t{claims}"))
+    });
+    assert!(manager.verify(&spaced).await.is_ok());
 }
 
 #[tokio::test]
@@ -167,6 +217,20 @@ async fn expired_token_is_refused() {
     assert!(manager.verify(&token).await.is_ok(), "valid until the end");
     clock.advance(Duration::from_secs(1));
     assert_eq!(reason(&manager, &token).await, Reason::Expired);
+}
+
+#[tokio::test]
+async fn expired_token_is_refused_while_its_record_lives() {
+    let (manager, _, token) = fixture().await;
+    // The record lives for 30 more days; only the token's own `exp` is past. Signed with
+    // the key, as only an issuer with a clock far behind could make it.
+    let past = resign_hs(&token, |_, claims| claims["exp"] = json!(START - 31));
+    assert_eq!(reason(&manager, &past).await, Reason::Expired);
+    let at_leeway = resign_hs(&token, |_, claims| claims["exp"] = json!(START - 30));
+    assert_eq!(reason(&manager, &at_leeway).await, Reason::Expired);
+    // Within the 30 s leeway the token's `exp` passes, and the live record decides.
+    let skewed = resign_hs(&token, |_, claims| claims["exp"] = json!(START - 29));
+    assert!(manager.verify(&skewed).await.is_ok());
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: a manual clock, managers, token surgery.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -9,10 +10,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::Value;
+use session_tokens::store::{Lookup, SessionRecord, StoreFuture};
 use session_tokens::{
-    Clock, KeySet, SessionManager, SessionManagerBuilder, SessionRequest, SessionStore, SigningKey,
-    TenantId, UserId,
+    Aal, Clock, KeySet, MemoryStore, SessionHandle, SessionManager, SessionManagerBuilder,
+    SessionRequest, SessionStore, SigningKey, StoreError, TenantId, UserId,
 };
+use tokio::sync::Notify;
 
 pub(crate) const ISSUER: &str = "https://auth.example.com";
 pub(crate) const AUDIENCE: &str = "https://app.example.com";
@@ -68,7 +71,9 @@ pub(crate) fn builder(
     SessionManager::builder(keys, store)
         .issuer(ISSUER)
         .audience(AUDIENCE)
+        .dangerous()
         .clock(clock.clone())
+        .done()
 }
 
 /// An HS256 manager over `store`.
@@ -148,4 +153,180 @@ pub(crate) fn tamper_payload(token: &str, edit: impl FnOnce(&mut Value)) -> Stri
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("JSON")),
         parts[2]
     )
+}
+
+/// The base64url HS256 signature of `signing_input` under the test key.
+pub(crate) fn hs_signature(signing_input: &str) -> String {
+    let key = EncodingKey::from_secret(&HS_SECRET);
+    let signer = (DEFAULT_PROVIDER.signer_factory)(&Algorithm::HS256, &key).expect("HS256");
+    URL_SAFE_NO_PAD.encode(signer.try_sign(signing_input.as_bytes()).expect("signing"))
+}
+
+/// A token made from `token`'s header and claims JSON *texts*, changed by `edit` as text
+/// (whitespace, member order survive), and signed with the test HS256 key.
+pub(crate) fn sign_segments(
+    token: &str,
+    edit: impl FnOnce(&str, &str) -> (String, String),
+) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let text = |part: &str| {
+        String::from_utf8(URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("UTF-8")
+    };
+    let (header, claims) = edit(&text(parts[0]), &text(parts[1]));
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let signature = hs_signature(&signing_input);
+    format!("{signing_input}.{signature}")
+}
+
+/// A live record `n` of `user_name` in `tenant_name`, created at `created_at` and ending
+/// 1000 s later, with every optional field set.
+pub(crate) fn record(n: u8, tenant_name: &str, user_name: &str, created_at: u64) -> SessionRecord {
+    SessionRecord {
+        handle: SessionHandle::from_bytes([n; 32]),
+        tenant: tenant(tenant_name),
+        user: user(user_name),
+        generation: 0,
+        created_at,
+        expires_at: created_at + 1000,
+        last_seen_at: created_at,
+        authenticated_at: created_at,
+        aal: Aal::Aal1,
+        amr: vec!["pwd".into()],
+        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+        label: Some("work laptop".into()),
+        revoked_at: None,
+    }
+}
+
+/// A memory store with faults a test switches on: every call failing like an unreachable
+/// database (`down`); the next insert stalling until the test releases it
+/// (`stall_next_insert`, then `insert_stalled` / `release_insert`); `revoke_oldest`
+/// failing (`cap_fails`).
+#[derive(Default)]
+pub(crate) struct FaultyStore {
+    inner: MemoryStore,
+    pub(crate) down: AtomicBool,
+    pub(crate) stall_next_insert: AtomicBool,
+    pub(crate) insert_stalled: Notify,
+    pub(crate) release_insert: Notify,
+    pub(crate) cap_fails: AtomicBool,
+}
+
+impl FaultyStore {
+    fn reach(&self, operation: &'static str) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::new(
+                operation,
+                std::io::Error::other("connection refused"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for FaultyStore {
+    fn insert<'a>(&'a self, record: &'a SessionRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.reach("insert")?;
+            if self.stall_next_insert.swap(false, Ordering::SeqCst) {
+                self.insert_stalled.notify_one();
+                self.release_insert.notified().await;
+            }
+            self.inner.insert(record).await
+        })
+    }
+    fn lookup<'a>(&'a self, handle: &'a SessionHandle) -> StoreFuture<'a, Option<Lookup>> {
+        Box::pin(async move {
+            self.reach("lookup")?;
+            self.inner.lookup(handle).await
+        })
+    }
+    fn touch<'a>(&'a self, handle: &'a SessionHandle, now: u64, min: u64) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.reach("touch")?;
+            self.inner.touch(handle, now, min).await
+        })
+    }
+    fn list<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        user: &'a UserId,
+        now: u64,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<SessionRecord>> {
+        Box::pin(async move {
+            self.reach("list")?;
+            self.inner.list(tenant, user, now, limit).await
+        })
+    }
+    fn generation<'a>(&'a self, tenant: &'a TenantId, user: &'a UserId) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            self.reach("generation")?;
+            self.inner.generation(tenant, user).await
+        })
+    }
+    fn revoke<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        user: &'a UserId,
+        handle: &'a SessionHandle,
+        now: u64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.reach("revoke")?;
+            self.inner.revoke(tenant, user, handle, now).await
+        })
+    }
+    fn revoke_all<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        user: &'a UserId,
+        keep: Option<&'a SessionHandle>,
+        now: u64,
+    ) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            self.reach("revoke_all")?;
+            self.inner.revoke_all(tenant, user, keep, now).await
+        })
+    }
+    fn revoke_oldest<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        user: &'a UserId,
+        keep: &'a SessionHandle,
+        others: usize,
+        now: u64,
+    ) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            self.reach("revoke_oldest")?;
+            if self.cap_fails.load(Ordering::SeqCst) {
+                return Err(StoreError::msg("revoke_oldest"));
+            }
+            self.inner
+                .revoke_oldest(tenant, user, keep, others, now)
+                .await
+        })
+    }
+    fn bump_generation<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        user: &'a UserId,
+        now: u64,
+    ) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            self.reach("bump_generation")?;
+            self.inner.bump_generation(tenant, user, now).await
+        })
+    }
+    fn purge(&self, before: u64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            self.reach("purge")?;
+            self.inner.purge(before).await
+        })
+    }
 }
