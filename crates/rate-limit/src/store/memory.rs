@@ -179,6 +179,16 @@ impl<C: Clock> MemoryStore<C> {
         self.shard(fp).lock().remove(fp, is_wide(&policy.gcra()));
     }
 
+    /// [`Store::refund`] without the future.
+    pub fn refund_sync(&self, policy: &Policy, key: &[u8]) {
+        let now = self.now();
+        let fp = self.fingerprint(policy, key);
+        let gcra = policy.gcra();
+        let mut table = self.shard(fp).lock();
+        let now = table.prepare(now);
+        table.refund(fp, is_wide(&gcra), gcra.increment, now);
+    }
+
     #[inline]
     fn now(&self) -> u64 {
         self.clock.now_micros()
@@ -361,6 +371,15 @@ impl<C: Clock> Store for MemoryStore<C> {
 
     fn reset(&self, policy: &Policy, key: &[u8]) -> impl Future<Output = Result<(), Error>> + Send {
         self.reset_sync(policy, key);
+        std::future::ready(Ok(()))
+    }
+
+    fn refund(
+        &self,
+        policy: &Policy,
+        key: &[u8],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        self.refund_sync(policy, key);
         std::future::ready(Ok(()))
     }
 }
