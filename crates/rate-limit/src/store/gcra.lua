@@ -24,7 +24,7 @@ for i = 1, #KEYS do
     if stored then
       tat = tonumber(stored)
       if tat == nil then
-        return redis.error_reply('rate-limit: counter ' .. key .. ' holds no number')
+        return redis.error_reply('rate-limit: a counter holds no number')
       end
     else
       tat = 0

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::clock::saturating_micros;
@@ -18,6 +18,11 @@ use crate::{Clock, Decision, Error, Policy, SystemClock};
 pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
 /// The default interval in which traffic sweeps every shard once.
 const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest sweep interval the sweeper thread keeps to.
+const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(1);
+/// A full shard under [`WhenFull::EvictNearestRefill`] drops at least this fraction of its
+/// entries at once, so the cost of finding them is shared by many insertions.
+const EVICT_FRACTION: usize = 8;
 /// Each shard must hold at least this many keys, so one check always fits in a shard.
 const MIN_KEYS_PER_SHARD: usize = MAX_CHECKS;
 
@@ -26,10 +31,11 @@ const MIN_KEYS_PER_SHARD: usize = MAX_CHECKS;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum WhenFull {
-    /// Drop the half of the full shard whose buckets are closest to full again, then admit
-    /// the new key. Memory stays bounded and new clients are served; the price is that a
-    /// flood of new keys can restore a dropped key's burst early (it was nearest to full
-    /// anyway). The default.
+    /// Drop the eighth of the full shard whose buckets are closest to full again, then
+    /// store and judge the new key like any other: it is limited from its first request.
+    /// Memory stays bounded and new clients are served; the price is that a flood of new
+    /// keys can restore a dropped key's burst early (it was nearest to full anyway, and
+    /// the keys a client has drained the most are the last to go). The default.
     #[default]
     EvictNearestRefill,
     /// Refuse the new key with [`Error::StoreFull`]; existing keys keep their state. The
@@ -51,6 +57,19 @@ impl Shard {
     }
 }
 
+/// The store's state, shared with its sweeper thread.
+struct Core<C: Clock> {
+    clock: C,
+    hasher: RandomState,
+    shards: Box<[Shard]>,
+    shard_mask: u64,
+    shard_cap: usize,
+    when_full: WhenFull,
+    sweep_step: u64,
+    next_sweep: AtomicU64,
+    sweep_cursor: AtomicUsize,
+}
+
 /// An in-memory [`Store`] for one process: concurrent, lock-light and bounded.
 ///
 /// - **Concurrency.** Keys spread over independent shards, each a mutex around a hash
@@ -65,14 +84,15 @@ impl Shard {
 ///   is a stricter limit for both; a client cannot aim a collision without the secret
 ///   keys.
 /// - **Bounded memory, no call needed.** An entry whose bucket is full again carries no
-///   information and is dropped. Checks sweep the shards in turn, one shard each
-///   `sweep_interval / shards` (default interval: one second), so every expired entry is
-///   gone within about one interval of traffic. The key cap ([`DEFAULT_MAX_KEYS`] by
-///   default) is split evenly over the shards, rounded down, so the store never holds more
-///   than the cap; a full shard first drops its expired entries, then does what
-///   [`WhenFull`] says.
-///
-/// A store that sees no traffic at all keeps its (bounded) memory until the next check.
+///   information and is dropped. A thread of the store's own (`rate-limit-sweep`, started
+///   by the builder, stopped when the store is dropped) sweeps every shard once per
+///   `sweep_interval` (default: one second), so every expired entry is gone within about
+///   one interval, with or without traffic. Should the thread fail to start, a warning is
+///   logged and checks sweep the shards in turn instead. The key cap
+///   ([`DEFAULT_MAX_KEYS`] by default) is split evenly over the shards, rounded down, and
+///   checked before every insertion, so the store never holds more than the cap; a full
+///   shard first drops its expired entries, then does what [`WhenFull`] says. A new key
+///   is never admitted without being stored and limited.
 ///
 /// # Example
 ///
@@ -87,30 +107,39 @@ impl Shard {
 /// # Ok::<(), rate_limit::Error>(())
 /// ```
 pub struct MemoryStore<C: Clock = SystemClock> {
-    clock: C,
-    hasher: RandomState,
-    shards: Box<[Shard]>,
-    shard_mask: u64,
-    shard_cap: usize,
-    when_full: WhenFull,
-    sweep_step: u64,
-    next_sweep: AtomicU64,
-    sweep_cursor: AtomicUsize,
+    core: Arc<Core<C>>,
+    sweeper: Option<Sweeper>,
+}
+
+/// The handle of a store's sweeper thread: dropping the store stops it.
+struct Sweeper {
+    thread: std::thread::Thread,
+    stop: Arc<AtomicBool>,
+}
+
+impl<C: Clock> Drop for MemoryStore<C> {
+    fn drop(&mut self) {
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.stop.store(true, Ordering::Relaxed);
+            sweeper.thread.unpark();
+        }
+    }
 }
 
 impl<C: Clock> fmt::Debug for MemoryStore<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("shards", &self.shards.len())
+            .field("shards", &self.core.shards.len())
             .field("max_keys", &self.max_keys())
-            .field("when_full", &self.when_full)
+            .field("when_full", &self.core.when_full)
+            .field("background_sweep", &self.sweeper.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl MemoryStore<SystemClock> {
     /// A store with the system clock, [`DEFAULT_MAX_KEYS`], [`WhenFull::EvictNearestRefill`]
-    /// and a one-second sweep interval.
+    /// and a sweeper thread running once a second.
     pub fn new() -> Self {
         // Valid on every machine: at most 64 shards of DEFAULT_MAX_KEYS / 64 keys each.
         let shards = default_shards();
@@ -145,7 +174,7 @@ impl<C: Clock> MemoryStore<C> {
     /// The number of entries held, counting expired ones not yet swept. Never more than
     /// [`max_keys`](Self::max_keys).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.core.shards.iter().map(|s| s.lock().len()).sum()
     }
 
     /// Whether the store holds no entry.
@@ -156,7 +185,7 @@ impl<C: Clock> MemoryStore<C> {
     /// The most entries the store will hold: the configured cap rounded down to a
     /// multiple of the shard count.
     pub fn max_keys(&self) -> usize {
-        self.shard_cap * self.shards.len()
+        self.core.shard_cap * self.core.shards.len()
     }
 
     /// [`Store::check`] without the future: decides now, on the calling thread.
@@ -165,18 +194,38 @@ impl<C: Clock> MemoryStore<C> {
     ///
     /// As [`Store::check`]: [`Error::Config`] for more than [`MAX_CHECKS`] checks,
     /// [`Error::StoreFull`] under [`WhenFull::Reject`].
+    #[inline]
     pub fn check_sync(&self, checks: &[Check<'_>]) -> Result<Decision, Error> {
+        self.core.check(checks)
+    }
+
+    /// [`Store::reset`] without the future.
+    pub fn reset_sync(&self, policy: &Policy, key: &[u8]) {
+        let core = &*self.core;
+        let fp = core.fingerprint(policy, key);
+        core.shard(fp).lock().remove(fp, is_wide(&policy.gcra()));
+    }
+
+    /// [`Store::refund`] without the future.
+    pub fn refund_sync(&self, policy: &Policy, key: &[u8]) {
+        let core = &*self.core;
+        let now = core.now();
+        let fp = core.fingerprint(policy, key);
+        let gcra = policy.gcra();
+        let mut table = core.shard(fp).lock();
+        let now = table.prepare(now);
+        table.refund(fp, is_wide(&gcra), gcra.increment, now);
+    }
+}
+
+impl<C: Clock> Core<C> {
+    #[inline]
+    fn check(&self, checks: &[Check<'_>]) -> Result<Decision, Error> {
         match checks {
             [] => Ok(Decision::from_outcomes(Vec::new())),
             [one] => self.check_one(one.policy(), one.key()),
             many => self.check_many(many),
         }
-    }
-
-    /// [`Store::reset`] without the future.
-    pub fn reset_sync(&self, policy: &Policy, key: &[u8]) {
-        let fp = self.fingerprint(policy, key);
-        self.shard(fp).lock().remove(fp, is_wide(&policy.gcra()));
     }
 
     #[inline]
@@ -218,7 +267,7 @@ impl<C: Clock> MemoryStore<C> {
                 None => {
                     let step = gcra.step(0, now);
                     if step.allowed {
-                        self.make_room(&mut table, now, 1)?;
+                        self.make_room(&mut table, now, |_| 1)?;
                         table.set(fp, is_wide(&gcra), step.tat);
                     }
                     step
@@ -266,16 +315,16 @@ impl<C: Clock> MemoryStore<C> {
 
         // Make room for the new keys first, so no entry read below is dropped later.
         for (s, table) in &mut locked {
-            let mut new = 0;
-            for i in 0..n {
-                let first = !fps[..i].contains(&fps[i]);
-                if shards[i] == *s && first && table.get(fps[i], wide[i]).is_none() {
-                    new += 1;
-                }
-            }
-            if new > 0 {
-                self.make_room(table, now, new)?;
-            }
+            let new = |table: &Table| {
+                (0..n)
+                    .filter(|&i| {
+                        shards[i] == *s
+                            && !fps[..i].contains(&fps[i])
+                            && table.get(fps[i], wide[i]).is_none()
+                    })
+                    .count()
+            };
+            self.make_room(table, now, new)?;
         }
 
         let mut judged = [0u64; MAX_CHECKS];
@@ -308,23 +357,45 @@ impl<C: Clock> MemoryStore<C> {
         ))
     }
 
-    /// Ensures `table` can take `new` more entries without passing the shard's cap.
-    fn make_room(&self, table: &mut Table, now: u64, new: usize) -> Result<(), Error> {
-        if table.len() + new <= self.shard_cap {
-            return Ok(());
-        }
-        table.sweep(now);
-        if table.len() + new <= self.shard_cap {
-            return Ok(());
-        }
-        match self.when_full {
-            WhenFull::Reject => Err(Error::StoreFull),
-            WhenFull::EvictNearestRefill => {
-                // `new <= MAX_CHECKS <= shard_cap`, so the excess is at most the length.
-                let excess = table.len() + new - self.shard_cap;
-                table.drop_nearest_refill(excess.max(table.len() / 2));
-                Ok(())
+    /// Ensures `table` can take the new entries `new` counts without passing the shard's
+    /// cap. `new` is asked again after every sweep or eviction, since either can drop an
+    /// entry the caller has just seen held.
+    fn make_room(
+        &self,
+        table: &mut Table,
+        now: u64,
+        new: impl Fn(&Table) -> usize,
+    ) -> Result<(), Error> {
+        let mut swept = false;
+        loop {
+            let wanted = table.len() + new(table);
+            if wanted <= self.shard_cap {
+                return Ok(());
             }
+            if !swept {
+                table.sweep(now);
+                swept = true;
+                continue;
+            }
+            match self.when_full {
+                WhenFull::Reject => return Err(Error::StoreFull),
+                WhenFull::EvictNearestRefill => {
+                    // `new <= MAX_CHECKS <= shard_cap`, so the table is not empty here and
+                    // each round drops at least one entry.
+                    let excess = wanted - self.shard_cap;
+                    table.drop_nearest_refill(excess.max(table.len() / EVICT_FRACTION));
+                }
+            }
+        }
+    }
+
+    /// Sweeps every shard once, one lock at a time.
+    fn sweep_all(&self) {
+        let now = self.now();
+        for shard in &self.shards {
+            let mut table = shard.lock();
+            let now = table.prepare(now);
+            table.sweep(now);
         }
     }
 
@@ -361,6 +432,15 @@ impl<C: Clock> Store for MemoryStore<C> {
 
     fn reset(&self, policy: &Policy, key: &[u8]) -> impl Future<Output = Result<(), Error>> + Send {
         self.reset_sync(policy, key);
+        std::future::ready(Ok(()))
+    }
+
+    fn refund(
+        &self,
+        policy: &Policy,
+        key: &[u8],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        self.refund_sync(policy, key);
         std::future::ready(Ok(()))
     }
 }
@@ -402,7 +482,8 @@ impl<C: Clock> MemoryStoreBuilder<C> {
         self
     }
 
-    /// How often traffic sweeps every shard of expired entries (default: one second).
+    /// How often the sweeper thread drops every shard's expired entries (default: one
+    /// second; at least a millisecond).
     pub fn sweep_interval(mut self, interval: Duration) -> Self {
         self.sweep_interval = interval;
         self
@@ -456,7 +537,7 @@ fn assemble<C: Clock>(
     sweep_interval: Duration,
 ) -> MemoryStore<C> {
     let shard_count = u64::try_from(shards).unwrap_or(1);
-    MemoryStore {
+    let core = Arc::new(Core {
         clock,
         hasher: RandomState::new(),
         shards: (0..shards).map(|_| Shard(Mutex::default())).collect(),
@@ -464,8 +545,51 @@ fn assemble<C: Clock>(
         shard_cap,
         when_full,
         sweep_step: (saturating_micros(sweep_interval) / shard_count).max(1),
-        next_sweep: AtomicU64::new(0),
+        // No traffic sweep while a sweeper thread runs (see below).
+        next_sweep: AtomicU64::new(u64::MAX),
         sweep_cursor: AtomicUsize::new(0),
+    });
+    let sweeper = spawn_sweeper(&core, sweep_interval);
+    if sweeper.is_none() {
+        // Without the thread, checks sweep the shards in turn as traffic flows.
+        core.next_sweep.store(0, Ordering::Relaxed);
+    }
+    MemoryStore { core, sweeper }
+}
+
+/// Starts the thread that sweeps every shard once per `interval`, until the store is
+/// dropped. It holds the store weakly, so it never keeps a dropped store alive.
+fn spawn_sweeper<C: Clock>(core: &Arc<Core<C>>, interval: Duration) -> Option<Sweeper> {
+    let weak: Weak<Core<C>> = Arc::downgrade(core);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    let interval = interval.max(MIN_SWEEP_INTERVAL);
+    let spawned = std::thread::Builder::new()
+        .name("rate-limit-sweep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::park_timeout(interval);
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                match weak.upgrade() {
+                    Some(core) => core.sweep_all(),
+                    None => return,
+                }
+            }
+        });
+    match spawned {
+        Ok(handle) => Some(Sweeper {
+            thread: handle.thread().clone(),
+            stop,
+        }),
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                "no sweeper thread for the rate-limit store: expired keys are swept as traffic flows"
+            );
+            None
+        }
     }
 }
 

@@ -66,6 +66,17 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// [`Error::Unavailable`] when the backend fails.
     fn reset(&self, policy: &Policy, key: &[u8]) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Gives back what one admitted request cost `key` under `policy`, as if it had not
+    /// been charged, and never past a full bucket. Other charges stay: unlike
+    /// [`reset`](Self::reset), a refund can only undo a request that was admitted, so a
+    /// caller cannot wipe out earlier failures with it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when the backend fails; nothing was refunded.
+    fn refund(&self, policy: &Policy, key: &[u8])
+    -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 impl<S: Store> Store for Arc<S> {
@@ -75,6 +86,14 @@ impl<S: Store> Store for Arc<S> {
 
     fn reset(&self, policy: &Policy, key: &[u8]) -> impl Future<Output = Result<(), Error>> + Send {
         (**self).reset(policy, key)
+    }
+
+    fn refund(
+        &self,
+        policy: &Policy,
+        key: &[u8],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        (**self).refund(policy, key)
     }
 }
 

@@ -13,6 +13,8 @@ use crate::{Decision, Error, Policy};
 
 static SCRIPT: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("gcra.lua")));
+static REFUND: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("refund.lua")));
 
 /// A [`Store`] in Redis, shared by every instance of an application (feature `redis`).
 ///
@@ -182,6 +184,25 @@ impl Store for RedisStore {
                 .arg(counter)
                 .query_async::<()>(&mut conn)
                 .await
+                .map_err(|e| Error::Unavailable(Box::new(e)))
+        }
+    }
+
+    fn refund(
+        &self,
+        policy: &Policy,
+        key: &[u8],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let counter = self.counter_key(&Check::new(policy, key));
+        let increment = policy.gcra().increment;
+        let mut conn = self.conn.clone();
+        async move {
+            REFUND
+                .key(counter)
+                .arg(increment)
+                .invoke_async::<i64>(&mut conn)
+                .await
+                .map(drop)
                 .map_err(|e| Error::Unavailable(Box::new(e)))
         }
     }

@@ -127,6 +127,21 @@ impl Table {
         }
     }
 
+    /// Moves `fp`'s TAT back by `by` (a refund), dropping the entry when its bucket is
+    /// then full at `now` (the prepared time). Nothing happens to a key not held: its
+    /// bucket is already full.
+    pub(super) fn refund(&mut self, fp: u64, wide: bool, by: u64, now: u64) {
+        let Some(tat) = self.get(fp, wide) else {
+            return;
+        };
+        let tat = tat.saturating_sub(by);
+        if tat <= now {
+            self.remove(fp, wide);
+        } else {
+            self.set(fp, wide, tat);
+        }
+    }
+
     /// Runs one GCRA step on an entry already held, charging it when admitted; `None`
     /// when `fp` is not held.
     #[inline]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::hourly;
-use rate_limit::{Check, Decision, Error, LoginCheck, LoginLimiter, MemoryStore, Policy, Store};
+use rate_limit::{
+    Check, Decision, Error, LoginAttempt, LoginCheck, LoginLimiter, MemoryStore, Policy, Store,
+};
 
 async fn check<S: Store>(store: &S, checks: &[(&Policy, &str)]) -> Decision {
     let checks: Vec<Check<'_>> = checks.iter().map(|(p, k)| Check::new(p, *k)).collect();
@@ -31,8 +33,12 @@ pub(crate) async fn suite<S: Store>(store: S) {
     the_same_counter_twice_is_charged_twice(&store).await;
     cost_above_one(&store).await;
     reset_restores_the_burst(&store).await;
+    a_refund_gives_back_one_request_and_never_more(&store).await;
     too_many_checks_is_a_configuration_error(&store).await;
     logins_count_failures_only(&store).await;
+    a_success_does_not_forgive_other_failures(&store).await;
+    concurrent_attempts_are_charged_before_their_verdict(&store).await;
+    per_account_failures_add_up_and_reset_on_success(&store).await;
 }
 
 async fn burst_then_refusal<S: Store>(store: &S) {
@@ -150,37 +156,161 @@ async fn too_many_checks_is_a_configuration_error<S: Store>(store: &S) {
     assert!(empty.is_allowed() && empty.policies().is_empty());
 }
 
+/// Begins a login that must be admitted.
+async fn admitted<'a, S: Store>(
+    login: &'a LoginLimiter<Arc<S>>,
+    client: &str,
+    account: &str,
+) -> LoginAttempt<'a, Arc<S>> {
+    match login
+        .begin(client.as_bytes(), account.as_bytes())
+        .await
+        .expect("the store answers")
+    {
+        LoginCheck::Allowed(attempt) => attempt,
+        LoginCheck::Limited(d) => panic!("{client} at {account} was limited: {d:?}"),
+    }
+}
+
+/// Begins a login that must be refused, and returns the refusal.
+async fn refusal<S: Store>(login: &LoginLimiter<Arc<S>>, client: &str, account: &str) -> Decision {
+    match login
+        .begin(client.as_bytes(), account.as_bytes())
+        .await
+        .expect("the store answers")
+    {
+        LoginCheck::Limited(d) => d,
+        LoginCheck::Allowed(_) => panic!("{client} at {account} was not limited"),
+    }
+}
+
+/// Begins a login that must be refused.
+async fn limited<S: Store>(login: &LoginLimiter<Arc<S>>, client: &str, account: &str) {
+    assert!(!refusal(login, client, account).await.is_allowed());
+}
+
 async fn logins_count_failures_only<S: Store>(store: &Arc<S>) {
     let login = LoginLimiter::new(Arc::clone(store), hourly("conf-login", 3));
     // Successes never use up the quota.
     for _ in 0..10 {
-        let LoginCheck::Allowed(attempt) = login.begin(b"ip").await.expect("the store answers")
-        else {
-            panic!("successful logins are never limited");
-        };
-        attempt.succeeded().await.expect("the store answers");
+        admitted(&login, "ip", "alice")
+            .await
+            .succeeded()
+            .await
+            .expect("the store answers");
     }
     // Three failures (one by dropping the attempt unreported) use it up.
     for i in 0..3 {
-        let LoginCheck::Allowed(attempt) = login.begin(b"ip").await.expect("the store answers")
-        else {
-            panic!("failure {i} is within the quota");
-        };
+        let attempt = admitted(&login, "ip", "alice").await;
         if i == 2 {
             drop(attempt);
         } else {
             attempt.failed();
         }
     }
-    let LoginCheck::Limited(decision) = login.begin(b"ip").await.expect("the store answers") else {
-        panic!("the fourth attempt after three failures is limited");
-    };
+    let decision = refusal(&login, "ip", "alice").await;
     about(decision.retry_after(), Duration::from_secs(1200));
-    // Another key is not affected.
-    assert!(matches!(
-        login.begin(b"other").await.expect("the store answers"),
-        LoginCheck::Allowed(_)
-    ));
+    // Another client is not affected.
+    admitted(&login, "other", "alice").await.failed();
+}
+
+/// A client that owns an account must not be able to log into it to wipe out its
+/// failed guesses at other accounts: a success gives back its own attempt only.
+async fn a_success_does_not_forgive_other_failures<S: Store>(store: &Arc<S>) {
+    let login = LoginLimiter::new(Arc::clone(store), hourly("conf-login-own", 3));
+    for round in 0..5 {
+        let attacker = format!("attacker-{round}");
+        admitted(&login, &attacker, "victim").await.failed();
+        admitted(&login, &attacker, "own")
+            .await
+            .succeeded()
+            .await
+            .expect("the store answers");
+        admitted(&login, &attacker, "victim").await.failed();
+        admitted(&login, &attacker, "own")
+            .await
+            .succeeded()
+            .await
+            .expect("the store answers");
+        admitted(&login, &attacker, "victim").await.failed();
+        // Three failures, whatever succeeded in between: the fourth guess is refused ...
+        let refused = refusal(&login, &attacker, "victim").await;
+        assert_eq!(refused.remaining(), 0);
+        // ... and so is a login to the attacker's own account, until the window passes.
+        limited(&login, &attacker, "own").await;
+    }
+}
+
+/// Attempts still being verified hold their charge: concurrent guesses cannot pass the
+/// quota, and a success refunds only its own attempt.
+async fn concurrent_attempts_are_charged_before_their_verdict<S: Store>(store: &Arc<S>) {
+    let login = LoginLimiter::new(Arc::clone(store), hourly("conf-login-race", 3));
+    let a = admitted(&login, "racer", "victim").await;
+    let b = admitted(&login, "racer", "victim").await;
+    let c = admitted(&login, "racer", "victim").await;
+    limited(&login, "racer", "victim").await;
+    a.succeeded().await.expect("the store answers");
+    let d = admitted(&login, "racer", "victim").await;
+    limited(&login, "racer", "victim").await;
+    // Two more successes refund two attempts, no more.
+    b.succeeded().await.expect("the store answers");
+    c.succeeded().await.expect("the store answers");
+    d.failed();
+    admitted(&login, "racer", "victim").await.failed();
+    admitted(&login, "racer", "victim").await.failed();
+    limited(&login, "racer", "victim").await;
+}
+
+/// Under a per-account policy, failures at one account from many clients add up, and
+/// only a success at that account resets them.
+async fn per_account_failures_add_up_and_reset_on_success<S: Store>(store: &Arc<S>) {
+    let login = LoginLimiter::new(Arc::clone(store), hourly("conf-login-ip", 100))
+        .per_account(hourly("conf-login-acct", 3));
+    for client in ["c1", "c2", "c3"] {
+        admitted(&login, client, "erin").await.failed();
+    }
+    let refused = refusal(&login, "c4", "erin").await;
+    assert_eq!(refused.policies()[1].name(), "conf-login-acct");
+    // The refused attempt charged its client nothing: all or nothing.
+    assert_eq!(refused.policies()[0].remaining(), 100);
+    // A success at another account resets nothing for erin.
+    admitted(&login, "c1", "dave")
+        .await
+        .succeeded()
+        .await
+        .expect("the store answers");
+    limited(&login, "c1", "erin").await;
+
+    // Two failures at carol, then carol logs in: her failures are forgotten, so three
+    // more fit before the next refusal.
+    admitted(&login, "c5", "carol").await.failed();
+    admitted(&login, "c6", "carol").await.failed();
+    admitted(&login, "c7", "carol")
+        .await
+        .succeeded()
+        .await
+        .expect("the store answers");
+    for client in ["c8", "c9", "c10"] {
+        admitted(&login, client, "carol").await.failed();
+    }
+    limited(&login, "c11", "carol").await;
+}
+
+async fn a_refund_gives_back_one_request_and_never_more<S: Store>(store: &S) {
+    let p = hourly("conf-refund", 3);
+    for _ in 0..3 {
+        assert!(check(store, &[(&p, "k")]).await.is_allowed());
+    }
+    store.refund(&p, b"k").await.expect("the store answers");
+    let after = check(store, &[(&p, "k")]).await;
+    assert!(after.is_allowed());
+    assert_eq!(after.remaining(), 0);
+    assert!(!check(store, &[(&p, "k")]).await.is_allowed());
+    // Refunds past a full bucket are lost, not banked.
+    for _ in 0..10 {
+        store.refund(&p, b"fresh").await.expect("the store answers");
+    }
+    assert_eq!(check(store, &[(&p, "fresh")]).await.remaining(), 2);
 }
 
 #[tokio::test]

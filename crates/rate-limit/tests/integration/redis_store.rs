@@ -164,3 +164,37 @@ async fn three_processes_sharing_redis_never_admit_more_than_the_quota() {
     assert_eq!(total, QUOTA, "admitted per process: {counts:?}");
     println!("admitted per process: {counts:?}");
 }
+
+#[tokio::test]
+async fn a_corrupt_counter_is_an_error_that_never_names_the_key() {
+    let Some(prefix) = palisade_test_support::redis("rate_limit_corrupt") else {
+        return;
+    };
+    let store = store(&prefix);
+    let p = Policy::login();
+    let client = redis::Client::open(prefix.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}login:user-secret-42", prefix.prefix());
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg("not a number")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let checked = store.check(&[Check::new(&p, "user-secret-42")]).await;
+    let refunded = store.refund(&p, b"user-secret-42").await;
+    for result in [checked.map(drop), refunded] {
+        let err = result.expect_err("a corrupt counter is no decision");
+        assert!(matches!(err, rate_limit::Error::Unavailable(_)), "{err}");
+        let mut text = format!("{err} {err:?}");
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            text.push_str(&format!(" {s} {s:?}"));
+            source = s.source();
+        }
+        assert!(
+            !text.contains("user-secret-42"),
+            "the error names the key: {text}"
+        );
+    }
+}
