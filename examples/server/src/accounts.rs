@@ -243,7 +243,6 @@ pub(crate) async fn login(
     let body = json!({ "tenant": user.tenant, "user_id": user.id, "email": user.email });
     let mut response = (StatusCode::OK, Json(body)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
-    insert_rate_limit_fields(response.headers_mut(), &decision);
     Ok(response)
 }
 
@@ -308,7 +307,11 @@ pub(crate) async fn change_password(
     let changed = Action::custom("account.password.changed")?;
     state
         .audit
-        .record(Event::new(tenant_of(&session)?, actor_of(&session), changed))
+        .record(Event::new(
+            tenant_of(&session)?,
+            actor_of(&session),
+            changed,
+        ))
         .await?;
     let mut response = Json(json!({ "password_changed": true })).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);

@@ -224,7 +224,10 @@ fn router(state: AppState, limits: Arc<Limits>) -> Result<Router, StartError> {
             "/api/integrations/{id}/credential",
             put(integrations::rotate_credential),
         )
-        .route("/api/tenant-key/rewrap", post(integrations::rewrap_tenant_key))
+        .route(
+            "/api/tenant-key/rewrap",
+            post(integrations::rewrap_tenant_key),
+        )
         .route("/api/audit", get(audit::query))
         .route("/api/audit/checkpoint", get(audit::checkpoint));
 

@@ -94,7 +94,10 @@ impl Audit {
 
     /// The newest checkpoint of `tenant`, signing a new one first when entries were
     /// appended since the last (so the answer always covers the whole log).
-    async fn current_checkpoint(&self, tenant: &TenantId) -> Result<Option<String>, audit_chain::Error> {
+    async fn current_checkpoint(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<String>, audit_chain::Error> {
         macro_rules! current {
             ($log:expr) => {{
                 let head = $log.tree_head(tenant).await?;

@@ -267,7 +267,10 @@ impl Db {
     }
 
     /// One integration, by id alone (webhook deliveries name no tenant).
-    pub(crate) async fn integration(&self, id: &str) -> Result<Option<IntegrationRow>, sqlx::Error> {
+    pub(crate) async fn integration(
+        &self,
+        id: &str,
+    ) -> Result<Option<IntegrationRow>, sqlx::Error> {
         let sql = "SELECT id, tenant, name, credential, webhook_secret, created_at, rotated_at
                    FROM app_integrations WHERE id = $1";
         with_pool!(self, pool => sqlx::query(sql)

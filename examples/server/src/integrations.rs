@@ -96,9 +96,8 @@ pub(crate) async fn connect(
     check_credential(&input.credential)?;
     if let Some(secret) = &input.webhook_secret {
         // Refuse a secret the verifier would refuse later, while the user is here.
-        Secret::parse(&Scheme::StandardWebhooks, secret.expose()).map_err(|e| {
-            ApiError::BadRequest(format!("webhook_secret: {e}"))
-        })?;
+        Secret::parse(&Scheme::StandardWebhooks, secret.expose())
+            .map_err(|e| ApiError::BadRequest(format!("webhook_secret: {e}")))?;
     }
     let tenant = session.tenant().as_str();
     let mut id = [0u8; 16];
@@ -193,7 +192,11 @@ pub(crate) async fn rewrap_tenant_key(
     let rewrapped = Action::custom("tenant.data_key.rewrapped")?;
     state
         .audit
-        .record(Event::new(tenant_of(&session)?, actor_of(&session), rewrapped))
+        .record(Event::new(
+            tenant_of(&session)?,
+            actor_of(&session),
+            rewrapped,
+        ))
         .await?;
     Ok(Json(json!({ "rewrapped": true })))
 }

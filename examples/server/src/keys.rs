@@ -43,7 +43,8 @@ pub enum KeyringOrigin {
 pub fn load_keyring(source: &KeyringSource) -> Result<(Keyring, KeyringOrigin), StartError> {
     match source {
         KeyringSource::Env(text) => {
-            let keyring = Keyring::parse(&Zeroizing::new(text.clone())).map_err(StartError::Keyring)?;
+            let keyring =
+                Keyring::parse(&Zeroizing::new(text.clone())).map_err(StartError::Keyring)?;
             Ok((keyring, KeyringOrigin::Env))
         }
         KeyringSource::File(path) => {
@@ -89,7 +90,11 @@ pub(crate) async fn server_key(
         .sealer(SERVER_KEY_PURPOSE)
         .map_err(|e| failed(e.to_string()))?;
     let binding = Binding::new().record(name);
-    if let Some(stored) = db.server_key(name).await.map_err(|e| failed(e.to_string()))? {
+    if let Some(stored) = db
+        .server_key(name)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+    {
         return open_key(&sealer, &stored, &binding).map_err(failed);
     }
     let mut fresh = Zeroizing::new([0u8; 32]);
@@ -109,11 +114,15 @@ pub(crate) async fn server_key(
     open_key(&sealer, &stored, &binding).map_err(failed)
 }
 
-fn open_key(sealer: &Sealer, stored: &str, binding: &Binding) -> Result<Zeroizing<[u8; 32]>, String> {
+fn open_key(
+    sealer: &Sealer,
+    stored: &str,
+    binding: &Binding,
+) -> Result<Zeroizing<[u8; 32]>, String> {
     let envelope = Envelope::from_armor(stored).map_err(|e| e.to_string())?;
-    let plaintext = sealer.open(&envelope, binding).map_err(|e| {
-        format!("{e} (is this the keyring the database was created with?)")
-    })?;
+    let plaintext = sealer
+        .open(&envelope, binding)
+        .map_err(|e| format!("{e} (is this the keyring the database was created with?)"))?;
     if plaintext.as_bytes().len() != 32 {
         return Err("stored key is not 32 bytes".to_owned());
     }

@@ -54,8 +54,9 @@ pub(crate) async fn revoke(
     if !state.sessions.revoke(&session, &handle).await? {
         return Err(ApiError::NotFound);
     }
-    let event = Event::session_revoked(tenant_of(&session)?, actor_of(&session), handle.to_string())
-        .detail("how", "revoked");
+    let event =
+        Event::session_revoked(tenant_of(&session)?, actor_of(&session), handle.to_string())
+            .detail("how", "revoked");
     state.audit.record(event).await?;
     Ok(Json(json!({ "revoked": 1 })))
 }

@@ -4,7 +4,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use envelope_crypto::{LocalKek, PostgresStore, SqliteStore, TenantKeys, WrappedKey, WrappedKeyStore};
+use envelope_crypto::{
+    LocalKek, PostgresStore, SqliteStore, TenantKeys, WrappedKey, WrappedKeyStore,
+};
 use passwords::{HashingPool, Policy};
 use rate_limit::{ClientIp, LoginLimiter};
 use session_tokens::SessionManager;

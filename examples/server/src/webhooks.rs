@@ -23,7 +23,10 @@ use crate::state::{AppState, KeyStore};
 
 /// Integration ids are 32 lowercase hex characters.
 fn is_integration_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Webhook secrets from the integrations table: opened with the tenant's data key,
@@ -83,6 +86,16 @@ pub(crate) async fn verify(
 ) -> Response {
     if !is_integration_id(&integration) {
         return StatusCode::UNAUTHORIZED.into_response();
+    }
+    // The layer answers an unknown integration from the secret source with a 500;
+    // anyone can name one, so it gets the same 401 as any other bad delivery here.
+    match state.db.integration(&integration).await {
+        Ok(Some(row)) if row.webhook_secret.is_some() => {}
+        Ok(_) => return StatusCode::UNAUTHORIZED.into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "integration lookup failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
     }
     let verifier = Verifier::builder(Scheme::StandardWebhooks)
         .secret_source(
