@@ -262,7 +262,7 @@ impl Db {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|row| integration_from(row))
+            .map(integration_from)
             .collect())
     }
 

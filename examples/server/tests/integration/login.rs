@@ -109,7 +109,7 @@ async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
 
     // Another client is not affected.
     let elsewhere = Call::post("/api/login")
-        .from_ip("198.51.100.20:5000")
+        .peer("198.51.100.20:5000")
         .json(credentials("acme", "alice@acme.example", PASSWORD))
         .send(&router)
         .await;

@@ -114,7 +114,7 @@ impl Call {
         self.header("cookie", cookie)
     }
 
-    pub(crate) fn from_ip(mut self, addr: &str) -> Self {
+    pub(crate) fn peer(mut self, addr: &str) -> Self {
         self.request
             .extensions_mut()
             .insert(ConnectInfo(addr.parse::<SocketAddr>().expect("an address")));
