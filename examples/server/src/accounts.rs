@@ -1,0 +1,319 @@
+//! Sign-up, sign-in and password change: passwords hashed on the bounded pool, a dummy
+//! verify for unknown accounts, legacy hashes upgraded on login, failed logins counted
+//! per client IP, a revocable session in an HttpOnly cookie, every outcome audited.
+
+use std::fmt;
+
+use audit_chain::{Action, Event};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rate_limit::LoginCheck;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use session_tokens::{Session, SessionRequest, TenantId, UserId};
+use zeroize::Zeroizing;
+
+use crate::audit::{actor_of, tenant_of};
+use crate::db::UserRow;
+use crate::error::ApiError;
+use crate::limits::{ClientAddr, insert_rate_limit_fields};
+use crate::state::AppState;
+
+/// Longest email address accepted (the SMTP path limit).
+const MAX_EMAIL_LEN: usize = 254;
+/// Longest user agent kept with a session or an audit entry.
+const MAX_USER_AGENT: usize = 512;
+
+/// A password or credential from a request body: zeroized on drop, never printed.
+pub(crate) struct SecretText(Zeroizing<String>);
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| Self(Zeroizing::new(text)))
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}
+
+impl SecretText {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `POST /api/signup` and `POST /api/login`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Credentials {
+    tenant: String,
+    email: String,
+    password: SecretText,
+}
+
+/// A tenant name: 1 to 64 of `a-z 0-9 -`, not starting with `-`.
+fn tenant_name(text: &str) -> Result<String, ApiError> {
+    let name = text.trim().to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(name)
+    } else {
+        Err(ApiError::BadRequest(
+            "tenant: 1 to 64 characters of a-z, 0-9 and -".into(),
+        ))
+    }
+}
+
+/// An email address, trimmed and lowercased; only its shape is checked.
+fn email_address(text: &str) -> Result<String, ApiError> {
+    let email = text.trim().to_lowercase();
+    let ok = email.len() <= MAX_EMAIL_LEN
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_control);
+    if ok {
+        Ok(email)
+    } else {
+        Err(ApiError::BadRequest("email: not an email address".into()))
+    }
+}
+
+fn user_agent(headers: &HeaderMap) -> String {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    agent.chars().take(MAX_USER_AGENT).collect()
+}
+
+fn random_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal("random id", e))?;
+    Ok(hex::encode(bytes))
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Checks the policy off the runtime (it can cost a hash on adversarial input).
+async fn check_policy(state: &AppState, password: &str) -> Result<(), ApiError> {
+    state
+        .passwords
+        .check_policy(&state.policy, password)
+        .await?
+        .map_err(|violations| {
+            ApiError::WeakPassword(violations.iter().map(ToString::to_string).collect())
+        })
+}
+
+/// `POST /api/signup`: creates a tenant and its first account (409 when the tenant
+/// name is taken), and the tenant's data key. No session: sign in next.
+pub(crate) async fn signup(
+    State(state): State<AppState>,
+    Json(input): Json<Credentials>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_name(&input.tenant)?;
+    let email = email_address(&input.email)?;
+    check_policy(&state, input.password.expose()).await?;
+    let hash = state.passwords.hash(input.password.expose()).await?;
+
+    if !state.db.create_tenant(&tenant, now()).await? {
+        return Err(ApiError::Conflict("tenant name taken"));
+    }
+    state.tenant_keys.create(&tenant).await?;
+    let user = UserRow {
+        id: random_id()?,
+        tenant: tenant.clone(),
+        email,
+        password_hash: hash.as_str().to_owned(),
+    };
+    if !state.db.insert_user(&user, now()).await? {
+        return Err(ApiError::Conflict("email taken"));
+    }
+    let audit_tenant = audit_chain::TenantId::new(&tenant)?;
+    let created = Action::custom("account.created")?;
+    state
+        .audit
+        .record(Event::new(audit_tenant, format!("user:{}", user.id), created).target(&user.email))
+        .await?;
+    let body = json!({ "tenant": tenant, "user_id": user.id, "email": user.email });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /api/login`: counts the attempt against the client's IP first (10 failures
+/// per 15 minutes, a success resets), verifies on the pool (a dummy verify for an
+/// unknown account, so timing and answer are the same), upgrades a legacy hash, issues
+/// the session cookie and audits the outcome.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    Json(input): Json<Credentials>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_name(&input.tenant)?;
+    let email = email_address(&input.email)?;
+    let agent = user_agent(&headers);
+
+    let attempt = match state.logins.begin(client.key.as_bytes()).await? {
+        LoginCheck::Allowed(attempt) => attempt,
+        LoginCheck::Limited(decision) => return Err(ApiError::Limited(decision)),
+    };
+    let decision = attempt.decision().clone();
+
+    let user = state.db.user_by_email(&tenant, &email).await?;
+    let verified = match &user {
+        Some(user) => {
+            state
+                .passwords
+                .verify_and_upgrade(input.password.expose(), &user.password_hash)
+                .await
+        }
+        None => state
+            .passwords
+            .dummy_verify(input.password.expose())
+            .await
+            .map(|_| None),
+    };
+    let (user, upgrade) = match (user, verified) {
+        (Some(user), Ok(upgrade)) => (user, upgrade),
+        (_, Err(passwords::Error::Invalid)) | (None, Ok(_)) => {
+            attempt.failed();
+            // Failures are audited in the tenant's log when the tenant exists; a
+            // made-up tenant name gets no log (anyone could create logs otherwise).
+            if state.db.tenant_exists(&tenant).await? {
+                let event = Event::login_failed(
+                    audit_chain::TenantId::new(&tenant)?,
+                    format!("email:{email}"),
+                    client.ip,
+                    agent,
+                );
+                state.audit.record(event).await?;
+            }
+            let mut response = ApiError::Unauthorized.into_response();
+            insert_rate_limit_fields(response.headers_mut(), &decision);
+            return Ok(response);
+        }
+        // Busy, a malformed stored hash, ...: not the client's fault, and not a
+        // verdict on the password, so the failure stays counted but is not audited.
+        (_, Err(other)) => return Err(other.into()),
+    };
+
+    if let Some(new_hash) = upgrade {
+        state
+            .db
+            .set_password_hash(&user.tenant, &user.id, new_hash.as_str())
+            .await?;
+        tracing::info!(user = %user.id, "password hash upgraded on login");
+    }
+    attempt.succeeded().await?;
+
+    // MFA plugs in here. Once the `mfa` crate is wired in, evaluate its policy for this
+    // user before issuing anything: a user with a second factor (or one that policy
+    // requires) gets a short-lived pending challenge instead of a session, and the
+    // session is issued at AAL2 (`SessionRequest::aal`, `amr(["pwd", "otp"])`) only
+    // after the factor verifies; `auth.mfa.*` events go to the audit log.
+    let request = SessionRequest::new(TenantId::new(&user.tenant)?, UserId::new(&user.id)?)
+        .amr(["pwd"])
+        .ip(client.ip)
+        .user_agent(agent.clone());
+    let issued = state.sessions.issue(request).await?;
+    let cookie = state.sessions.cookie(&issued)?;
+
+    let event = Event::login_succeeded(
+        audit_chain::TenantId::new(&user.tenant)?,
+        format!("user:{}", user.id),
+        client.ip,
+        agent,
+    );
+    state.audit.record(event).await?;
+
+    let body = json!({ "tenant": user.tenant, "user_id": user.id, "email": user.email });
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// `GET /api/me`: the signed-in account.
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = state
+        .db
+        .user_by_id(session.tenant().as_str(), session.user().as_str())
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Json(json!({
+        "tenant": user.tenant,
+        "user_id": user.id,
+        "email": user.email,
+        "aal": session.aal().level(),
+        "session": session.handle().to_string(),
+    })))
+}
+
+/// `POST /api/password`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PasswordChange {
+    current_password: SecretText,
+    new_password: SecretText,
+}
+
+/// `POST /api/password`: checks the current password, the policy, stores the new
+/// hash, ends every other session of the user and re-issues this one (new cookie).
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    Json(input): Json<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let user = state
+        .db
+        .user_by_id(session.tenant().as_str(), session.user().as_str())
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    match state
+        .passwords
+        .verify(input.current_password.expose(), &user.password_hash)
+        .await
+    {
+        Ok(_) => {}
+        // 403, not 401: the session is fine, and a client must not sign out over it.
+        Err(passwords::Error::Invalid) => {
+            return Err(ApiError::Forbidden("the current password is wrong"));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    check_policy(&state, input.new_password.expose()).await?;
+    let hash = state.passwords.hash(input.new_password.expose()).await?;
+    state
+        .db
+        .set_password_hash(&user.tenant, &user.id, hash.as_str())
+        .await?;
+    let issued = state.sessions.password_changed(&session).await?;
+    let cookie = state.sessions.cookie(&issued)?;
+    let changed = Action::custom("account.password.changed")?;
+    state
+        .audit
+        .record(Event::new(
+            tenant_of(&session)?,
+            actor_of(&session),
+            changed,
+        ))
+        .await?;
+    let mut response = Json(json!({ "password_changed": true })).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}

@@ -1,0 +1,187 @@
+//! Configuration from environment variables, checked before anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// `development` (the default) or `production`.
+pub const ENV_VAR: &str = "PALISADE_ENV";
+/// The address to listen on (default `127.0.0.1:8080`).
+pub const ADDR_VAR: &str = "PALISADE_ADDR";
+/// Where SQLite files and the development keyring live (default `./data`).
+pub const DATA_DIR_VAR: &str = "PALISADE_DATA_DIR";
+/// The keyring text itself (envelope-crypto's format).
+pub const KEYRING_VAR: &str = envelope_crypto::KEYRING_ENV;
+/// A path to a keyring file (as written by `palisade keys new --out FILE`).
+pub const KEYRING_FILE_VAR: &str = "PALISADE_KEYRING_FILE";
+/// A PostgreSQL URL: sessions, tenant keys, the audit log and accounts go there.
+pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
+/// A Redis URL: rate-limit counters and the webhook replay guard go there.
+pub const REDIS_URL_VAR: &str = "REDIS_URL";
+
+/// The default listening address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// Which rules the server runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// A developer's machine: a missing keyring is created under the data directory
+    /// (with a loud warning), and the CSRF guard accepts a plain-HTTP `Origin`.
+    Development,
+    /// A deployment: a keyring must be configured, and only `https://` origins pass the
+    /// CSRF guard.
+    Production,
+}
+
+/// Where the envelope keyring comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeyringSource {
+    /// The text of `PALISADE_KEYRING`.
+    Env(String),
+    /// A keyring file.
+    File(PathBuf),
+    /// Development only: `<data dir>/keyring`, created on first start.
+    DevelopmentFile(PathBuf),
+}
+
+impl std::fmt::Debug for KeyringSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env(_) => f.write_str("Env(<redacted>)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::DevelopmentFile(path) => f.debug_tuple("DevelopmentFile").field(path).finish(),
+        }
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Development or production.
+    pub environment: Environment,
+    /// The listening address.
+    pub addr: SocketAddr,
+    /// The data directory (SQLite files, the development keyring).
+    pub data_dir: PathBuf,
+    /// The envelope keyring, the root of every other server secret.
+    pub keyring: KeyringSource,
+    /// PostgreSQL instead of SQLite, when set.
+    pub database_url: Option<String>,
+    /// Redis for rate limits and the webhook replay guard, when set.
+    pub redis_url: Option<String>,
+}
+
+/// A configuration the server refuses to start with. The message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Production without a keyring.
+    #[error(
+        "PALISADE_ENV=production needs an envelope keyring: set PALISADE_KEYRING to the keyring text or PALISADE_KEYRING_FILE to a keyring file (create one with `palisade keys new --out FILE`)"
+    )]
+    KeyringRequired,
+    /// Both keyring variables are set.
+    #[error("set only one of PALISADE_KEYRING and PALISADE_KEYRING_FILE")]
+    TwoKeyrings,
+    /// An unknown environment name.
+    #[error("PALISADE_ENV must be `development` or `production`, got {0:?}")]
+    Environment(String),
+    /// A listening address that does not parse.
+    #[error("PALISADE_ADDR must be an address and port such as 127.0.0.1:8080, got {0:?}")]
+    Addr(String),
+    /// A database or Redis URL of the wrong kind.
+    #[error("{var} must be a {kind} URL ({prefix}...)")]
+    Url {
+        /// The variable.
+        var: &'static str,
+        /// What it must be.
+        kind: &'static str,
+        /// The scheme it must start with.
+        prefix: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_lookup`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (an environment variable's value, or
+    /// `None`); empty values count as unset.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::KeyringRequired`] in production without a keyring; the other
+    /// variants for values that cannot be used.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let environment = match get(ENV_VAR).as_deref().map(str::trim) {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => return Err(ConfigError::Environment(other.to_owned())),
+        };
+        let addr_text = get(ADDR_VAR).unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let addr = addr_text
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Addr(addr_text.clone()))?;
+        let data_dir = PathBuf::from(get(DATA_DIR_VAR).unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
+        let keyring = match (get(KEYRING_VAR), get(KEYRING_FILE_VAR)) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoKeyrings),
+            (Some(text), None) => KeyringSource::Env(text),
+            (None, Some(path)) => KeyringSource::File(PathBuf::from(path)),
+            (None, None) if environment == Environment::Production => {
+                return Err(ConfigError::KeyringRequired);
+            }
+            (None, None) => KeyringSource::DevelopmentFile(data_dir.join("keyring")),
+        };
+        let database_url = get(DATABASE_URL_VAR);
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Url {
+                var: DATABASE_URL_VAR,
+                kind: "PostgreSQL",
+                prefix: "postgres://",
+            });
+        }
+        let redis_url = get(REDIS_URL_VAR);
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Url {
+                var: REDIS_URL_VAR,
+                kind: "Redis",
+                prefix: "redis://",
+            });
+        }
+        Ok(Self {
+            environment,
+            addr,
+            data_dir,
+            keyring,
+            database_url,
+            redis_url,
+        })
+    }
+
+    /// A development configuration with everything under `data_dir`: SQLite, in-memory
+    /// rate limits, a keyring created on first start. For tests.
+    pub fn development(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            environment: Environment::Development,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            keyring: KeyringSource::DevelopmentFile(data_dir.join("keyring")),
+            data_dir,
+            database_url: None,
+            redis_url: None,
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod app;
+mod audit;
+mod config;
+mod db;
+mod error;
+mod integrations;
+mod keys;
+mod limits;
+mod sessions;
+mod state;
+mod webhooks;
+
+pub use crate::app::{App, build};
+pub use crate::config::{
+    ADDR_VAR, Config, ConfigError, DATA_DIR_VAR, DATABASE_URL_VAR, DEFAULT_ADDR, DEFAULT_DATA_DIR,
+    ENV_VAR, Environment, KEYRING_FILE_VAR, KEYRING_VAR, KeyringSource, REDIS_URL_VAR,
+};
+pub use crate::db::SQLITE_FILE;
+pub use crate::error::{ApiError, StartError};
+pub use crate::keys::{KeyringOrigin, load_keyring};

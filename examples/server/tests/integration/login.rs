@@ -1,0 +1,167 @@
+//! Failed logins: one answer for every failure, audited, and limited per client IP.
+
+use axum::http::StatusCode;
+
+use crate::support::{Call, PASSWORD, TestApp, audit_entries, credentials, login, signup};
+
+#[tokio::test]
+async fn wrong_password_is_401_and_audited() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+
+    let wrong = Call::post("/api/login")
+        .json(credentials(
+            "acme",
+            "alice@acme.example",
+            "not the password",
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.header("set-cookie").is_none());
+    // An unknown account gets the very same answer (after a dummy verify).
+    let unknown = Call::post("/api/login")
+        .json(credentials(
+            "acme",
+            "nobody@acme.example",
+            "not the password",
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.body, wrong.body);
+
+    let cookie = login(&router, "acme", "alice@acme.example").await;
+    let failures = audit_entries(&router, &cookie, "auth.login.failed").await;
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    let wrong_entry = failures
+        .iter()
+        .find(|e| e["actor"] == "email:alice@acme.example")
+        .expect("the wrong password is audited");
+    assert_eq!(wrong_entry["outcome"], "failure");
+    assert_eq!(wrong_entry["ip"], "203.0.113.7");
+    assert_eq!(wrong_entry["user_agent"], "test-agent/1.0");
+    assert!(
+        !serde_json::to_string(&failures)
+            .expect("json")
+            .contains("not the password"),
+        "no password in the audit log"
+    );
+    let all = audit_entries(&router, &cookie, "auth.*").await;
+    assert_eq!(all.len(), 3, "two failures and one success: {all:?}");
+}
+
+#[tokio::test]
+async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+
+    // A success does not count: the preset counts failures only.
+    login(&router, "acme", "alice@acme.example").await;
+    for attempt in 1..=10u32 {
+        let answer = Call::post("/api/login")
+            .json(credentials("acme", "alice@acme.example", "guess"))
+            .send(&router)
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+        assert_eq!(
+            answer.header("ratelimit-policy"),
+            Some(r#""login";q=10;w=900"#)
+        );
+        let remaining = 10 - attempt;
+        assert!(
+            answer
+                .header("ratelimit")
+                .is_some_and(|v| v.starts_with(&format!(r#""login";r={remaining};"#))),
+            "attempt {attempt}: {:?}",
+            answer.header("ratelimit")
+        );
+    }
+    // The eleventh is refused before the password is looked at, even the right one.
+    let limited = Call::post("/api/login")
+        .json(credentials("acme", "alice@acme.example", PASSWORD))
+        .send(&router)
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        limited.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        limited.header("ratelimit-policy"),
+        Some(r#""login";q=10;w=900"#)
+    );
+    assert!(
+        limited
+            .header("ratelimit")
+            .is_some_and(|v| v.starts_with(r#""login";r=0;t="#))
+    );
+    let retry: u64 = limited
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=90).contains(&retry), "{retry}");
+    assert_eq!(limited.json()["violated-policies"][0], "login");
+    assert!(limited.header("set-cookie").is_none());
+
+    // Another client is not affected.
+    let elsewhere = Call::post("/api/login")
+        .peer("198.51.100.20:5000")
+        .json(credentials("acme", "alice@acme.example", PASSWORD))
+        .send(&router)
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_success_resets_the_failures() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    for _ in 0..9 {
+        let answer = Call::post("/api/login")
+            .json(credentials("acme", "alice@acme.example", "guess"))
+            .send(&router)
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    login(&router, "acme", "alice@acme.example").await;
+    for _ in 0..10 {
+        let answer = Call::post("/api/login")
+            .json(credentials("acme", "alice@acme.example", "guess"))
+            .send(&router)
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn origin_ceiling_applies_to_every_route() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    let mut last = None;
+    for _ in 0..101 {
+        let answer = Call::get("/healthz")
+            .header("origin", "https://app.example")
+            .send(&router)
+            .await;
+        last = Some(answer);
+    }
+    let last = last.expect("answers");
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        last.header("ratelimit-policy")
+            .is_some_and(|v| v.contains("api-origin"))
+    );
+    // Another origin, and requests without one, still pass.
+    let other = Call::get("/healthz")
+        .header("origin", "https://other.example")
+        .send(&router)
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    let none = Call::get("/healthz").send(&router).await;
+    assert_eq!(none.status, StatusCode::OK);
+}

@@ -1,0 +1,11 @@
+//! The server's routes, driven through the router with `tower::ServiceExt::oneshot`.
+
+mod support;
+
+mod audit;
+mod integrations;
+mod login;
+mod postgres;
+mod sessions;
+mod startup;
+mod webhooks;

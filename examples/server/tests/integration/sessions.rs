@@ -1,0 +1,254 @@
+//! Sign-up, sign-in, the session cookie, listing and revoking sessions, password change.
+
+use axum::Router;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{Call, PASSWORD, TestApp, audit_entries, login, signup};
+
+/// The whole sessions flow, against whichever backend `router` uses.
+pub(crate) async fn sessions_flow(router: &Router) {
+    signup(router, "acme", "alice@acme.example").await;
+
+    let login_answer = Call::post("/api/login")
+        .json(crate::support::credentials(
+            "acme",
+            "alice@acme.example",
+            PASSWORD,
+        ))
+        .send(router)
+        .await;
+    assert_eq!(login_answer.status, StatusCode::OK);
+    let set_cookie = login_answer.header("set-cookie").expect("a session cookie");
+    assert!(set_cookie.starts_with("__Host-session="), "{set_cookie}");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{attribute} missing: {set_cookie}"
+        );
+    }
+    let laptop = login_answer.session_cookie();
+
+    let me = Call::get("/api/me").cookie(&laptop).send(router).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["email"], "alice@acme.example");
+    assert_eq!(me.json()["tenant"], "acme");
+
+    // A second device.
+    let phone = login(router, "acme", "alice@acme.example").await;
+    let listed = Call::get("/api/sessions")
+        .cookie(&laptop)
+        .send(router)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let sessions = listed.json()["sessions"]
+        .as_array()
+        .expect("a list")
+        .clone();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(sessions[0]["ip"], "203.0.113.7");
+    assert_eq!(sessions[0]["user_agent"], "test-agent/1.0");
+    let other = sessions
+        .iter()
+        .find(|s| s["current"] == false)
+        .and_then(|s| s["handle"].as_str())
+        .expect("the phone's handle")
+        .to_owned();
+
+    // The laptop signs the phone out: the phone's cookie stops working at once.
+    let revoked = Call::new(Method::DELETE, &format!("/api/sessions/{other}"))
+        .cookie(&laptop)
+        .send(router)
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.json());
+    let phone_me = Call::get("/api/me").cookie(&phone).send(router).await;
+    assert_eq!(phone_me.status, StatusCode::UNAUTHORIZED);
+    let listed = Call::get("/api/sessions")
+        .cookie(&laptop)
+        .send(router)
+        .await;
+    assert_eq!(listed.json()["sessions"].as_array().map(Vec::len), Some(1));
+
+    // Revoking it again, or a handle that is not one: 404.
+    let again = Call::new(Method::DELETE, &format!("/api/sessions/{other}"))
+        .cookie(&laptop)
+        .send(router)
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let garbage = Call::new(Method::DELETE, "/api/sessions/not-a-handle")
+        .cookie(&laptop)
+        .send(router)
+        .await;
+    assert_eq!(garbage.status, StatusCode::NOT_FOUND);
+
+    let revocations = audit_entries(router, &laptop, "auth.session.revoked").await;
+    assert_eq!(revocations.len(), 1, "{revocations:?}");
+    assert_eq!(revocations[0]["target"], other.as_str());
+    let logins = audit_entries(router, &laptop, "auth.login.succeeded").await;
+    assert_eq!(logins.len(), 2);
+    assert_eq!(logins[0]["ip"], "203.0.113.7");
+
+    // Sign out: the cookie is cleared and dead.
+    let out = Call::post("/api/signout")
+        .cookie(&laptop)
+        .send(router)
+        .await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert!(
+        out.header("set-cookie")
+            .is_some_and(|c| c.contains("Max-Age=0"))
+    );
+    let after = Call::get("/api/me").cookie(&laptop).send(router).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn signup_login_list_revoke_sign_out() {
+    let app = TestApp::new().await;
+    sessions_flow(&app.router()).await;
+}
+
+#[tokio::test]
+async fn no_cookie_or_forged_cookie_is_401() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    let none = Call::get("/api/sessions").send(&router).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    signup(&router, "acme", "alice@acme.example").await;
+    let cookie = login(&router, "acme", "alice@acme.example").await;
+    let mut forged = cookie.clone();
+    forged.pop();
+    forged.push(if cookie.ends_with('A') { 'B' } else { 'A' });
+    let answer = Call::get("/api/me").cookie(&forged).send(&router).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    // Login CSRF: a page elsewhere posting the login form.
+    let login = Call::post("/api/login")
+        .header("sec-fetch-site", "cross-site")
+        .json(crate::support::credentials(
+            "acme",
+            "alice@acme.example",
+            PASSWORD,
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+    // A state change with a valid session, from another site.
+    let cookie = crate::support::login(&router, "acme", "alice@acme.example").await;
+    let out = Call::post("/api/signout-all")
+        .header("sec-fetch-site", "cross-site")
+        .cookie(&cookie)
+        .send(&router)
+        .await;
+    assert_eq!(out.status, StatusCode::FORBIDDEN);
+    let me = Call::get("/api/me").cookie(&cookie).send(&router).await;
+    assert_eq!(me.status, StatusCode::OK, "the session survived");
+}
+
+#[tokio::test]
+async fn password_change_ends_other_sessions_and_reissues_this_one() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    let laptop = login(&router, "acme", "alice@acme.example").await;
+    let phone = login(&router, "acme", "alice@acme.example").await;
+
+    let wrong = Call::post("/api/password")
+        .cookie(&laptop)
+        .json(json!({ "current_password": "not it at all", "new_password": "a new long passphrase here" }))
+        .send(&router)
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let weak = Call::post("/api/password")
+        .cookie(&laptop)
+        .json(json!({ "current_password": PASSWORD, "new_password": "password" }))
+        .send(&router)
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        weak.json()["reasons"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
+
+    let changed = Call::post("/api/password")
+        .cookie(&laptop)
+        .json(json!({ "current_password": PASSWORD, "new_password": "a new long passphrase here" }))
+        .send(&router)
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.json());
+    let reissued = changed.session_cookie();
+    assert_ne!(reissued, laptop);
+
+    for dead in [&laptop, &phone] {
+        let answer = Call::get("/api/me").cookie(dead).send(&router).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let alive = Call::get("/api/me").cookie(&reissued).send(&router).await;
+    assert_eq!(alive.status, StatusCode::OK);
+
+    // The old password no longer signs in; the new one does.
+    let old = Call::post("/api/login")
+        .json(crate::support::credentials(
+            "acme",
+            "alice@acme.example",
+            PASSWORD,
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = Call::post("/api/login")
+        .json(crate::support::credentials(
+            "acme",
+            "alice@acme.example",
+            "a new long passphrase here",
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(new.status, StatusCode::OK);
+
+    let entries = audit_entries(&router, &reissued, "account.password.changed").await;
+    assert_eq!(entries.len(), 1);
+}
+
+#[tokio::test]
+async fn signup_refuses_taken_tenants_and_weak_passwords() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    let taken = Call::post("/api/signup")
+        .json(crate::support::credentials(
+            "acme",
+            "mallory@evil.example",
+            PASSWORD,
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    let weak = Call::post("/api/signup")
+        .json(crate::support::credentials(
+            "globex",
+            "bob@globex.example",
+            "password",
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_tenant = Call::post("/api/signup")
+        .json(crate::support::credentials(
+            "Not A Tenant!",
+            "bob@globex.example",
+            PASSWORD,
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(bad_tenant.status, StatusCode::BAD_REQUEST);
+}
