@@ -20,8 +20,8 @@ use http_body::Frame;
 use tower::ServiceExt as _;
 use webhook_verify::http::{HeaderMap, Request, StatusCode};
 use webhook_verify::{
-    BoxFuture, Error, Freshness, ManualClock, MemoryReplayGuard, ReplayGuard, Verified, Verifier,
-    WebhookLayer,
+    BoxFuture, Error, Freshness, ManualClock, MemoryReplayGuard, MemorySecretSource, ReplayGuard,
+    SecretSet, Verified, Verifier, WebhookLayer,
 };
 
 use support::{Case, NOW, case, value};
@@ -396,6 +396,34 @@ async fn an_unavailable_replay_guard_fails_closed() {
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_integration_the_source_does_not_know_is_a_uniform_401() {
+    let case = case("stripe");
+    let source = Arc::new(MemorySecretSource::new());
+    source.insert("acme", SecretSet::new(case.secret()));
+    let seen = Seen::default();
+    let verifier = Verifier::builder(case.scheme.clone())
+        .secret_source(source.clone(), "acme")
+        .clock(ManualClock::new(NOW))
+        .build()
+        .unwrap();
+    let app = app(verifier, &seen);
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::OK
+    );
+
+    // The integration is disconnected: its deliveries are refused like forgeries.
+    assert!(source.remove("acme"));
+    assert_eq!(
+        send(&app, request(&headers, body)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

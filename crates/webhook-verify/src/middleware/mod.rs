@@ -8,7 +8,8 @@
 //! [`Verified`](crate::Verified) record in the request's extensions.
 //!
 //! Every failed verification gets the same empty `401 Unauthorized`, whatever the
-//! reason; the verifier logs the reason once, at debug level (target `webhook_verify`,
+//! reason, and so does a delivery for an integration the secret source does not know;
+//! the verifier logs the reason once, at debug level (target `webhook_verify`,
 //! field `reason`). When the secret source or the replay guard cannot answer, the
 //! answer is `503 Service Unavailable` (senders retry later); a configuration error is
 //! a `500`. No path calls the handler without a successful verification.

@@ -84,7 +84,12 @@ where
             // The verifier logs every failure once; here they only become statuses.
             let verified = match verifier.verify(&message).await {
                 Ok(verified) => verified,
-                Err(Error::Invalid(_)) => return Ok(status(StatusCode::UNAUTHORIZED)),
+                // An integration the source does not know (removed, or an id the
+                // sender made up) is the sender's problem, not the operator's: the
+                // same 401 as any other failed delivery.
+                Err(Error::Invalid(_) | Error::UnknownIntegration(_)) => {
+                    return Ok(status(StatusCode::UNAUTHORIZED));
+                }
                 Err(Error::ReplayGuard(_) | Error::SecretSource(_)) => {
                     return Ok(status(StatusCode::SERVICE_UNAVAILABLE));
                 }
