@@ -15,7 +15,7 @@ use crate::merkle::Hash;
 pub const ENTRY_VERSION: u64 = 1;
 
 /// Length of a recorded time in canonical form: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-const TIME_LEN: usize = 27;
+pub(crate) const TIME_LEN: usize = 27;
 
 /// A point in time with microsecond precision, from 1970-01-01 to 9999-12-31 UTC.
 ///
@@ -239,7 +239,7 @@ fn decode(bytes: &[u8]) -> Option<Entry> {
 pub(crate) struct Header<'a> {
     pub(crate) index: u64,
     /// The recorded time, in its fixed-width text form (text order is time order).
-    pub(crate) time: &'a [u8],
+    pub(crate) time: &'a [u8; TIME_LEN],
     pub(crate) tenant: &'a [u8],
 }
 
@@ -251,10 +251,17 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Option<Header<'_>> {
     if digits == 0 || digits > 20 || (digits > 1 && rest[0] == b'0') {
         return None;
     }
-    let index = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    // Verification reads every leaf's header: the digits are summed here rather than
+    // through `str::parse`, with the same overflow check.
+    let mut index: u64 = 0;
+    for &digit in &rest[..digits] {
+        index = index
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
     let rest = rest[digits..].strip_prefix(b",\"time\":\"")?;
-    let time = rest.get(..TIME_LEN)?;
-    let rest = rest[TIME_LEN..].strip_prefix(b"\",\"tenant\":\"")?;
+    let (time, rest) = rest.split_first_chunk::<TIME_LEN>()?;
+    let rest = rest.strip_prefix(b"\",\"tenant\":\"")?;
     let end = rest.iter().position(|&b| b == b'"')?;
     let tenant = &rest[..end];
     rest[end..].strip_prefix(b"\",\"action\":\"")?;

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use sha2::block_api::compress256;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use subtle::ConstantTimeEq;
@@ -13,6 +14,26 @@ use crate::error::Error;
 const LEAF_PREFIX: u8 = 0x00;
 /// Domain separation prefix of an interior node hash (RFC 6962 §2.1).
 const NODE_PREFIX: u8 = 0x01;
+/// SHA-256's initial state (FIPS 180-4 §5.3.3).
+const SHA256_INIT: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// The digest of a finished SHA-256 state.
+fn sha256_output(state: [u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
 
 /// A SHA-256 Merkle tree hash: a leaf hash, an interior node or a root.
 ///
@@ -53,20 +74,51 @@ impl Hash {
     }
 
     /// The leaf hash of `data`: SHA-256(0x00 || data).
+    ///
+    /// The message blocks go straight to the SHA-256 compression function: the blocks
+    /// after the first are hashed where they lie in `data`, and the padding is laid out
+    /// here (FIPS 180-4 §5.1.1), without the buffering of a streaming hasher.
     pub fn leaf(data: &[u8]) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update([LEAF_PREFIX]);
-        hasher.update(data);
-        Self(hasher.finalize().into())
+        let mut state = SHA256_INIT;
+        let mut block = [0u8; 64];
+        block[0] = LEAF_PREFIX;
+        let head = data.len().min(63);
+        block[1..=head].copy_from_slice(&data[..head]);
+        let mut used = 1 + head;
+        if used == 64 {
+            compress256(&mut state, &[block]);
+            let (blocks, tail) = data[head..].as_chunks::<64>();
+            compress256(&mut state, blocks);
+            block = [0u8; 64];
+            block[..tail.len()].copy_from_slice(tail);
+            used = tail.len();
+        }
+        block[used] = 0x80;
+        if used >= 56 {
+            compress256(&mut state, &[block]);
+            block = [0u8; 64];
+        }
+        let bits = (data.len() as u64 + 1) * 8;
+        block[56..].copy_from_slice(&bits.to_be_bytes());
+        compress256(&mut state, &[block]);
+        Self(sha256_output(state))
     }
 
     /// The hash of an interior node: SHA-256(0x01 || left || right).
+    ///
+    /// The 65-byte message and its padding fill exactly two blocks, laid out here and
+    /// handed to the compression function in one call.
     pub fn node(left: &Hash, right: &Hash) -> Self {
-        let mut block = [0u8; 65];
-        block[0] = NODE_PREFIX;
-        block[1..33].copy_from_slice(&left.0);
-        block[33..].copy_from_slice(&right.0);
-        Self(Sha256::digest(block).into())
+        let mut blocks = [[0u8; 64]; 2];
+        blocks[0][0] = NODE_PREFIX;
+        blocks[0][1..33].copy_from_slice(&left.0);
+        blocks[0][33..].copy_from_slice(&right.0[..31]);
+        blocks[1][0] = right.0[31];
+        blocks[1][1] = 0x80;
+        blocks[1][56..].copy_from_slice(&(65u64 * 8).to_be_bytes());
+        let mut state = SHA256_INIT;
+        compress256(&mut state, &blocks);
+        Self(sha256_output(state))
     }
 }
 
@@ -459,6 +511,37 @@ mod tests {
             tree.push(*leaf);
         }
         tree
+    }
+
+    proptest! {
+        /// The leaf and node hashes fed to the compression function directly equal
+        /// SHA-256 of the same bytes through the streaming hasher, at every length
+        /// around the block and padding edges.
+        #[test]
+        fn direct_hashing_matches_streaming_sha256(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut prefixed = vec![LEAF_PREFIX];
+            prefixed.extend_from_slice(&data);
+            let want: [u8; 32] = Sha256::digest(&prefixed).into();
+            prop_assert_eq!(Hash::leaf(&data).0, want);
+        }
+    }
+
+    #[test]
+    fn leaf_and_node_hashes_at_block_edges() {
+        for len in 0..300 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut prefixed = vec![LEAF_PREFIX];
+            prefixed.extend_from_slice(&data);
+            let want: [u8; 32] = Sha256::digest(&prefixed).into();
+            assert_eq!(Hash::leaf(&data).0, want, "length {len}");
+        }
+        let left = Hash::leaf(b"left");
+        let right = Hash::leaf(b"right");
+        let mut message = vec![NODE_PREFIX];
+        message.extend_from_slice(&left.0);
+        message.extend_from_slice(&right.0);
+        let want: [u8; 32] = Sha256::digest(&message).into();
+        assert_eq!(Hash::node(&left, &right).0, want);
     }
 
     /// Roots of the RFC 6962 reference tree for sizes 0..=8, transcribed from

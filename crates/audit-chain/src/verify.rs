@@ -4,7 +4,7 @@
 use std::io::BufRead;
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint, VerifyingKey, checkpoint_in_note};
-use crate::entry::parse_header;
+use crate::entry::{TIME_LEN, parse_header};
 use crate::error::Error;
 use crate::event::TenantId;
 use crate::merkle::Hash;
@@ -12,9 +12,6 @@ use crate::store::Store;
 
 /// Longest export line read, in bytes (an entry is far smaller).
 const MAX_LINE: u64 = 1 << 20;
-/// Leaves read from a store per batch: small enough that the allocator reuses the
-/// buffers of one batch for the next.
-const READ_BATCH: usize = 256;
 
 /// The result of a successful verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,15 +94,9 @@ impl Verifier {
             checkpoints.push(signed);
         }
         let mut walk = Walk::new(tenant, self.targets(&checkpoints));
-        loop {
-            let batch = store.read(tenant, walk.frontier.size, READ_BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for leaf in &batch {
-                walk.push(leaf)?;
-            }
-        }
+        store
+            .scan(tenant, 0, &mut |leaf: &[u8]| walk.push(leaf))
+            .await?;
         self.finish(walk, tenant, checkpoints)
     }
 
@@ -235,8 +226,10 @@ pub(crate) fn origin_tenant(checkpoint: &Checkpoint) -> Result<TenantId, Error> 
 struct Walk {
     tenant: Vec<u8>,
     frontier: Frontier,
-    previous_time: Option<Vec<u8>>,
+    previous_time: Option<[u8; TIME_LEN]>,
+    /// Sorted, without duplicates.
     targets: Vec<u64>,
+    next_target: usize,
     roots: Vec<(u64, Hash)>,
 }
 
@@ -247,6 +240,7 @@ impl Walk {
             frontier: Frontier::default(),
             previous_time: None,
             targets,
+            next_target: 0,
             roots: Vec::new(),
         };
         walk.record();
@@ -261,9 +255,13 @@ impl Walk {
         Ok(())
     }
 
+    /// Keeps the root when the size is the next target (sizes only grow, one at a time,
+    /// and the targets are sorted, so the front of the list is the only one to check).
     fn record(&mut self) {
-        if self.targets.binary_search(&self.frontier.size).is_ok() {
-            self.roots.push((self.frontier.size, self.frontier.root()));
+        let size = self.frontier.size;
+        if self.targets.get(self.next_target) == Some(&size) {
+            self.roots.push((size, self.frontier.root()));
+            self.next_target += 1;
         }
     }
 
@@ -278,7 +276,7 @@ pub(crate) fn check_leaf(
     leaf: &[u8],
     position: u64,
     tenant: &[u8],
-    previous_time: &mut Option<Vec<u8>>,
+    previous_time: &mut Option<[u8; TIME_LEN]>,
 ) -> Result<(), Error> {
     let header = parse_header(leaf)
         .ok_or_else(|| Error::verification(format!("entry {position}: not a canonical entry")))?;
@@ -293,18 +291,12 @@ pub(crate) fn check_leaf(
             "entry {position} belongs to another tenant"
         )));
     }
-    if previous_time.as_deref().is_some_and(|p| header.time < p) {
+    if previous_time.as_ref().is_some_and(|p| header.time < p) {
         return Err(Error::verification(format!(
             "entry {position} is recorded before the entry before it"
         )));
     }
-    match previous_time {
-        Some(p) => {
-            p.clear();
-            p.extend_from_slice(header.time);
-        }
-        None => *previous_time = Some(header.time.to_vec()),
-    }
+    *previous_time = Some(*header.time);
     Ok(())
 }
 

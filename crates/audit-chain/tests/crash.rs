@@ -15,12 +15,18 @@ use std::process::{Command, Stdio};
 const CHILD_ENV: &str = "AUDIT_CHAIN_CRASH_CHILD_DIR";
 const TEST_NAME: &str = "sigkill_loses_no_acknowledged_entry";
 
-/// The child: appends batches of 1 to 7 events forever, printing `ack <index>` for each
+/// The child: appends batches of 1 to 7 events forever to a log of small segments, printing `ack <index>` for each
 /// entry once `append_batch` has returned (it is durable then).
 fn child(dir: &str) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let log = AuditLog::builder(FileStore::open(dir).expect("open"))
+        // Small segments: a new one starts every few batches, so kills also land while a
+        // segment is being created.
+        let store = FileStore::open(dir)
+            .expect("open")
+            .with_segment_bytes(4096)
+            .expect("segment size");
+        let log = AuditLog::builder(store)
             .signer(signer())
             .checkpoint_every(NonZeroU64::new(25).expect("non-zero"))
             .build()
@@ -116,5 +122,13 @@ fn sigkill_loses_no_acknowledged_entry() {
             .expect("verifies after the crashes");
         assert_eq!(verified.size, head.size);
         assert!(verified.checkpoint.is_some());
+        let segments = std::fs::read_dir(dir.path().join("acme"))
+            .expect("tenant dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("segment-"))
+            })
+            .count();
+        assert!(segments > 3, "{segments} segments");
     });
 }

@@ -42,16 +42,43 @@ fn segment(root: &Path) -> PathBuf {
     root.join("acme").join("segment-00000000000000000000.log")
 }
 
+/// A frame's header length: payload length, payload CRC, header CRC.
+const FRAME_HEADER: usize = 12;
+
 /// The segment's header and its frames, as the documented format lays them out.
 fn frames(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     let (header, mut rest) = bytes.split_at(20);
     let mut frames = Vec::new();
     while !rest.is_empty() {
         let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        frames.push(rest[..8 + len].to_vec());
-        rest = &rest[8 + len..];
+        frames.push(rest[..FRAME_HEADER + len].to_vec());
+        rest = &rest[FRAME_HEADER + len..];
     }
     (header.to_vec(), frames)
+}
+
+/// A small log whose newest entries are not covered by a checkpoint: checkpoints at 2
+/// and 4 entries, then 2 more entries.
+async fn small_log_with_unchecked_tail(root: &Path) {
+    let (log, _) = common::log(FileStore::open(root).expect("open"));
+    let acme = tenant("acme");
+    for i in 0..ENTRIES {
+        log.append(event(&acme, i)).await.expect("append");
+        if i == 1 || i == 3 {
+            log.checkpoint(&acme).await.expect("checkpoint");
+        }
+    }
+}
+
+/// Opens the log for writing, as an application restarting would, and verifies it
+/// through that writer.
+async fn open_and_verify(root: &Path) -> Result<Verified, Error> {
+    let store = FileStore::open(root)?;
+    let (log, _) = common::log(store.clone());
+    log.tree_head(&tenant("acme")).await?;
+    Verifier::with_key(signer().verifying_key())
+        .verify_log(&store, &tenant("acme"))
+        .await
 }
 
 fn write_frames(path: &Path, header: &[u8], frames: &[Vec<u8>]) {
@@ -65,9 +92,15 @@ fn write_frames(path: &Path, header: &[u8], frames: &[Vec<u8>]) {
 #[tokio::test]
 async fn flipping_any_single_byte_of_the_files_fails_verification() {
     let dir = tempfile::tempdir().expect("tempdir");
-    small_log(dir.path()).await;
+    small_log_with_unchecked_tail(dir.path()).await;
     let untouched = verify(dir.path()).await.expect("untouched log verifies");
     assert_eq!(untouched.size, ENTRIES);
+    assert_eq!(
+        open_and_verify(dir.path())
+            .await
+            .expect("a writer opens the untouched log"),
+        untouched
+    );
     let files = log_files(dir.path());
     assert_eq!(files.len(), 2, "{files:?}");
     let mut flipped = 0;
@@ -83,6 +116,20 @@ async fn flipping_any_single_byte_of_the_files_fails_verification() {
                 "{} byte {offset} flipped and the log still verifies",
                 file.display()
             );
+            // A writer opening the log refuses it too, and repairs nothing: a flipped
+            // byte is never taken for an interrupted write and cut off.
+            let result = open_and_verify(dir.path()).await;
+            assert!(
+                matches!(result, Err(Error::Damaged { .. })),
+                "{} byte {offset} flipped: a writer got {result:?}",
+                file.display()
+            );
+            assert_eq!(
+                std::fs::read(file).expect("read"),
+                tampered,
+                "{} byte {offset} flipped: the writer changed the file",
+                file.display()
+            );
             flipped += 1;
         }
         std::fs::write(file, &original).expect("restore");
@@ -91,6 +138,54 @@ async fn flipping_any_single_byte_of_the_files_fails_verification() {
     assert_eq!(
         verify(dir.path()).await.expect("restored log verifies"),
         untouched
+    );
+}
+
+/// The cases a length-only frame check took for a torn tail and cut: a damaged length
+/// in the last record, or in a record before it, that points past the end of the file.
+#[tokio::test]
+async fn a_damaged_length_near_the_end_is_damage_not_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    small_log_with_unchecked_tail(dir.path()).await;
+    let path = segment(dir.path());
+    let original = std::fs::read(&path).expect("read");
+    let (header, frames) = frames(&original);
+    for victim in [frames.len() - 1, frames.len() - 2] {
+        let offset = header.len() + frames[..victim].iter().map(Vec::len).sum::<usize>();
+        let mut tampered = original.clone();
+        // Length + 4096: past the end of the file.
+        tampered[offset + 1] ^= 0x10;
+        std::fs::write(&path, &tampered).expect("write");
+        match open_and_verify(dir.path()).await {
+            Err(err @ Error::Damaged { .. }) => {
+                let message = err.to_string();
+                assert!(message.contains(&format!("byte {offset}")), "{message}");
+                assert!(message.contains("header checksum"), "{message}");
+            }
+            other => panic!("frame {victim}: expected damage, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(&path).expect("read"), tampered);
+    }
+
+    // The last record complete but with one payload byte changed: damage as well.
+    let offset = original.len() - frames[frames.len() - 1].len();
+    let mut tampered = original.clone();
+    *tampered.last_mut().expect("a byte") ^= 0x01;
+    std::fs::write(&path, &tampered).expect("write");
+    match open_and_verify(dir.path()).await {
+        Err(err @ Error::Damaged { .. }) => {
+            let message = err.to_string();
+            assert!(message.contains(&format!("byte {offset}")), "{message}");
+            assert!(message.contains("record checksum"), "{message}");
+        }
+        other => panic!("expected damage, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).expect("read"), tampered);
+
+    std::fs::write(&path, &original).expect("restore");
+    assert_eq!(
+        open_and_verify(dir.path()).await.expect("restored").size,
+        ENTRIES
     );
 }
 
@@ -182,15 +277,21 @@ async fn truncating_below_the_last_checkpoint_fails_verification_and_opening() {
     assert!(matches!(err, Error::Verification(_)), "{err}");
     drop(writer);
 
-    // Inside a record: a torn tail to a reader, cut by a writer, and then the log is
-    // still shorter than its checkpoint.
-    std::fs::write(&path, &original[..original.len() - 10]).expect("write");
+    // Inside a record: to a reader a torn tail; a writer sees that the checkpoint
+    // covers more entries than would remain, so it is no interrupted write: it refuses
+    // to cut and leaves the file as it is.
+    let cut = &original[..original.len() - 10];
+    std::fs::write(&path, cut).expect("write");
     assert!(matches!(
         verify(dir.path()).await,
         Err(Error::Damaged { .. })
     ));
-    let writer = common::log(FileStore::open(dir.path()).expect("open")).0;
-    assert!(writer.tree_head(&tenant("acme")).await.is_err());
+    let err = open_and_verify(dir.path())
+        .await
+        .expect_err("a writer refuses");
+    assert!(matches!(err, Error::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains("checkpoint covers"), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), cut);
 }
 
 #[tokio::test]
@@ -199,10 +300,18 @@ async fn a_torn_tail_after_the_last_record_is_cut_by_a_writer() {
     small_log(dir.path()).await;
     let path = segment(dir.path());
     let original = std::fs::read(&path).expect("read");
-    // Half a frame, as a crash in the middle of a write leaves it.
-    let mut torn = original.clone();
-    torn.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"']);
-    std::fs::write(&path, &torn).expect("write");
+    // One more entry, after the checkpoint, then its frame cut part-way, as a crash in
+    // the middle of its write leaves it: inside the payload, and inside the header.
+    {
+        let (log, _) = common::log(FileStore::open(dir.path()).expect("open"));
+        log.append(event(&tenant("acme"), ENTRIES))
+            .await
+            .expect("append");
+    }
+    let written = std::fs::read(&path).expect("read");
+    assert!(written.len() > original.len() + FRAME_HEADER + 10);
+    let torn = &written[..original.len() + FRAME_HEADER + 10];
+    std::fs::write(&path, torn).expect("write");
     let err = verify(dir.path())
         .await
         .expect_err("a reader reports the torn tail");
@@ -211,6 +320,17 @@ async fn a_torn_tail_after_the_last_record_is_cut_by_a_writer() {
             .contains(&format!("byte {}", original.len())),
         "{err}"
     );
+    assert_eq!(
+        open_and_verify(dir.path()).await.expect("cut").size,
+        ENTRIES
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), original);
+    std::fs::write(&path, &written[..original.len() + 5]).expect("write");
+    assert_eq!(
+        open_and_verify(dir.path()).await.expect("cut").size,
+        ENTRIES
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), original);
 
     {
         let (log, _) = common::log(FileStore::open(dir.path()).expect("open"));
@@ -241,6 +361,39 @@ async fn a_torn_tail_after_the_last_record_is_cut_by_a_writer() {
         ENTRIES + 1
     );
     assert_eq!(std::fs::read(&path).expect("read").len(), len);
+}
+
+/// A crash while a new segment or the checkpoint file is being created leaves only a
+/// `*.tmp` file, never a file without its header; a writer removes it, a reader ignores
+/// it. A torn checkpoint at the end of the checkpoint file is cut like a torn entry.
+#[tokio::test]
+async fn half_created_files_and_torn_checkpoints_are_recovered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    small_log(dir.path()).await;
+    let acme_dir = dir.path().join("acme");
+    let leftover = acme_dir.join("segment-00000000000000000006.log.tmp");
+    std::fs::write(&leftover, b"PAUDSE").expect("write");
+    assert_eq!(verify(dir.path()).await.expect("ignored").size, ENTRIES);
+    assert_eq!(
+        open_and_verify(dir.path()).await.expect("removed").size,
+        ENTRIES
+    );
+    assert!(!leftover.exists());
+
+    let checkpoints = acme_dir.join("checkpoints.log");
+    let original = std::fs::read(&checkpoints).expect("read");
+    {
+        let (log, _) = common::log(FileStore::open(dir.path()).expect("open"));
+        log.checkpoint(&tenant("acme")).await.expect("checkpoint");
+    }
+    let written = std::fs::read(&checkpoints).expect("read");
+    assert!(written.len() > original.len() + FRAME_HEADER + 10);
+    std::fs::write(&checkpoints, &written[..original.len() + FRAME_HEADER + 10]).expect("write");
+    let err = verify(dir.path()).await.expect_err("a reader reports it");
+    assert!(matches!(err, Error::Damaged { .. }), "{err}");
+    let verified = open_and_verify(dir.path()).await.expect("a writer cuts it");
+    assert_eq!(verified.size, ENTRIES);
+    assert_eq!(std::fs::read(&checkpoints).expect("read"), original);
 }
 
 /// A log of `n` entries in memory, checkpointed at the end; its export lines.

@@ -460,7 +460,7 @@ fn verify_export(
     if let Some(trusted) = trusted {
         verifier = verifier.pin(trusted);
     }
-    report(verifier.verify_export(BufReader::new(file), &note))
+    report(verifier.verify_export(BufReader::with_capacity(1 << 20, file), &note))
 }
 
 struct Filters {

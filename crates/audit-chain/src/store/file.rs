@@ -2,27 +2,37 @@
 //!
 //! Layout under the root directory: one directory per tenant, holding
 //!
-//! - `segment-<first index, 20 digits>.log`: a 20-byte header (`PAUDSEG1`, the index of
+//! - `segment-<first index, 20 digits>.log`: a 20-byte header (`PAUDSEG2`, the index of
 //!   the segment's first entry as u64 little-endian, a CRC-32 of those 16 bytes), then
 //!   one frame per entry;
-//! - `checkpoints.log`: an 8-byte header (`PAUDCKP1`), then one frame per signed
+//! - `checkpoints.log`: an 8-byte header (`PAUDCKP2`), then one frame per signed
 //!   checkpoint note.
 //!
-//! A frame is the payload length (u32 little-endian), a CRC-32 (IEEE) of the length bytes
-//! and the payload (u32 little-endian), then the payload: an entry's canonical bytes or a
-//! note. A new segment starts when the current one would pass the segment size.
+//! A frame is a 12-byte header, then the payload (an entry's canonical bytes or a note).
+//! The header holds the payload length (u32 little-endian), a CRC-32 (IEEE) of the
+//! payload (u32 little-endian), and a CRC-32 of those first 8 header bytes (u32
+//! little-endian). The header checksum is what tells an interrupted write from damage:
+//! a length is trusted only when its header checks out. A new segment starts when the
+//! current one would pass the segment size.
 //!
-//! Recovery on open for writing: an incomplete frame at the very end of the last segment
-//! or of the checkpoint file (a write that a crash interrupted), or a run of zero bytes
-//! there, is cut, with a warning. Anything else that does not read back (a bad checksum,
-//! a bad header, a frame that runs past the end of a segment that is not the last, a gap
-//! between segments) is an [`Error::Damaged`] naming the file and byte offset; nothing
-//! is repaired. Opened read-only, a torn tail is reported as damage too.
+//! Recovery on open for writing: a torn tail at the very end of the last segment or of
+//! the checkpoint file is cut, with a warning. A torn tail is either fewer bytes than a
+//! frame header, a frame whose header checks out but whose payload the file does not
+//! hold in full, or a run of zero bytes up to the end of the file. It is cut only when
+//! every stored checkpoint still covers entries that remain: a tail that would leave the
+//! log shorter than a checkpoint is not an interrupted write and is reported as damage.
+//! Anything else that does not read back (a header or payload checksum mismatch, even in
+//! the last frame, a bad file header, a frame that runs past the end of a segment that
+//! is not the last, a gap between segments) is an [`Error::Damaged`] naming the file and
+//! byte offset; nothing is repaired. Opened read-only, a torn tail is reported as damage
+//! too.
 //!
 //! Durability: appends are written at once and made durable by [`Store::sync`], which
 //! flushes once (`fdatasync`) for every append that is waiting (group commit). A new
-//! segment is created only after the previous one is flushed, and the directory is
-//! flushed after each new file. A lock file (`LOCK`) keeps a second writer process out.
+//! segment is created only after the previous one is flushed; new files are written
+//! under a temporary name (`*.tmp`), flushed and renamed into place, and the directory
+//! is flushed, so a crash never leaves a file without its header. A lock file (`LOCK`)
+//! keeps a second writer process out.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -31,16 +41,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Page, Query, Record, Store};
+use crate::checkpoint::checkpoint_in_note;
 use crate::entry::Entry;
 use crate::error::Error;
 use crate::event::TenantId;
 
-const SEGMENT_MAGIC: &[u8; 8] = b"PAUDSEG1";
-const SEGMENT_HEADER: u64 = 20;
-const CHECKPOINT_MAGIC: &[u8; 8] = b"PAUDCKP1";
-const CHECKPOINT_HEADER: u64 = 8;
+const SEGMENT_MAGIC: &[u8; 8] = b"PAUDSEG2";
+const SEGMENT_HEADER_LEN: usize = 20;
+const SEGMENT_HEADER: u64 = SEGMENT_HEADER_LEN as u64;
+const CHECKPOINT_MAGIC: &[u8; 8] = b"PAUDCKP2";
+const CHECKPOINT_HEADER_LEN: usize = 8;
+const CHECKPOINT_HEADER: u64 = CHECKPOINT_HEADER_LEN as u64;
 const CHECKPOINT_FILE: &str = "checkpoints.log";
-const FRAME_HEADER: u64 = 8;
+const FRAME_HEADER_LEN: usize = 12;
+const FRAME_HEADER: u64 = FRAME_HEADER_LEN as u64;
+/// Suffix of a file being created, before it is renamed into place.
+const TMP_SUFFIX: &str = ".tmp";
 /// Largest frame payload accepted.
 const MAX_PAYLOAD: u32 = 1 << 20;
 /// Default segment size.
@@ -113,15 +129,51 @@ fn damaged(file: &Path, offset: u64, what: impl Into<String>) -> Error {
 fn frame(payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     let len = u32::try_from(payload.len())
         .ok()
-        .filter(|l| *l <= MAX_PAYLOAD)
-        .ok_or_else(|| Error::input("record larger than 1 MiB"))?;
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&len.to_le_bytes());
-    crc.update(payload);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
+        .filter(|l| (1..=MAX_PAYLOAD).contains(l))
+        .ok_or_else(|| Error::input("record empty or larger than 1 MiB"))?;
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    header[..4].copy_from_slice(&len.to_le_bytes());
+    header[4..8].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    let header_crc = crc32fast::hash(&header[..8]);
+    header[8..].copy_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(payload);
     Ok(())
+}
+
+/// A frame header that checks out: the payload length and the payload's CRC-32.
+#[derive(Debug, Clone, Copy)]
+struct FrameHeader {
+    len: u32,
+    payload_crc: u32,
+}
+
+impl FrameHeader {
+    /// Checks a frame header; the error says what is wrong with it.
+    fn parse(header: &[u8; FRAME_HEADER_LEN]) -> Result<Self, &'static str> {
+        let word = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        if crc32fast::hash(&header[..8]) != word(8) {
+            return Err("record header checksum mismatch");
+        }
+        let len = word(0);
+        if len == 0 || len > MAX_PAYLOAD {
+            return Err("record length out of range");
+        }
+        Ok(Self {
+            len,
+            payload_crc: word(4),
+        })
+    }
+
+    fn check(self, payload: &[u8]) -> Result<(), &'static str> {
+        if crc32fast::hash(payload) == self.payload_crc {
+            Ok(())
+        } else {
+            Err("record checksum mismatch")
+        }
+    }
 }
 
 fn segment_header(first: u64) -> [u8; 20] {
@@ -142,11 +194,47 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Creates `dir` (and flushes its parent) when it does not exist yet.
+fn ensure_dir(dir: &Path) -> Result<(), Error> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Creates the file `name` in `dir` holding `header`, durably and all at once: written
+/// under a temporary name, flushed, renamed into place, and the directory flushed. Opens
+/// it for appending.
+fn create_file(dir: &Path, name: &str, header: &[u8]) -> Result<File, Error> {
+    ensure_dir(dir)?;
+    let path = dir.join(name);
+    if path.exists() {
+        return Err(Error::Store(format!("{}: exists already", path.display())));
+    }
+    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&tmp)?;
+    file.write_all(header)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, &path)?;
+    sync_dir(dir)?;
+    Ok(OpenOptions::new().append(true).open(&path)?)
+}
+
 /// What reading a file's frames found at its end.
 enum Tail {
     /// The file ends exactly after a frame.
     Clean,
-    /// An incomplete frame or zero padding starts at this offset.
+    /// A torn tail (an incomplete frame or zero bytes up to the end) starts at this
+    /// offset.
     Torn(u64),
 }
 
@@ -165,13 +253,12 @@ fn read_frames(
     while offset < file_len {
         let remaining = file_len - offset;
         if remaining < FRAME_HEADER {
+            // Not even a header: only a write that stopped part-way leaves this.
             return Ok(Tail::Torn(offset));
         }
-        let mut header = [0u8; 8];
-        reader.read_exact(&mut header)?;
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let stored_crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        if len == 0 && stored_crc == 0 {
+        let mut bytes = [0u8; FRAME_HEADER_LEN];
+        reader.read_exact(&mut bytes)?;
+        if bytes.iter().all(|b| *b == 0) {
             // Zeros where a frame should start: a preallocated or torn tail if only zeros
             // follow, damage otherwise.
             let mut rest = Vec::new();
@@ -185,28 +272,112 @@ fn read_frames(
                 "zero bytes where a record should start",
             ));
         }
-        if len > MAX_PAYLOAD {
-            return Err(damaged(
-                path,
-                offset,
-                format!("record length {len} exceeds the limit"),
-            ));
-        }
-        if u64::from(len) > remaining - FRAME_HEADER {
+        let header = FrameHeader::parse(&bytes).map_err(|what| damaged(path, offset, what))?;
+        if u64::from(header.len) > remaining - FRAME_HEADER {
+            // The header is intact and promises more than the file holds: the write of
+            // this frame was interrupted.
             return Ok(Tail::Torn(offset));
         }
-        payload.resize(len as usize, 0);
+        payload.resize(header.len as usize, 0);
         reader.read_exact(&mut payload)?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&len.to_le_bytes());
-        crc.update(&payload);
-        if crc.finalize() != stored_crc {
-            return Err(damaged(path, offset, "record checksum mismatch"));
-        }
+        header
+            .check(&payload)
+            .map_err(|what| damaged(path, offset, what))?;
         visit(offset, &payload)?;
-        offset += FRAME_HEADER + u64::from(len);
+        offset += FRAME_HEADER + u64::from(header.len);
     }
     Ok(Tail::Clean)
+}
+
+/// A file's torn tail found on open: where it starts and where the file ends.
+struct TornTail {
+    path: PathBuf,
+    offset: u64,
+    file_len: u64,
+}
+
+/// Reads a segment through, building its sparse index; returns its torn tail, if any.
+fn scan_segment(path: PathBuf, first: u64) -> Result<(Segment, Option<TornTail>), Error> {
+    let mut file = File::open(&path)?;
+    let file_len = file.metadata()?.len();
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    if file_len < SEGMENT_HEADER || file.read_exact(&mut header).is_err() {
+        return Err(damaged(&path, 0, "segment header is incomplete"));
+    }
+    if header != segment_header(first) {
+        return Err(damaged(&path, 0, "segment header is damaged"));
+    }
+    let mut segment = Segment {
+        first,
+        path,
+        count: 0,
+        bytes: SEGMENT_HEADER,
+        sparse: Vec::new(),
+    };
+    let path = segment.path.clone();
+    let tail = read_frames(
+        &path,
+        &mut file,
+        SEGMENT_HEADER,
+        file_len,
+        |offset, payload| {
+            let index = first + segment.count;
+            if segment.count.is_multiple_of(SPARSE_EVERY) {
+                segment.sparse.push((index, offset));
+            }
+            segment.count += 1;
+            segment.bytes = offset + FRAME_HEADER + payload.len() as u64;
+            Ok(())
+        },
+    )?;
+    let tail = match tail {
+        Tail::Clean => None,
+        Tail::Torn(offset) => Some(TornTail {
+            path,
+            offset,
+            file_len,
+        }),
+    };
+    Ok((segment, tail))
+}
+
+/// Reads the checkpoint file's notes; returns its torn tail, if any.
+fn read_checkpoints(path: &Path) -> Result<(Vec<String>, Option<TornTail>), Error> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok((Vec::new(), None)),
+        Err(err) => return Err(err.into()),
+    };
+    let file_len = file.metadata()?.len();
+    let mut magic = [0u8; CHECKPOINT_HEADER_LEN];
+    if file_len < CHECKPOINT_HEADER
+        || file.read_exact(&mut magic).is_err()
+        || &magic != CHECKPOINT_MAGIC
+    {
+        return Err(damaged(path, 0, "checkpoint file header is damaged"));
+    }
+    let mut notes = Vec::new();
+    let tail = read_frames(
+        path,
+        &mut file,
+        CHECKPOINT_HEADER,
+        file_len,
+        |offset, payload| {
+            let note = std::str::from_utf8(payload)
+                .map_err(|_| damaged(path, offset, "checkpoint is not UTF-8"))?;
+            notes.push(note.to_owned());
+            Ok(())
+        },
+    )?;
+    let tail = match tail {
+        Tail::Clean => None,
+        Tail::Torn(offset) => Some(TornTail {
+            path: path.to_path_buf(),
+            offset,
+            file_len,
+        }),
+    };
+    Ok((notes, tail))
 }
 
 impl FileStore {
@@ -316,11 +487,16 @@ impl FileStore {
             return Ok(state);
         }
         let mut names: Vec<(u64, PathBuf)> = Vec::new();
+        let mut leftovers = Vec::new();
         for item in std::fs::read_dir(&state.dir)? {
             let path = item?.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
+            if name.ends_with(TMP_SUFFIX) {
+                leftovers.push(path);
+                continue;
+            }
             if let Some(first) = name
                 .strip_prefix("segment-")
                 .and_then(|n| n.strip_suffix(".log"))
@@ -333,8 +509,25 @@ impl FileStore {
                 names.push((first, path));
             }
         }
+        if writable {
+            // A file whose creation a crash interrupted: it never held a record.
+            for path in leftovers {
+                tracing::warn!(file = %path.display(), "audit log: removing a file left half-created by an interrupted write");
+                std::fs::remove_file(&path)?;
+            }
+        }
+        // The checkpoints first: they say how many entries were durable for certain.
+        let checkpoint_path = state.dir.join(CHECKPOINT_FILE);
+        let (notes, checkpoint_tail) = read_checkpoints(&checkpoint_path)?;
+        let durable = notes
+            .iter()
+            .filter_map(|note| checkpoint_in_note(note).ok())
+            .map(|c| c.size())
+            .max()
+            .unwrap_or(0);
         names.sort();
         let last = names.len().saturating_sub(1);
+        let mut segment_tail = None;
         for (i, (first, path)) in names.into_iter().enumerate() {
             if first != state.size {
                 return Err(damaged(
@@ -343,11 +536,36 @@ impl FileStore {
                     format!("segment starts at entry {first}, expected {}", state.size),
                 ));
             }
-            let segment = self.scan_segment(path, first, i == last)?;
+            let (segment, tail) = scan_segment(path, first)?;
             state.size += segment.count;
             state.segments.push(segment);
+            if let Some(tail) = tail {
+                if i != last {
+                    return Err(damaged(
+                        &tail.path,
+                        tail.offset,
+                        "incomplete record inside the log",
+                    ));
+                }
+                segment_tail = Some(tail);
+            }
         }
-        self.scan_checkpoints(&state.dir.join(CHECKPOINT_FILE))?;
+        if let Some(tail) = segment_tail {
+            if state.size < durable {
+                return Err(damaged(
+                    &tail.path,
+                    tail.offset,
+                    format!(
+                        "incomplete record at entry {}, but a checkpoint covers {durable} entries: the log was cut short, not interrupted",
+                        state.size
+                    ),
+                ));
+            }
+            self.cut_torn_tail(&tail)?;
+        }
+        if let Some(tail) = checkpoint_tail {
+            self.cut_torn_tail(&tail)?;
+        }
         if let (true, Some(segment)) = (writable, state.segments.last()) {
             let file = OpenOptions::new().append(true).open(&segment.path)?;
             state.current = Some(Arc::new(file));
@@ -355,61 +573,18 @@ impl FileStore {
         Ok(state)
     }
 
-    /// Reads a segment through, building its sparse index; cuts (or, read-only,
-    /// reports) a torn tail when it is the last segment.
-    fn scan_segment(&self, path: PathBuf, first: u64, is_last: bool) -> Result<Segment, Error> {
-        let mut file = File::open(&path)?;
-        let file_len = file.metadata()?.len();
-        let mut header = [0u8; 20];
-        if file_len < SEGMENT_HEADER || file.read_exact(&mut header).is_err() {
-            return Err(damaged(&path, 0, "segment header is incomplete"));
-        }
-        if header != segment_header(first) {
-            return Err(damaged(&path, 0, "segment header is damaged"));
-        }
-        let mut segment = Segment {
-            first,
+    /// Cuts a torn tail (an interrupted write) off a file opened for writing; reports it
+    /// as damage when read-only.
+    fn cut_torn_tail(&self, tail: &TornTail) -> Result<(), Error> {
+        let TornTail {
             path,
-            count: 0,
-            bytes: SEGMENT_HEADER,
-            sparse: Vec::new(),
-        };
-        let path = segment.path.clone();
-        let tail = read_frames(
-            &path,
-            &mut file,
-            SEGMENT_HEADER,
+            offset,
             file_len,
-            |offset, payload| {
-                let index = first + segment.count;
-                if segment.count.is_multiple_of(SPARSE_EVERY) {
-                    segment.sparse.push((index, offset));
-                }
-                segment.count += 1;
-                segment.bytes = offset + FRAME_HEADER + payload.len() as u64;
-                Ok(())
-            },
-        )?;
-        if let Tail::Torn(offset) = tail {
-            self.cut_torn_tail(&path, offset, file_len, is_last)?;
-        }
-        Ok(segment)
-    }
-
-    fn cut_torn_tail(
-        &self,
-        path: &Path,
-        offset: u64,
-        file_len: u64,
-        is_last: bool,
-    ) -> Result<(), Error> {
-        if !is_last {
-            return Err(damaged(path, offset, "incomplete record inside the log"));
-        }
+        } = tail;
         if !self.shared.writable {
             return Err(damaged(
                 path,
-                offset,
+                *offset,
                 "incomplete record at the end (an interrupted write): open the log for writing to recover it",
             ));
         }
@@ -420,43 +595,9 @@ impl FileStore {
             "audit log: cutting an incomplete record left by an interrupted write"
         );
         let file = OpenOptions::new().write(true).open(path)?;
-        file.set_len(offset)?;
+        file.set_len(*offset)?;
         file.sync_all()?;
         Ok(())
-    }
-
-    /// Checks the checkpoint file, cutting (or reporting) a torn tail; returns the notes.
-    fn scan_checkpoints(&self, path: &Path) -> Result<Vec<String>, Error> {
-        let mut file = match File::open(path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(err) => return Err(err.into()),
-        };
-        let file_len = file.metadata()?.len();
-        let mut magic = [0u8; 8];
-        if file_len < CHECKPOINT_HEADER
-            || file.read_exact(&mut magic).is_err()
-            || &magic != CHECKPOINT_MAGIC
-        {
-            return Err(damaged(path, 0, "checkpoint file header is damaged"));
-        }
-        let mut notes = Vec::new();
-        let tail = read_frames(
-            path,
-            &mut file,
-            CHECKPOINT_HEADER,
-            file_len,
-            |offset, payload| {
-                let note = std::str::from_utf8(payload)
-                    .map_err(|_| damaged(path, offset, "checkpoint is not UTF-8"))?;
-                notes.push(note.to_owned());
-                Ok(())
-            },
-        )?;
-        if let Tail::Torn(offset) = tail {
-            self.cut_torn_tail(path, offset, file_len, true)?;
-        }
-        Ok(notes)
     }
 
     fn check_writable(&self) -> Result<(), Error> {
@@ -485,15 +626,9 @@ impl TenantState {
             if let Some(current) = &self.current {
                 current.sync_data()?;
             }
-            std::fs::create_dir_all(&self.dir)?;
-            let path = self.dir.join(segment_name(first_index));
-            let mut file = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(&path)?;
-            file.write_all(&segment_header(first_index))?;
-            file.sync_all()?;
-            sync_dir(&self.dir)?;
+            let name = segment_name(first_index);
+            let file = create_file(&self.dir, &name, &segment_header(first_index))?;
+            let path = self.dir.join(name);
             self.current = Some(Arc::new(file));
             self.segments.push(Segment {
                 first: first_index,
@@ -515,11 +650,30 @@ impl TenantState {
             }
             let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
             offset += FRAME_HEADER + len as u64;
-            rest = &rest[8 + len..];
+            rest = &rest[FRAME_HEADER_LEN + len..];
         }
         segment.bytes = offset;
         segment.count += count;
         self.size += count;
+        Ok(())
+    }
+
+    /// Appends a framed checkpoint note and flushes it, creating the file first.
+    fn write_checkpoint(&mut self, framed: &[u8]) -> Result<(), Error> {
+        if self.checkpoints.is_none() {
+            let path = self.dir.join(CHECKPOINT_FILE);
+            let file = if path.exists() {
+                OpenOptions::new().append(true).open(&path)?
+            } else {
+                create_file(&self.dir, CHECKPOINT_FILE, CHECKPOINT_MAGIC)?
+            };
+            self.checkpoints = Some(Arc::new(file));
+        }
+        let Some(file) = &self.checkpoints else {
+            return Err(Error::Closed);
+        };
+        (&**file).write_all(framed)?;
+        file.sync_data()?;
         Ok(())
     }
 
@@ -549,22 +703,13 @@ impl TenantState {
                         format!("entry {index}: {what} (changed since the log was opened)"),
                     )
                 };
-                let mut header = [0u8; 8];
-                reader.read_exact(&mut header)?;
-                let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-                if len > MAX_PAYLOAD {
-                    return Err(changed("record length exceeds the limit"));
-                }
+                let mut bytes = [0u8; FRAME_HEADER_LEN];
+                reader.read_exact(&mut bytes)?;
+                let header = FrameHeader::parse(&bytes).map_err(changed)?;
+                let len = header.len;
                 let mut payload = vec![0u8; len as usize];
                 reader.read_exact(&mut payload)?;
-                let mut crc = crc32fast::Hasher::new();
-                crc.update(&len.to_le_bytes());
-                crc.update(&payload);
-                if crc.finalize()
-                    != u32::from_le_bytes([header[4], header[5], header[6], header[7]])
-                {
-                    return Err(changed("record checksum mismatch"));
-                }
+                header.check(&payload).map_err(changed)?;
                 if index >= next {
                     out.push(payload);
                     next += 1;
@@ -671,23 +816,15 @@ impl Store for FileStore {
         blocking(move || {
             let files = this.tenant(&tenant)?;
             let mut state = lock(&files.state);
-            if state.checkpoints.is_none() {
-                std::fs::create_dir_all(&state.dir)?;
-                let path = state.dir.join(CHECKPOINT_FILE);
-                let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
-                if file.metadata()?.len() == 0 {
-                    file.write_all(CHECKPOINT_MAGIC)?;
-                    file.sync_all()?;
-                    sync_dir(&state.dir)?;
-                }
-                state.checkpoints = Some(Arc::new(file));
-            }
-            let Some(file) = &state.checkpoints else {
+            if state.failed {
                 return Err(Error::Closed);
-            };
-            (&**file).write_all(&framed)?;
-            file.sync_data()?;
-            Ok(())
+            }
+            let result = state.write_checkpoint(&framed);
+            if result.is_err() {
+                // A part of the frame may be on disk: write nothing after it.
+                state.failed = true;
+            }
+            result
         })
         .await
     }
@@ -698,7 +835,15 @@ impl Store for FileStore {
         blocking(move || {
             let files = this.tenant(&tenant)?;
             let state = lock(&files.state);
-            this.scan_checkpoints(&state.dir.join(CHECKPOINT_FILE))
+            let path = state.dir.join(CHECKPOINT_FILE);
+            match read_checkpoints(&path)? {
+                (notes, None) => Ok(notes),
+                (_, Some(tail)) => Err(damaged(
+                    &path,
+                    tail.offset,
+                    "incomplete checkpoint at the end (an interrupted write)",
+                )),
+            }
         })
         .await
     }

@@ -16,9 +16,38 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct MemoryLog {
-    leaves: Vec<Vec<u8>>,
+    leaves: Leaves,
     entries: Vec<Entry>,
     checkpoints: Vec<String>,
+}
+
+/// Leaves back to back in one buffer, with where each ends: no allocation per leaf,
+/// and a scan reads memory in order.
+#[derive(Debug, Default)]
+struct Leaves {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Leaves {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn push(&mut self, leaf: &[u8]) {
+        self.bytes.extend_from_slice(leaf);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Leaves `from..to`; both within `0..=len`.
+    fn range(&self, from: usize, to: usize) -> impl Iterator<Item = &[u8]> {
+        let mut start = from.checked_sub(1).map_or(0, |i| self.ends[i]);
+        self.ends[from..to].iter().map(move |&end| {
+            let leaf = &self.bytes[start..end];
+            start = end;
+            leaf
+        })
+    }
 }
 
 impl MemoryStore {
@@ -46,7 +75,7 @@ impl Store for MemoryStore {
             }
         }
         for record in records {
-            log.leaves.push(record.leaf_bytes().to_vec());
+            log.leaves.push(record.leaf_bytes());
             log.entries.push(record.entry().clone());
         }
         Ok(())
@@ -65,7 +94,35 @@ impl Store for MemoryStore {
             .unwrap_or(usize::MAX)
             .min(log.leaves.len());
         let to = from.saturating_add(max).min(log.leaves.len());
-        Ok(log.leaves[from..to].to_vec())
+        Ok(log.leaves.range(from, to).map(<[u8]>::to_vec).collect())
+    }
+
+    /// Lends the stored leaves in place, taking the lock for one chunk at a time so that
+    /// appends are not held up for a whole scan.
+    async fn scan(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        visit: &mut (dyn FnMut(&[u8]) -> Result<(), Error> + Send),
+    ) -> Result<u64, Error> {
+        const CHUNK: usize = 4096;
+        let start = usize::try_from(from).unwrap_or(usize::MAX);
+        let mut next = start;
+        loop {
+            let logs = self.lock();
+            let Some(log) = logs.get(tenant) else {
+                break;
+            };
+            let end = log.leaves.len().min(next.saturating_add(CHUNK));
+            if next >= end {
+                break;
+            }
+            for leaf in log.leaves.range(next, end) {
+                visit(leaf)?;
+            }
+            next = end;
+        }
+        Ok((next - start) as u64)
     }
 
     async fn put_checkpoint(&self, tenant: &TenantId, _size: u64, note: &str) -> Result<(), Error> {

@@ -18,6 +18,9 @@ pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
+/// Leaves per [`Store::read`] in the default [`Store::scan`].
+const SCAN_BATCH: usize = 4096;
+
 /// An entry ready to store: the decoded entry and its canonical bytes.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -71,6 +74,33 @@ pub trait Store: Send + Sync + 'static {
         from: u64,
         max: usize,
     ) -> impl Future<Output = Result<Vec<Vec<u8>>, Error>> + Send;
+
+    /// Hands every leaf of `tenant`'s log from index `from` on to `visit`, in log order,
+    /// and returns how many it handed over; stops at the first error `visit` returns.
+    ///
+    /// This is how a [`crate::Verifier`] reads a whole log. The default reads batches
+    /// with [`Store::read`]; a store that can lend its leaves without copying each into
+    /// its own buffer should do so.
+    fn scan(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        visit: &mut (dyn FnMut(&[u8]) -> Result<(), Error> + Send),
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
+        async move {
+            let mut next = from;
+            loop {
+                let batch = self.read(tenant, next, SCAN_BATCH).await?;
+                if batch.is_empty() {
+                    return Ok(next - from);
+                }
+                for leaf in &batch {
+                    visit(leaf)?;
+                }
+                next += batch.len() as u64;
+            }
+        }
+    }
 
     /// Stores a signed checkpoint note of `size` entries, durably.
     fn put_checkpoint(
