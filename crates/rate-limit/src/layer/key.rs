@@ -174,9 +174,12 @@ impl ClientIp {
 
     /// Trusts the proxies in these networks to append the address they received a
     /// request from to `X-Forwarded-For`. List only your own load balancers and proxies.
+    /// IPv4-mapped IPv6 networks (`::ffff:10.0.0.0/104`) mean the IPv4 network they map,
+    /// since addresses are compared in their canonical form.
     #[must_use]
     pub fn trust_proxies(mut self, networks: impl IntoIterator<Item = IpNet>) -> Self {
-        self.trusted.extend(networks.into_iter().map(|n| n.trunc()));
+        self.trusted
+            .extend(networks.into_iter().map(canonical_network));
         self
     }
 
@@ -267,6 +270,21 @@ impl ClientIp {
             .map(|v| v.as_bytes());
         Some(self.resolve(peer, lines))
     }
+}
+
+/// `net` with its host bits cleared, and an IPv4-mapped IPv6 network as the IPv4 network
+/// it maps: addresses are made canonical before they are compared, so `::ffff:10.0.0.1`
+/// is looked up as `10.0.0.1` and would never match `::ffff:10.0.0.0/104` as written.
+fn canonical_network(net: IpNet) -> IpNet {
+    let net = net.trunc();
+    if let IpNet::V6(v6) = net
+        && let Some(prefix) = v6.prefix_len().checked_sub(96)
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && let Ok(v4) = ipnet::Ipv4Net::new(v4, prefix)
+    {
+        return IpNet::V4(v4);
+    }
+    net
 }
 
 /// One `X-Forwarded-For` entry: an IP address, optionally bracketed (IPv6) and with a port.
@@ -402,6 +420,21 @@ mod tests {
         );
         assert_eq!(resolve(&c, "10.0.0.1", &[]), ip("10.0.0.1"));
         assert_eq!(resolve(&c, "10.0.0.1", &["1.2.3.4:99999"]), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn ipv4_mapped_proxy_networks_trust_their_ipv4_peers() {
+        let c = ClientIp::new().trust_proxies(["::ffff:10.0.0.0/104".parse().unwrap()]);
+        assert!(c.is_trusted(ip("10.1.2.3")));
+        assert!(c.is_trusted(ip("::ffff:10.1.2.3")));
+        assert!(!c.is_trusted(ip("11.0.0.1")));
+        assert_eq!(
+            resolve(&c, "::ffff:10.0.0.1", &["203.0.113.9"]),
+            ip("203.0.113.9")
+        );
+        // Other IPv6 networks are left as they are.
+        let v6 = ClientIp::new().trust_proxies(["fd00::/8".parse().unwrap()]);
+        assert!(v6.is_trusted(ip("fd00::1")) && !v6.is_trusted(ip("10.0.0.1")));
     }
 
     #[test]
