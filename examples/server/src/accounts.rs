@@ -154,7 +154,8 @@ pub(crate) async fn signup(
 }
 
 /// `POST /api/login`: counts the attempt against the client's IP first (10 failures
-/// per 15 minutes, a success resets), verifies on the pool (a dummy verify for an
+/// per 15 minutes; a success gives back only its own attempt, so logging into one's own
+/// account never buys more guesses at another), verifies on the pool (a dummy verify for an
 /// unknown account, so timing and answer are the same), upgrades a legacy hash, issues
 /// the session cookie and audits the outcome.
 pub(crate) async fn login(
@@ -167,7 +168,14 @@ pub(crate) async fn login(
     let email = email_address(&input.email)?;
     let agent = user_agent(&headers);
 
-    let attempt = match state.logins.begin(client.key.as_bytes()).await? {
+    let attempt = match state
+        .logins
+        .begin(
+            client.key.as_bytes(),
+            format!("{tenant}/{email}").as_bytes(),
+        )
+        .await?
+    {
         LoginCheck::Allowed(attempt) => attempt,
         LoginCheck::Limited(decision) => return Err(ApiError::Limited(decision)),
     };

@@ -1,5 +1,6 @@
 //! Rate limits: the tower layer with the global per-origin ceiling in front of every
-//! route, and the login limiter (failures only, per client IP) inside the login handler.
+//! route, and the login limiter (per client IP; a success refunds only its own attempt)
+//! inside the login handler.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -51,6 +52,13 @@ impl Store for Limits {
         match self {
             Self::Memory(store) => store.reset(policy, key).await,
             Self::Redis(store) => store.reset(policy, key).await,
+        }
+    }
+
+    async fn refund(&self, policy: &Policy, key: &[u8]) -> Result<(), rate_limit::Error> {
+        match self {
+            Self::Memory(store) => store.refund(policy, key).await,
+            Self::Redis(store) => store.refund(policy, key).await,
         }
     }
 }

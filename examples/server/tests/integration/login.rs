@@ -117,10 +117,13 @@ async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
 }
 
 #[tokio::test]
-async fn a_success_resets_the_failures() {
+async fn a_success_never_buys_more_guesses() {
     let app = TestApp::new().await;
     let router = app.router();
     signup(&router, "acme", "alice@acme.example").await;
+    signup(&router, "evil", "mallory@evil.example").await;
+    // Nine guesses at Alice's password, then a login to the attacker's own account
+    // from the same address: the success gives back its own attempt only.
     for _ in 0..9 {
         let answer = Call::post("/api/login")
             .json(credentials("acme", "alice@acme.example", "guess"))
@@ -128,14 +131,17 @@ async fn a_success_resets_the_failures() {
             .await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     }
-    login(&router, "acme", "alice@acme.example").await;
-    for _ in 0..10 {
-        let answer = Call::post("/api/login")
-            .json(credentials("acme", "alice@acme.example", "guess"))
-            .send(&router)
-            .await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    }
+    login(&router, "evil", "mallory@evil.example").await;
+    let tenth = Call::post("/api/login")
+        .json(credentials("acme", "alice@acme.example", "guess"))
+        .send(&router)
+        .await;
+    assert_eq!(tenth.status, StatusCode::UNAUTHORIZED);
+    let eleventh = Call::post("/api/login")
+        .json(credentials("acme", "alice@acme.example", "guess"))
+        .send(&router)
+        .await;
+    assert_eq!(eleventh.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
