@@ -326,6 +326,16 @@ mod tests {
         assert_eq!(aead_opens(), before + 1);
     }
 
+    /// The commitment key lives in HMAC-SHA256 states (the key pre-hashed with the pads);
+    /// those states are key material and must be cleared when a sealer is dropped, which
+    /// needs `sha2`'s `zeroize` feature (without it the states stay in freed memory). The
+    /// same holds for HKDF's pseudorandom key and the blind-index keys.
+    #[test]
+    fn sha256_states_are_zeroized_on_drop() {
+        fn zeroized_on_drop<T: sha2::digest::zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<sha2::block_api::Sha256VarCore>();
+    }
+
     /// The commitment is the only thing standing between an envelope and a second key:
     /// an envelope whose ciphertext and tag are valid for the XAES key but whose
     /// commitment is another key's is rejected.
