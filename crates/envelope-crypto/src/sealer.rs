@@ -115,12 +115,14 @@ impl Sealer {
         self
     }
 
-    /// Uses the given source for nonces instead of the operating system's generator
-    /// ([`OsRandom`](crate::OsRandom): one `getrandom` system call per seal, which is
-    /// safe across `fork` and virtual-machine snapshots).
+    /// Uses the given source for nonces instead of [`ThreadRandom`](crate::ThreadRandom)
+    /// (a per-thread ChaCha20 generator keyed by the operating system, re-keyed after
+    /// `fork`, hedged with the clock).
     ///
-    /// For tests and known-answer vectors: a source that repeats itself reuses nonces,
-    /// which destroys confidentiality.
+    /// [`OsRandom`](crate::OsRandom) makes one `getrandom` system call per seal: slower,
+    /// and the choice for a process that is cloned from a running virtual-machine
+    /// snapshot. A source that repeats itself (for tests and known-answer vectors only)
+    /// reuses nonces, which destroys confidentiality.
     #[must_use]
     pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
         self.random = random;
