@@ -167,7 +167,11 @@ mod tests {
         let mut nonce = [0u8; 24];
         ThreadRandom.fill(&mut nonce).unwrap();
         // The clock hedge covers the first 16 bytes; compare the bytes it leaves alone.
-        assert_ne!(nonce[16..], inherited[16..], "the child drew the parent's stream");
+        assert_ne!(
+            nonce[16..],
+            inherited[16..],
+            "the child drew the parent's stream"
+        );
         GENERATOR.with(|cell| {
             let slot = cell.borrow();
             let generator = slot.as_ref().unwrap();

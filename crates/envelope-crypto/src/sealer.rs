@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-use zeroize::Zeroizing;
+use sha2::block_api::compress256;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::binding::{Binding, Purpose};
 use crate::envelope::{COMMITMENT_LEN, Envelope, HEADER_LEN, Header, OVERHEAD, Parts};
@@ -20,28 +20,105 @@ struct VersionKeys {
     /// Encrypts: XAES-256-GCM with the first 32 bytes of the purpose key.
     xaes: XaesKey,
     /// Commits: HMAC-SHA256 keyed with the last 32 bytes, its key schedule precomputed.
-    commit: Hmac<Sha256>,
+    commit: CommitKey,
 }
 
 impl VersionKeys {
     fn new(okm: &[u8; 64]) -> Self {
         let mut enc = Zeroizing::new([0u8; 32]);
         enc.copy_from_slice(&okm[..32]);
+        let mut commit = Zeroizing::new([0u8; 32]);
+        commit.copy_from_slice(&okm[32..]);
         Self {
             xaes: XaesKey::new(&enc),
-            commit: <Hmac<Sha256> as KeyInit>::new_from_slice(&okm[32..])
-                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length")),
+            commit: CommitKey::new(&commit),
         }
     }
 
-    /// HMAC-SHA256(commitment key, header || nonce).
-    fn commitment(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> Hmac<Sha256> {
-        let mut mac = self.commit.clone();
-        mac.update(header);
-        mac.update(nonce);
-        mac
+    /// The commitment HMAC-SHA256(commitment key, header || nonce).
+    fn commitment(
+        &self,
+        header: &[u8; HEADER_LEN],
+        nonce: &[u8; NONCE_LEN],
+    ) -> [u8; COMMITMENT_LEN] {
+        self.commit.mac(header, nonce)
     }
 }
+
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// HMAC-SHA256 (RFC 2104) under one 32-byte key, for the one message shape the
+/// commitment needs: `header || nonce`, 30 bytes.
+///
+/// The key's inner and outer states (the key XOR ipad and opad, each compressed once) are
+/// computed once per key version; a commitment is then exactly two SHA-256 compressions
+/// on blocks laid out here, with no buffering, cloning or finalisation through the
+/// generic `digest` machinery, which cost more than the compressions themselves on short
+/// secrets. `tests` checks it against the `hmac` crate, and `tests/vectors.rs` against
+/// an independent HMAC. The states are key material: zeroized on drop.
+struct CommitKey {
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
+
+impl Drop for CommitKey {
+    fn drop(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
+    }
+}
+
+impl CommitKey {
+    fn new(key: &[u8; 32]) -> Self {
+        let state = |pad: u8| {
+            let mut block = Zeroizing::new([pad; 64]);
+            for (b, k) in block.iter_mut().zip(key) {
+                *b ^= k;
+            }
+            let mut state = SHA256_IV;
+            compress256(&mut state, std::slice::from_ref(&*block));
+            state
+        };
+        Self {
+            inner: state(0x36),
+            outer: state(0x5c),
+        }
+    }
+
+    fn mac(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> [u8; 32] {
+        const MESSAGE: usize = HEADER_LEN + NONCE_LEN;
+        // Inner hash: one block after the key block; message, 0x80, zeros, and the bit
+        // length of key block plus message.
+        let mut block = [0u8; 64];
+        block[..HEADER_LEN].copy_from_slice(header);
+        block[HEADER_LEN..MESSAGE].copy_from_slice(nonce);
+        block[MESSAGE] = 0x80;
+        block[56..].copy_from_slice(&((64 + MESSAGE as u64) * 8).to_be_bytes());
+        let mut inner = self.inner;
+        compress256(&mut inner, std::slice::from_ref(&block));
+        // Outer hash: the 32-byte inner digest, padded the same way.
+        let mut block = [0u8; 64];
+        for (chunk, word) in block.chunks_exact_mut(4).zip(inner) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        block[32] = 0x80;
+        block[56..].copy_from_slice(&((64 + 32u64) * 8).to_be_bytes());
+        let mut outer = self.outer;
+        compress256(&mut outer, std::slice::from_ref(&block));
+        let mut out = [0u8; 32];
+        for (chunk, word) in out.chunks_exact_mut(4).zip(outer) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        out
+    }
+}
+
+// The commitment's block layout needs header and nonce in one block with room for the
+// padding.
+const _: () = assert!(HEADER_LEN + NONCE_LEN < 56);
 
 /// Seals and opens envelopes for one purpose, under the keys of one keyring.
 ///
@@ -166,12 +243,7 @@ impl Sealer {
         let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
         out.extend_from_slice(&header_bytes);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(
-            &keys
-                .commitment(&header_bytes, &nonce)
-                .finalize()
-                .into_bytes(),
-        );
+        out.extend_from_slice(&keys.commitment(&header_bytes, &nonce));
         let body = out.len();
         out.extend_from_slice(plaintext);
         match keys
@@ -201,9 +273,10 @@ impl Sealer {
     pub fn open(&self, envelope: impl AsRef<[u8]>, binding: &Binding) -> Result<crate::Plaintext> {
         let parts = Parts::split(envelope.as_ref())?;
         let keys = self.keys(parts.header.key_version())?;
-        keys.commitment(parts.header_bytes, parts.nonce)
-            .verify_slice(parts.commitment)
-            .map_err(|_| Error::Invalid)?;
+        let expected = keys.commitment(parts.header_bytes, parts.nonce);
+        if !bool::from(expected[..].ct_eq(&parts.commitment[..])) {
+            return Err(Error::Invalid);
+        }
         let aad = self.aad(parts.header_bytes, binding)?;
         // Decrypted in place inside the `Plaintext`, so it is zeroized on every path.
         let mut plaintext = crate::Plaintext::new(parts.ciphertext.to_vec());
@@ -338,6 +411,30 @@ mod tests {
         zeroized_on_drop::<sha2::block_api::Sha256VarCore>();
     }
 
+    /// The two-compression HMAC is HMAC-SHA256: the `hmac` crate agrees on every key and
+    /// every header and nonce tried.
+    #[test]
+    fn commitment_is_hmac_sha256() {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state.to_be_bytes()[0]
+        };
+        for _ in 0..200 {
+            let key: [u8; 32] = core::array::from_fn(|_| next());
+            let header: [u8; HEADER_LEN] = core::array::from_fn(|_| next());
+            let nonce: [u8; NONCE_LEN] = core::array::from_fn(|_| next());
+            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+            mac.update(&header);
+            mac.update(&nonce);
+            let expected: [u8; 32] = mac.finalize().into_bytes().into();
+            assert_eq!(CommitKey::new(&key).mac(&header, &nonce), expected);
+        }
+    }
+
     /// The commitment is the only thing standing between an envelope and a second key:
     /// an envelope whose ciphertext and tag are valid for the XAES key but whose
     /// commitment is another key's is rejected.
@@ -361,7 +458,7 @@ mod tests {
             .unwrap()
             .commitment(&header, &nonce);
         envelope[HEADER_LEN + NONCE_LEN..HEADER_LEN + NONCE_LEN + COMMITMENT_LEN]
-            .copy_from_slice(&foreign.finalize().into_bytes());
+            .copy_from_slice(&foreign);
         let before = aead_opens();
         assert!(matches!(
             sealer.open(&envelope, &binding),
