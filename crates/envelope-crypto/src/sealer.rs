@@ -8,7 +8,7 @@ use sha2::block_api::compress256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::binding::{Binding, Purpose};
+use crate::binding::{Binding, Purpose, Sink};
 use crate::envelope::{COMMITMENT_LEN, Envelope, HEADER_LEN, Header, OVERHEAD, Parts};
 use crate::error::{Error, Result};
 use crate::keyring::KeyVersion;
@@ -248,7 +248,7 @@ impl Sealer {
         out.extend_from_slice(plaintext);
         match keys
             .xaes
-            .seal_in_place(self.backend, &nonce, &aad, &mut out[body..])
+            .seal_in_place(self.backend, &nonce, aad.as_slice(), &mut out[body..])
         {
             Ok(tag) => out.extend_from_slice(&tag),
             Err(_) => {
@@ -284,7 +284,7 @@ impl Sealer {
             .open_in_place(
                 self.backend,
                 parts.nonce,
-                &aad,
+                aad.as_slice(),
                 plaintext.buffer_mut(),
                 parts.tag,
             )
@@ -322,7 +322,7 @@ impl Sealer {
     }
 
     /// The associated data: header || canonical(purpose, binding).
-    fn aad(&self, header: &[u8; HEADER_LEN], binding: &Binding) -> Result<Vec<u8>> {
+    fn aad(&self, header: &[u8; HEADER_LEN], binding: &Binding) -> Result<Aad> {
         let filled;
         let binding = match (&self.tenant, binding.tenant_id()) {
             (None, _) => binding,
@@ -337,10 +337,59 @@ impl Sealer {
                 )));
             }
         };
-        let mut aad = Vec::with_capacity(HEADER_LEN + binding.encoded_len(&self.purpose));
-        aad.extend_from_slice(header);
+        let len = HEADER_LEN + binding.encoded_len(&self.purpose);
+        let mut aad = if len <= AAD_INLINE {
+            Aad::Inline {
+                buf: [0; AAD_INLINE],
+                len: 0,
+            }
+        } else {
+            Aad::Heap(Vec::with_capacity(len))
+        };
+        aad.put(header);
         binding.encode(&self.purpose, &mut aad)?;
         Ok(aad)
+    }
+}
+
+/// Associated data up to this many bytes is built on the stack.
+const AAD_INLINE: usize = 256;
+
+/// The associated data of one seal or open: on the stack when it fits (a header and a
+/// binding of a few short fields nearly always does), so sealing and opening allocate
+/// nothing but their output.
+enum Aad {
+    Inline { buf: [u8; AAD_INLINE], len: usize },
+    Heap(Vec<u8>),
+}
+
+impl Aad {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { buf, len } => &buf[..*len],
+            Self::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl Sink for Aad {
+    fn put(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Inline { buf, len } => {
+                let end = *len + bytes.len();
+                if let Some(dest) = buf.get_mut(*len..end) {
+                    dest.copy_from_slice(bytes);
+                    *len = end;
+                } else {
+                    // Only if the length estimate was short; stay correct regardless.
+                    let mut heap = Vec::with_capacity(end);
+                    heap.extend_from_slice(&buf[..*len]);
+                    heap.extend_from_slice(bytes);
+                    *self = Self::Heap(heap);
+                }
+            }
+            Self::Heap(heap) => heap.extend_from_slice(bytes),
+        }
     }
 }
 
@@ -409,6 +458,37 @@ mod tests {
     fn sha256_states_are_zeroized_on_drop() {
         fn zeroized_on_drop<T: sha2::digest::zeroize::ZeroizeOnDrop>() {}
         zeroized_on_drop::<sha2::block_api::Sha256VarCore>();
+    }
+
+    /// Associated data on the stack and on the heap are the same bytes, and a binding too
+    /// long for the stack buffer still seals and opens.
+    #[test]
+    fn associated_data_is_the_same_inline_and_on_the_heap() {
+        let sealer = sealer();
+        let header = [1, 1, 0, 0, 0, 1];
+        for len in [0usize, 10, 200, 236, 237, 238, 300, 5000] {
+            let binding = Binding::new().record("r").pair("long", "x".repeat(len));
+            let aad = sealer.aad(&header, &binding).unwrap();
+            let mut expected = header.to_vec();
+            binding.encode(sealer.purpose(), &mut expected).unwrap();
+            assert_eq!(aad.as_slice(), expected, "{len}");
+            assert_eq!(
+                matches!(aad, Aad::Inline { .. }),
+                expected.len() <= AAD_INLINE,
+                "{len}"
+            );
+            let envelope = sealer.seal(b"s", &binding).unwrap();
+            assert_eq!(sealer.open(&envelope, &binding).unwrap().as_bytes(), b"s");
+        }
+        let mut spill = Aad::Inline {
+            buf: [0; AAD_INLINE],
+            len: 0,
+        };
+        spill.put(&[7; 200]);
+        spill.put(&[8; 100]);
+        assert_eq!(spill.as_slice().len(), 300);
+        assert!(spill.as_slice()[..200].iter().all(|&b| b == 7));
+        assert!(spill.as_slice()[200..].iter().all(|&b| b == 8));
     }
 
     /// The two-compression HMAC is HMAC-SHA256: the `hmac` crate agrees on every key and
