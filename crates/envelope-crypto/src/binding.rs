@@ -160,18 +160,18 @@ impl Binding {
     /// record  = 0x00 | 0x01 || u32be(len) || bytes
     /// pairs   = u32be(count) || (u32be(len) || name || u32be(len) || value)*, names ascending
     /// ```
-    pub(crate) fn encode(&self, purpose: &Purpose, out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn encode(&self, purpose: &Purpose, out: &mut impl Sink) -> Result<()> {
         put_bytes(out, purpose.as_str().as_bytes())?;
         for field in [&self.tenant, &self.record] {
             match field {
-                None => out.push(0),
+                None => out.put(&[0]),
                 Some(value) => {
-                    out.push(1);
+                    out.put(&[1]);
                     put_bytes(out, value.as_bytes())?;
                 }
             }
         }
-        out.extend_from_slice(&length(self.pairs.len())?.to_be_bytes());
+        out.put(&length(self.pairs.len())?.to_be_bytes());
         for (name, value) in &self.pairs {
             put_bytes(out, name.as_bytes())?;
             put_bytes(out, value.as_bytes())?;
@@ -198,10 +198,22 @@ fn length(len: usize) -> Result<u32> {
     u32::try_from(len).map_err(|_| Error::Binding("a binding field is 4 GiB or longer".into()))
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
-    out.extend_from_slice(&length(bytes.len())?.to_be_bytes());
-    out.extend_from_slice(bytes);
+fn put_bytes(out: &mut impl Sink, bytes: &[u8]) -> Result<()> {
+    out.put(&length(bytes.len())?.to_be_bytes());
+    out.put(bytes);
     Ok(())
+}
+
+/// Where [`Binding::encode`] writes: a `Vec`, or the sealer's stack buffer.
+pub(crate) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::binding::Purpose;
 use crate::blind::BlindIndex;
 use crate::error::{Error, Result};
-use crate::rand::{Clock, OsRandom, Random, SystemClock};
+use crate::rand::{Clock, OsRandom, Random, SystemClock, ThreadRandom};
 use crate::sealer::Sealer;
 
 /// The environment variable [`Keyring::from_env`] reads.
@@ -429,7 +429,7 @@ impl Keyring {
             purpose,
             self.primary,
             versions,
-            std::sync::Arc::new(OsRandom),
+            std::sync::Arc::new(ThreadRandom),
         ))
     }
 

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-use zeroize::Zeroizing;
+use sha2::block_api::compress256;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::binding::{Binding, Purpose};
+use crate::binding::{Binding, Purpose, Sink};
 use crate::envelope::{COMMITMENT_LEN, Envelope, HEADER_LEN, Header, OVERHEAD, Parts};
 use crate::error::{Error, Result};
 use crate::keyring::KeyVersion;
@@ -20,28 +20,105 @@ struct VersionKeys {
     /// Encrypts: XAES-256-GCM with the first 32 bytes of the purpose key.
     xaes: XaesKey,
     /// Commits: HMAC-SHA256 keyed with the last 32 bytes, its key schedule precomputed.
-    commit: Hmac<Sha256>,
+    commit: CommitKey,
 }
 
 impl VersionKeys {
     fn new(okm: &[u8; 64]) -> Self {
         let mut enc = Zeroizing::new([0u8; 32]);
         enc.copy_from_slice(&okm[..32]);
+        let mut commit = Zeroizing::new([0u8; 32]);
+        commit.copy_from_slice(&okm[32..]);
         Self {
             xaes: XaesKey::new(&enc),
-            commit: <Hmac<Sha256> as KeyInit>::new_from_slice(&okm[32..])
-                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length")),
+            commit: CommitKey::new(&commit),
         }
     }
 
-    /// HMAC-SHA256(commitment key, header || nonce).
-    fn commitment(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> Hmac<Sha256> {
-        let mut mac = self.commit.clone();
-        mac.update(header);
-        mac.update(nonce);
-        mac
+    /// The commitment HMAC-SHA256(commitment key, header || nonce).
+    fn commitment(
+        &self,
+        header: &[u8; HEADER_LEN],
+        nonce: &[u8; NONCE_LEN],
+    ) -> [u8; COMMITMENT_LEN] {
+        self.commit.mac(header, nonce)
     }
 }
+
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// HMAC-SHA256 (RFC 2104) under one 32-byte key, for the one message shape the
+/// commitment needs: `header || nonce`, 30 bytes.
+///
+/// The key's inner and outer states (the key XOR ipad and opad, each compressed once) are
+/// computed once per key version; a commitment is then exactly two SHA-256 compressions
+/// on blocks laid out here, with no buffering, cloning or finalisation through the
+/// generic `digest` machinery, which cost more than the compressions themselves on short
+/// secrets. `tests` checks it against the `hmac` crate, and `tests/vectors.rs` against
+/// an independent HMAC. The states are key material: zeroized on drop.
+struct CommitKey {
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
+
+impl Drop for CommitKey {
+    fn drop(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
+    }
+}
+
+impl CommitKey {
+    fn new(key: &[u8; 32]) -> Self {
+        let state = |pad: u8| {
+            let mut block = Zeroizing::new([pad; 64]);
+            for (b, k) in block.iter_mut().zip(key) {
+                *b ^= k;
+            }
+            let mut state = SHA256_IV;
+            compress256(&mut state, std::slice::from_ref(&*block));
+            state
+        };
+        Self {
+            inner: state(0x36),
+            outer: state(0x5c),
+        }
+    }
+
+    fn mac(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> [u8; 32] {
+        const MESSAGE: usize = HEADER_LEN + NONCE_LEN;
+        // Inner hash: one block after the key block; message, 0x80, zeros, and the bit
+        // length of key block plus message.
+        let mut block = [0u8; 64];
+        block[..HEADER_LEN].copy_from_slice(header);
+        block[HEADER_LEN..MESSAGE].copy_from_slice(nonce);
+        block[MESSAGE] = 0x80;
+        block[56..].copy_from_slice(&((64 + MESSAGE as u64) * 8).to_be_bytes());
+        let mut inner = self.inner;
+        compress256(&mut inner, std::slice::from_ref(&block));
+        // Outer hash: the 32-byte inner digest, padded the same way.
+        let mut block = [0u8; 64];
+        for (chunk, word) in block.chunks_exact_mut(4).zip(inner) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        block[32] = 0x80;
+        block[56..].copy_from_slice(&((64 + 32u64) * 8).to_be_bytes());
+        let mut outer = self.outer;
+        compress256(&mut outer, std::slice::from_ref(&block));
+        let mut out = [0u8; 32];
+        for (chunk, word) in out.chunks_exact_mut(4).zip(outer) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        out
+    }
+}
+
+// The commitment's block layout needs header and nonce in one block with room for the
+// padding.
+const _: () = assert!(HEADER_LEN + NONCE_LEN < 56);
 
 /// Seals and opens envelopes for one purpose, under the keys of one keyring.
 ///
@@ -115,12 +192,14 @@ impl Sealer {
         self
     }
 
-    /// Uses the given source for nonces instead of the operating system's generator
-    /// ([`OsRandom`](crate::OsRandom): one `getrandom` system call per seal, which is
-    /// safe across `fork` and virtual-machine snapshots).
+    /// Uses the given source for nonces instead of [`ThreadRandom`](crate::ThreadRandom)
+    /// (a per-thread ChaCha20 generator keyed by the operating system, re-keyed after
+    /// `fork`, hedged with the clock).
     ///
-    /// For tests and known-answer vectors: a source that repeats itself reuses nonces,
-    /// which destroys confidentiality.
+    /// [`OsRandom`](crate::OsRandom) makes one `getrandom` system call per seal: slower,
+    /// and the choice for a process that is cloned from a running virtual-machine
+    /// snapshot. A source that repeats itself (for tests and known-answer vectors only)
+    /// reuses nonces, which destroys confidentiality.
     #[must_use]
     pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
         self.random = random;
@@ -164,17 +243,12 @@ impl Sealer {
         let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
         out.extend_from_slice(&header_bytes);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(
-            &keys
-                .commitment(&header_bytes, &nonce)
-                .finalize()
-                .into_bytes(),
-        );
+        out.extend_from_slice(&keys.commitment(&header_bytes, &nonce));
         let body = out.len();
         out.extend_from_slice(plaintext);
         match keys
             .xaes
-            .seal_in_place(self.backend, &nonce, &aad, &mut out[body..])
+            .seal_in_place(self.backend, &nonce, aad.as_slice(), &mut out[body..])
         {
             Ok(tag) => out.extend_from_slice(&tag),
             Err(_) => {
@@ -199,9 +273,10 @@ impl Sealer {
     pub fn open(&self, envelope: impl AsRef<[u8]>, binding: &Binding) -> Result<crate::Plaintext> {
         let parts = Parts::split(envelope.as_ref())?;
         let keys = self.keys(parts.header.key_version())?;
-        keys.commitment(parts.header_bytes, parts.nonce)
-            .verify_slice(parts.commitment)
-            .map_err(|_| Error::Invalid)?;
+        let expected = keys.commitment(parts.header_bytes, parts.nonce);
+        if !bool::from(expected[..].ct_eq(&parts.commitment[..])) {
+            return Err(Error::Invalid);
+        }
         let aad = self.aad(parts.header_bytes, binding)?;
         // Decrypted in place inside the `Plaintext`, so it is zeroized on every path.
         let mut plaintext = crate::Plaintext::new(parts.ciphertext.to_vec());
@@ -209,7 +284,7 @@ impl Sealer {
             .open_in_place(
                 self.backend,
                 parts.nonce,
-                &aad,
+                aad.as_slice(),
                 plaintext.buffer_mut(),
                 parts.tag,
             )
@@ -247,7 +322,7 @@ impl Sealer {
     }
 
     /// The associated data: header || canonical(purpose, binding).
-    fn aad(&self, header: &[u8; HEADER_LEN], binding: &Binding) -> Result<Vec<u8>> {
+    fn aad(&self, header: &[u8; HEADER_LEN], binding: &Binding) -> Result<Aad> {
         let filled;
         let binding = match (&self.tenant, binding.tenant_id()) {
             (None, _) => binding,
@@ -262,10 +337,63 @@ impl Sealer {
                 )));
             }
         };
-        let mut aad = Vec::with_capacity(HEADER_LEN + binding.encoded_len(&self.purpose));
-        aad.extend_from_slice(header);
+        let len = HEADER_LEN + binding.encoded_len(&self.purpose);
+        let mut aad = if len <= AAD_INLINE {
+            Aad::Inline {
+                buf: [0; AAD_INLINE],
+                len: 0,
+            }
+        } else {
+            Aad::Heap(Vec::with_capacity(len))
+        };
+        aad.put(header);
         binding.encode(&self.purpose, &mut aad)?;
         Ok(aad)
+    }
+}
+
+/// Associated data up to this many bytes is built on the stack.
+const AAD_INLINE: usize = 256;
+
+/// The associated data of one seal or open: on the stack when it fits (a header and a
+/// binding of a few short fields nearly always does), so sealing and opening allocate
+/// nothing but their output.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the inline buffer is the point: it lives on the stack for one call"
+)]
+enum Aad {
+    Inline { buf: [u8; AAD_INLINE], len: usize },
+    Heap(Vec<u8>),
+}
+
+impl Aad {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { buf, len } => &buf[..*len],
+            Self::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl Sink for Aad {
+    fn put(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Inline { buf, len } => {
+                let end = *len + bytes.len();
+                if let Some(dest) = buf.get_mut(*len..end) {
+                    dest.copy_from_slice(bytes);
+                    *len = end;
+                } else {
+                    // Only if the length estimate was short; stay correct regardless.
+                    let mut heap = Vec::with_capacity(end);
+                    heap.extend_from_slice(&buf[..*len]);
+                    heap.extend_from_slice(bytes);
+                    *self = Self::Heap(heap);
+                }
+            }
+            Self::Heap(heap) => heap.extend_from_slice(bytes),
+        }
     }
 }
 
@@ -326,6 +454,71 @@ mod tests {
         assert_eq!(aead_opens(), before + 1);
     }
 
+    /// The commitment key lives in HMAC-SHA256 states (the key pre-hashed with the pads);
+    /// those states are key material and must be cleared when a sealer is dropped, which
+    /// needs `sha2`'s `zeroize` feature (without it the states stay in freed memory). The
+    /// same holds for HKDF's pseudorandom key and the blind-index keys.
+    #[test]
+    fn sha256_states_are_zeroized_on_drop() {
+        fn zeroized_on_drop<T: sha2::digest::zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<sha2::block_api::Sha256VarCore>();
+    }
+
+    /// Associated data on the stack and on the heap are the same bytes, and a binding too
+    /// long for the stack buffer still seals and opens.
+    #[test]
+    fn associated_data_is_the_same_inline_and_on_the_heap() {
+        let sealer = sealer();
+        let header = [1, 1, 0, 0, 0, 1];
+        for len in [0usize, 10, 200, 236, 237, 238, 300, 5000] {
+            let binding = Binding::new().record("r").pair("long", "x".repeat(len));
+            let aad = sealer.aad(&header, &binding).unwrap();
+            let mut expected = header.to_vec();
+            binding.encode(sealer.purpose(), &mut expected).unwrap();
+            assert_eq!(aad.as_slice(), expected, "{len}");
+            assert_eq!(
+                matches!(aad, Aad::Inline { .. }),
+                expected.len() <= AAD_INLINE,
+                "{len}"
+            );
+            let envelope = sealer.seal(b"s", &binding).unwrap();
+            assert_eq!(sealer.open(&envelope, &binding).unwrap().as_bytes(), b"s");
+        }
+        let mut spill = Aad::Inline {
+            buf: [0; AAD_INLINE],
+            len: 0,
+        };
+        spill.put(&[7; 200]);
+        spill.put(&[8; 100]);
+        assert_eq!(spill.as_slice().len(), 300);
+        assert!(spill.as_slice()[..200].iter().all(|&b| b == 7));
+        assert!(spill.as_slice()[200..].iter().all(|&b| b == 8));
+    }
+
+    /// The two-compression HMAC is HMAC-SHA256: the `hmac` crate agrees on every key and
+    /// every header and nonce tried.
+    #[test]
+    fn commitment_is_hmac_sha256() {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state.to_be_bytes()[0]
+        };
+        for _ in 0..200 {
+            let key: [u8; 32] = core::array::from_fn(|_| next());
+            let header: [u8; HEADER_LEN] = core::array::from_fn(|_| next());
+            let nonce: [u8; NONCE_LEN] = core::array::from_fn(|_| next());
+            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+            mac.update(&header);
+            mac.update(&nonce);
+            let expected: [u8; 32] = mac.finalize().into_bytes().into();
+            assert_eq!(CommitKey::new(&key).mac(&header, &nonce), expected);
+        }
+    }
+
     /// The commitment is the only thing standing between an envelope and a second key:
     /// an envelope whose ciphertext and tag are valid for the XAES key but whose
     /// commitment is another key's is rejected.
@@ -349,7 +542,7 @@ mod tests {
             .unwrap()
             .commitment(&header, &nonce);
         envelope[HEADER_LEN + NONCE_LEN..HEADER_LEN + NONCE_LEN + COMMITMENT_LEN]
-            .copy_from_slice(&foreign.finalize().into_bytes());
+            .copy_from_slice(&foreign);
         let before = aead_opens();
         assert!(matches!(
             sealer.open(&envelope, &binding),

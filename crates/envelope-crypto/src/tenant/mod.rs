@@ -25,7 +25,7 @@ pub use self::store::{MemoryStore, WrappedKey, WrappedKeyStore};
 use crate::binding::{Binding, Purpose};
 use crate::error::{Error, Result};
 use crate::keyring::Keyring;
-use crate::rand::{Clock, OsRandom, Random, SystemClock};
+use crate::rand::{Clock, OsRandom, Random, SystemClock, ThreadRandom};
 use crate::sealer::Sealer;
 use crate::secret::SecretKey;
 use crate::xaes::Backend;
@@ -194,7 +194,10 @@ impl KeyEncryptionKey for CustomerKey {
 pub struct TenantKeys<S, K> {
     store: S,
     kek: K,
+    /// Data keys.
     random: Arc<dyn Random>,
+    /// Nonces of the sealers it makes.
+    nonces: Arc<dyn Random>,
     clock: Arc<dyn Clock>,
     backend: Backend,
 }
@@ -214,14 +217,17 @@ impl<S: WrappedKeyStore, K: KeyEncryptionKey> TenantKeys<S, K> {
             store,
             kek,
             random: Arc::new(OsRandom),
+            nonces: Arc::new(ThreadRandom),
             clock: Arc::new(SystemClock),
             backend: Backend::default(),
         }
     }
 
-    /// Uses the given random source (for data keys and nonces) and clock.
+    /// Uses the given random source (for data keys and nonces) and clock. By default
+    /// data keys come from [`OsRandom`] and nonces from [`ThreadRandom`].
     #[must_use]
     pub fn with_random_and_clock(mut self, random: Arc<dyn Random>, clock: Arc<dyn Clock>) -> Self {
+        self.nonces = Arc::clone(&random);
         self.random = random;
         self.clock = clock;
         self
@@ -283,7 +289,7 @@ impl<S: WrappedKeyStore, K: KeyEncryptionKey> TenantKeys<S, K> {
             .sealer(purpose)?
             .for_tenant(tenant.to_owned())
             .with_backend(self.backend)
-            .with_random(Arc::clone(&self.random)))
+            .with_random(Arc::clone(&self.nonces)))
     }
 
     /// Wraps `tenant`'s data key again (under the KEK's current primary, after a
