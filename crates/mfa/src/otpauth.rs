@@ -33,7 +33,7 @@ impl fmt::Debug for OtpAuthUri {
 }
 
 fn check_name(name: &str, what: &'static str) -> Result<(), Error> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN || name.contains(':') {
+    if name.is_empty() || name.len() > MAX_NAME_LEN || name.contains(':') || name.trim() != name {
         return Err(Error::Input(what));
     }
     if name.chars().any(char::is_control) {
@@ -47,16 +47,22 @@ impl OtpAuthUri {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] when the issuer or account is empty, longer than 256 bytes, or
-    /// contains `:` or control characters.
+    /// [`Error::Input`] when the issuer or account is empty, longer than 256 bytes,
+    /// contains `:` or control characters, or starts or ends with whitespace.
     pub fn new(
         issuer: &str,
         account: &str,
         secret: TotpSecret,
         params: TotpParams,
     ) -> Result<Self, Error> {
-        check_name(issuer, "an issuer is 1 to 256 bytes without ':'")?;
-        check_name(account, "an account is 1 to 256 bytes without ':'")?;
+        check_name(
+            issuer,
+            "an issuer is 1 to 256 bytes without ':' or outer spaces",
+        )?;
+        check_name(
+            account,
+            "an account is 1 to 256 bytes without ':' or outer spaces",
+        )?;
         Ok(Self {
             issuer: issuer.to_owned(),
             account: account.to_owned(),
@@ -67,8 +73,9 @@ impl OtpAuthUri {
 
     /// Parses `otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=...`. The scheme and type
     /// are case-insensitive; `secret` is required; `algorithm`, `digits` and `period`
-    /// default to SHA1, 6 and 30. When the label and the `issuer` parameter both name an
-    /// issuer they must agree. A repeated parameter is refused.
+    /// default to SHA1, 6 and 30. Whitespace around the issuer and account is dropped.
+    /// When the label and the `issuer` parameter both name an issuer they must agree. A
+    /// repeated parameter is refused.
     ///
     /// # Errors
     ///
@@ -100,7 +107,7 @@ impl OtpAuthUri {
             let value = Zeroizing::new(percent_decode(value, true)?);
             match name {
                 "secret" => set_once(&mut secret, value)?,
-                "issuer" => set_once(&mut issuer, value.to_string())?,
+                "issuer" => set_once(&mut issuer, value.trim().to_owned())?,
                 "algorithm" => set_once(&mut algorithm, value.parse::<Algorithm>()?)?,
                 "digits" => set_once(
                     &mut digits,
@@ -270,8 +277,18 @@ mod tests {
             "otpauth://totp/A:b?secret=JBSWY3DPEHPK3PXP&algorithm=MD5",
             "otpauth://totp/A:b?secret=JBSWY3DPEHPK3PX%",
             "otpauth://totp/b?secret=JBSWY3DPEHPK3PXP",
+            "otpauth://totp/A:%20?secret=JBSWY3DPEHPK3PXP",
         ] {
             assert!(OtpAuthUri::parse(bad).is_err(), "{bad}");
+        }
+        // Found by the fuzzer: an issuer parameter with outer spaces and no label issuer.
+        let spaced =
+            OtpAuthUri::parse("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer=+A").unwrap();
+        assert_eq!(spaced.issuer(), "A");
+        assert!(OtpAuthUri::parse(&spaced.to_uri()).is_ok());
+        for bad in [" A", "A ", ""] {
+            let secret = TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap();
+            assert!(OtpAuthUri::new(bad, "b", secret, TotpParams::default()).is_err());
         }
     }
 }
