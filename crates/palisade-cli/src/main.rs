@@ -15,6 +15,7 @@ mod envelope;
 mod exit;
 mod keys;
 mod password;
+mod totp;
 mod webhook;
 
 use clap::Parser;
@@ -54,6 +55,8 @@ enum Command {
         #[command(subcommand)]
         command: password::PasswordCommand,
     },
+    /// TOTP secrets and codes: new, code, verify.
+    Totp(totp::TotpArgs),
     /// Tamper-evident audit logs: append, checkpoint, verify, export, query, prove.
     Audit(audit::AuditArgs),
     /// Sign a test webhook, or verify a delivery offline.
@@ -68,6 +71,7 @@ fn run(cli: Cli) -> Result<Outcome, UsageError> {
         Command::Rewrap(args) => envelope::rewrap(args),
         Command::Inspect(args) => envelope::inspect(args),
         Command::Password { command } => password::run(command),
+        Command::Totp(args) => totp::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Webhook(args) => webhook::run(args),
     }

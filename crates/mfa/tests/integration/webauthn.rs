@@ -1,0 +1,215 @@
+//! WebAuthn ceremonies with software authenticators, run on every backend through the
+//! conformance suite.
+
+use std::sync::Arc;
+
+use mfa::store::MfaStore;
+use mfa::webauthn_types::Url;
+use mfa::{CredentialKind, Error, Method, WebAuthn};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::softtoken::SoftToken;
+
+use crate::support::*;
+
+const ORIGIN: &str = "https://auth.example.com";
+
+fn origin() -> Url {
+    Url::parse(ORIGIN).expect("webauthn step")
+}
+
+fn relying_party(store: Arc<dyn MfaStore>, clock: Arc<TestClock>) -> WebAuthn {
+    WebAuthn::builder("example.com", ORIGIN, "Palisade", store)
+        .ceremony_ttl(60)
+        .clock(clock)
+        .build()
+        .expect("webauthn step")
+}
+
+async fn register(
+    rp: &WebAuthn,
+    who: &mfa::UserId,
+    kind: CredentialKind,
+    authenticator: &mut dyn WebauthnAuthenticator,
+    name: &str,
+) -> mfa::CredentialInfo {
+    let (ceremony, challenge) = rp
+        .start_registration(who, "user", "User", kind)
+        .await
+        .expect("webauthn step");
+    let response = authenticator
+        .do_registration(origin(), challenge)
+        .expect("webauthn step");
+    rp.finish_registration(who, &ceremony, kind, &response, name)
+        .await
+        .expect("webauthn step")
+}
+
+pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
+    let clock = TestClock::at(T0);
+    let rp = relying_party(store, clock.clone());
+    let hana = user("hana-webauthn");
+
+    // A passkey: register, then authenticate.
+    let mut passkey = SoftPasskey::new(true);
+    let registered = register(&rp, &hana, CredentialKind::Passkey, &mut passkey, "laptop").await;
+    assert_eq!(registered.kind, CredentialKind::Passkey);
+    let (ceremony, challenge) = rp
+        .start_authentication(&hana, CredentialKind::Passkey)
+        .await
+        .expect("webauthn step");
+    let response = passkey
+        .do_authentication(origin(), challenge)
+        .expect("webauthn step");
+    let verified = rp
+        .finish_authentication(&hana, &ceremony, CredentialKind::Passkey, &response)
+        .await
+        .expect("webauthn step");
+    assert_eq!(verified.method(), Method::Passkey);
+    assert_eq!(verified.credential(), Some(registered.id.as_str()));
+
+    // Replaying that response against the same state fails: the state is gone.
+    assert!(
+        matches!(
+            rp.finish_authentication(&hana, &ceremony, CredentialKind::Passkey, &response)
+                .await,
+            Err(Error::Invalid)
+        ),
+        "{name}: replayed authentication"
+    );
+    // And against a fresh state, its challenge does not match.
+    let (fresh, _) = rp
+        .start_authentication(&hana, CredentialKind::Passkey)
+        .await
+        .expect("webauthn step");
+    assert!(
+        rp.finish_authentication(&hana, &fresh, CredentialKind::Passkey, &response)
+            .await
+            .is_err(),
+        "{name}: response for another challenge"
+    );
+
+    // A security key (second factor): register, then authenticate.
+    let (token, _ca) = SoftToken::new(true).expect("webauthn step");
+    let mut token = token;
+    let key = register(&rp, &hana, CredentialKind::SecurityKey, &mut token, "yubi").await;
+    let (ceremony, challenge) = rp
+        .start_authentication(&hana, CredentialKind::SecurityKey)
+        .await
+        .expect("webauthn step");
+    let response = token
+        .do_authentication(origin(), challenge)
+        .expect("webauthn step");
+    let verified = rp
+        .finish_authentication(&hana, &ceremony, CredentialKind::SecurityKey, &response)
+        .await
+        .expect("webauthn step");
+    assert_eq!(verified.method(), Method::SecurityKey);
+    let stored_counter = rp
+        .list(&hana)
+        .await
+        .expect("webauthn step")
+        .into_iter()
+        .find(|c| c.id == key.id)
+        .expect("webauthn step")
+        .counter;
+    assert!(stored_counter > 0, "{name}: the counter is stored");
+
+    // An expired state fails, even with a valid response.
+    let (ceremony, challenge) = rp
+        .start_authentication(&hana, CredentialKind::SecurityKey)
+        .await
+        .expect("webauthn step");
+    let response = token
+        .do_authentication(origin(), challenge)
+        .expect("webauthn step");
+    clock.advance(61);
+    assert!(
+        matches!(
+            rp.finish_authentication(&hana, &ceremony, CredentialKind::SecurityKey, &response)
+                .await,
+            Err(Error::Invalid)
+        ),
+        "{name}: expired ceremony"
+    );
+    // A ceremony belongs to its user.
+    let (ceremony, challenge) = rp
+        .start_authentication(&hana, CredentialKind::SecurityKey)
+        .await
+        .expect("webauthn step");
+    let response = token
+        .do_authentication(origin(), challenge)
+        .expect("webauthn step");
+    assert!(
+        rp.finish_authentication(
+            &user("mallory"),
+            &ceremony,
+            CredentialKind::SecurityKey,
+            &response
+        )
+        .await
+        .is_err()
+    );
+
+    // A counter regression: a clone of the token signs with a counter already seen.
+    let clone_bytes = token.to_cbor().expect("webauthn step");
+    let mut clone = SoftToken::from_cbor(&clone_bytes).expect("webauthn step");
+    let (ceremony, challenge) = rp
+        .start_authentication(&hana, CredentialKind::SecurityKey)
+        .await
+        .expect("webauthn step");
+    let response = token
+        .do_authentication(origin(), challenge)
+        .expect("webauthn step");
+    let verified = rp
+        .finish_authentication(&hana, &ceremony, CredentialKind::SecurityKey, &response)
+        .await
+        .expect("webauthn step");
+    assert_eq!(verified.credential(), Some(key.id.as_str()));
+    let (ceremony, challenge) = rp
+        .start_authentication(&hana, CredentialKind::SecurityKey)
+        .await
+        .expect("webauthn step");
+    let response = clone
+        .do_authentication(origin(), challenge)
+        .expect("webauthn step");
+    match rp
+        .finish_authentication(&hana, &ceremony, CredentialKind::SecurityKey, &response)
+        .await
+    {
+        Err(Error::CounterRegression { credential }) => assert_eq!(credential, key.id),
+        other => panic!("{name}: counter regression not reported: {other:?}"),
+    }
+
+    // Listed, renamed, removed.
+    let listed = rp.list(&hana).await.expect("webauthn step");
+    assert_eq!(listed.len(), 2);
+    assert!(
+        rp.rename(&hana, &key.id, "desk key")
+            .await
+            .expect("webauthn step")
+    );
+    assert!(rp.rename(&hana, &key.id, "").await.is_err());
+    assert!(
+        !rp.rename(&user("mallory"), &key.id, "mine")
+            .await
+            .expect("webauthn step")
+    );
+    assert!(
+        rp.list(&hana)
+            .await
+            .expect("webauthn step")
+            .iter()
+            .any(|c| c.name == "desk key")
+    );
+    assert!(rp.remove(&hana, &key.id).await.expect("webauthn step"));
+    assert!(
+        matches!(
+            rp.start_authentication(&hana, CredentialKind::SecurityKey)
+                .await,
+            Err(Error::Invalid)
+        ),
+        "{name}: no security key left"
+    );
+    assert_eq!(rp.list(&hana).await.expect("webauthn step").len(), 1);
+}
