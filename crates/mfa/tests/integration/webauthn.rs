@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use mfa::store::MfaStore;
-use mfa::webauthn_types::Url;
-use mfa::{CredentialKind, Error, Method, WebAuthn};
+use mfa::webauthn_types::{PublicKeyCredential, Url};
+use mfa::{CeremonyId, CredentialKind, Error, Method, WebAuthn};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::softtoken::SoftToken;
@@ -45,6 +45,23 @@ async fn register(
         .expect("webauthn step")
 }
 
+/// Starts an authentication ceremony for `who` and has `authenticator` answer it.
+async fn answered(
+    rp: &WebAuthn,
+    who: &mfa::UserId,
+    kind: CredentialKind,
+    authenticator: &mut dyn WebauthnAuthenticator,
+) -> (CeremonyId, PublicKeyCredential) {
+    let (ceremony, challenge) = rp
+        .start_authentication(who, kind)
+        .await
+        .expect("webauthn step");
+    let response = authenticator
+        .do_authentication(origin(), challenge)
+        .expect("webauthn step");
+    (ceremony, response)
+}
+
 pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
     let clock = TestClock::at(T0);
     let rp = relying_party(store, clock.clone());
@@ -54,13 +71,7 @@ pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
     let mut passkey = SoftPasskey::new(true);
     let registered = register(&rp, &hana, CredentialKind::Passkey, &mut passkey, "laptop").await;
     assert_eq!(registered.kind, CredentialKind::Passkey);
-    let (ceremony, challenge) = rp
-        .start_authentication(&hana, CredentialKind::Passkey)
-        .await
-        .expect("webauthn step");
-    let response = passkey
-        .do_authentication(origin(), challenge)
-        .expect("webauthn step");
+    let (ceremony, response) = answered(&rp, &hana, CredentialKind::Passkey, &mut passkey).await;
     let verified = rp
         .finish_authentication(&hana, &ceremony, CredentialKind::Passkey, &response)
         .await
@@ -93,13 +104,7 @@ pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
     let (token, _ca) = SoftToken::new(true).expect("webauthn step");
     let mut token = token;
     let key = register(&rp, &hana, CredentialKind::SecurityKey, &mut token, "yubi").await;
-    let (ceremony, challenge) = rp
-        .start_authentication(&hana, CredentialKind::SecurityKey)
-        .await
-        .expect("webauthn step");
-    let response = token
-        .do_authentication(origin(), challenge)
-        .expect("webauthn step");
+    let (ceremony, response) = answered(&rp, &hana, CredentialKind::SecurityKey, &mut token).await;
     let verified = rp
         .finish_authentication(&hana, &ceremony, CredentialKind::SecurityKey, &response)
         .await
@@ -116,13 +121,7 @@ pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
     assert!(stored_counter > 0, "{name}: the counter is stored");
 
     // An expired state fails, even with a valid response.
-    let (ceremony, challenge) = rp
-        .start_authentication(&hana, CredentialKind::SecurityKey)
-        .await
-        .expect("webauthn step");
-    let response = token
-        .do_authentication(origin(), challenge)
-        .expect("webauthn step");
+    let (ceremony, response) = answered(&rp, &hana, CredentialKind::SecurityKey, &mut token).await;
     clock.advance(61);
     assert!(
         matches!(
@@ -133,13 +132,7 @@ pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
         "{name}: expired ceremony"
     );
     // A ceremony belongs to its user.
-    let (ceremony, challenge) = rp
-        .start_authentication(&hana, CredentialKind::SecurityKey)
-        .await
-        .expect("webauthn step");
-    let response = token
-        .do_authentication(origin(), challenge)
-        .expect("webauthn step");
+    let (ceremony, response) = answered(&rp, &hana, CredentialKind::SecurityKey, &mut token).await;
     assert!(
         rp.finish_authentication(
             &user("mallory"),
@@ -154,25 +147,13 @@ pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
     // A counter regression: a clone of the token signs with a counter already seen.
     let clone_bytes = token.to_cbor().expect("webauthn step");
     let mut clone = SoftToken::from_cbor(&clone_bytes).expect("webauthn step");
-    let (ceremony, challenge) = rp
-        .start_authentication(&hana, CredentialKind::SecurityKey)
-        .await
-        .expect("webauthn step");
-    let response = token
-        .do_authentication(origin(), challenge)
-        .expect("webauthn step");
+    let (ceremony, response) = answered(&rp, &hana, CredentialKind::SecurityKey, &mut token).await;
     let verified = rp
         .finish_authentication(&hana, &ceremony, CredentialKind::SecurityKey, &response)
         .await
         .expect("webauthn step");
     assert_eq!(verified.credential(), Some(key.id.as_str()));
-    let (ceremony, challenge) = rp
-        .start_authentication(&hana, CredentialKind::SecurityKey)
-        .await
-        .expect("webauthn step");
-    let response = clone
-        .do_authentication(origin(), challenge)
-        .expect("webauthn step");
+    let (ceremony, response) = answered(&rp, &hana, CredentialKind::SecurityKey, &mut clone).await;
     match rp
         .finish_authentication(&hana, &ceremony, CredentialKind::SecurityKey, &response)
         .await
