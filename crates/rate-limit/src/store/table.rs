@@ -192,12 +192,29 @@ impl Table {
         if count == 0 || tats.is_empty() {
             return;
         }
-        let nth = count.min(tats.len()) - 1;
-        let (_, threshold, _) = tats.select_nth_unstable(nth);
+        let count = count.min(tats.len());
+        let (below, threshold, _) = tats.select_nth_unstable(count - 1);
         let threshold = *threshold;
+        // Every entry below the threshold goes, and of those exactly at it (keys made in
+        // the same instant share one), only as many as make up `count`: ties must not
+        // take more of the shard than asked.
+        let strictly_below = below.iter().filter(|tat| **tat < threshold).count();
+        let mut ties = count - strictly_below;
+        let mut keep = |tat: u64| {
+            if tat > threshold {
+                true
+            } else if tat < threshold {
+                false
+            } else if ties > 0 {
+                ties -= 1;
+                false
+            } else {
+                true
+            }
+        };
         self.narrow
-            .retain(|_, offset| epoch + u64::from(*offset) > threshold);
-        self.wide.retain(|_, tat| *tat > threshold);
+            .retain(|_, offset| keep(epoch + u64::from(*offset)));
+        self.wide.retain(|_, tat| keep(*tat));
     }
 }
 
@@ -258,6 +275,19 @@ mod tests {
         let mut t = Table::default();
         t.sweep(1_000);
         assert_eq!(t.prepare(400), 1_000);
+    }
+
+    #[test]
+    fn dropping_nearest_refill_drops_exactly_as_many_when_tats_tie() {
+        let mut t = Table::default();
+        // Keys made in one instant share a TAT: dropping 3 of 10 must not drop all 10.
+        for fp in 0..10u64 {
+            t.set(fp, fp % 2 == 0, 500);
+        }
+        t.set(10, false, 400);
+        t.drop_nearest_refill(3);
+        assert_eq!(t.len(), 8);
+        assert_eq!(t.get(10, false), None, "the lowest TAT goes first");
     }
 
     #[test]
