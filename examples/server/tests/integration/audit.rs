@@ -3,7 +3,7 @@
 use audit_chain::{SignedCheckpoint, VerifyingKey};
 use axum::http::StatusCode;
 
-use crate::support::{Call, TestApp, audit_entries, login, signup};
+use crate::support::{Call, TestApp, audit_entries, login, post_credentials, signup};
 
 #[tokio::test]
 async fn checkpoint_is_signed_and_covers_every_entry() {
@@ -30,14 +30,8 @@ async fn checkpoint_is_signed_and_covers_every_entry() {
     assert!(SignedCheckpoint::verify(&tampered, &key).is_err());
 
     // More entries: the next checkpoint covers them.
-    let failed = Call::post("/api/login")
-        .json(crate::support::credentials(
-            "acme",
-            "alice@acme.example",
-            "wrong",
-        ))
-        .send(&router)
-        .await;
+    let failed =
+        post_credentials(&router, "/api/login", "acme", "alice@acme.example", "wrong").await;
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
     let answer = Call::get("/api/audit/checkpoint")
         .cookie(&cookie)

@@ -2,7 +2,9 @@
 
 use axum::http::StatusCode;
 
-use crate::support::{Call, PASSWORD, TestApp, audit_entries, credentials, login, signup};
+use crate::support::{
+    Call, PASSWORD, TestApp, audit_entries, credentials, login, post_credentials, signup,
+};
 
 #[tokio::test]
 async fn wrong_password_is_401_and_audited() {
@@ -10,25 +12,25 @@ async fn wrong_password_is_401_and_audited() {
     let router = app.router();
     signup(&router, "acme", "alice@acme.example").await;
 
-    let wrong = Call::post("/api/login")
-        .json(credentials(
-            "acme",
-            "alice@acme.example",
-            "not the password",
-        ))
-        .send(&router)
-        .await;
+    let wrong = post_credentials(
+        &router,
+        "/api/login",
+        "acme",
+        "alice@acme.example",
+        "not the password",
+    )
+    .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.header("set-cookie").is_none());
     // An unknown account gets the very same answer (after a dummy verify).
-    let unknown = Call::post("/api/login")
-        .json(credentials(
-            "acme",
-            "nobody@acme.example",
-            "not the password",
-        ))
-        .send(&router)
-        .await;
+    let unknown = post_credentials(
+        &router,
+        "/api/login",
+        "acme",
+        "nobody@acme.example",
+        "not the password",
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.body, wrong.body);
 
@@ -61,10 +63,8 @@ async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
     // A success does not count: the preset counts failures only.
     login(&router, "acme", "alice@acme.example").await;
     for attempt in 1..=10u32 {
-        let answer = Call::post("/api/login")
-            .json(credentials("acme", "alice@acme.example", "guess"))
-            .send(&router)
-            .await;
+        let answer =
+            post_credentials(&router, "/api/login", "acme", "alice@acme.example", "guess").await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
         assert_eq!(
             answer.header("ratelimit-policy"),
@@ -80,10 +80,14 @@ async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
         );
     }
     // The eleventh is refused before the password is looked at, even the right one.
-    let limited = Call::post("/api/login")
-        .json(credentials("acme", "alice@acme.example", PASSWORD))
-        .send(&router)
-        .await;
+    let limited = post_credentials(
+        &router,
+        "/api/login",
+        "acme",
+        "alice@acme.example",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         limited.header("content-type"),
@@ -125,22 +129,16 @@ async fn a_success_never_buys_more_guesses() {
     // Nine guesses at Alice's password, then a login to the attacker's own account
     // from the same address: the success gives back its own attempt only.
     for _ in 0..9 {
-        let answer = Call::post("/api/login")
-            .json(credentials("acme", "alice@acme.example", "guess"))
-            .send(&router)
-            .await;
+        let answer =
+            post_credentials(&router, "/api/login", "acme", "alice@acme.example", "guess").await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     }
     login(&router, "evil", "mallory@evil.example").await;
-    let tenth = Call::post("/api/login")
-        .json(credentials("acme", "alice@acme.example", "guess"))
-        .send(&router)
-        .await;
+    let tenth =
+        post_credentials(&router, "/api/login", "acme", "alice@acme.example", "guess").await;
     assert_eq!(tenth.status, StatusCode::UNAUTHORIZED);
-    let eleventh = Call::post("/api/login")
-        .json(credentials("acme", "alice@acme.example", "guess"))
-        .send(&router)
-        .await;
+    let eleventh =
+        post_credentials(&router, "/api/login", "acme", "alice@acme.example", "guess").await;
     assert_eq!(eleventh.status, StatusCode::TOO_MANY_REQUESTS);
 }
 

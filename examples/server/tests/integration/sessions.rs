@@ -4,20 +4,14 @@ use axum::Router;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{Call, PASSWORD, TestApp, audit_entries, login, signup};
+use crate::support::{Call, PASSWORD, TestApp, audit_entries, login, post_credentials, signup};
 
 /// The whole sessions flow, against whichever backend `router` uses.
 pub(crate) async fn sessions_flow(router: &Router) {
     signup(router, "acme", "alice@acme.example").await;
 
-    let login_answer = Call::post("/api/login")
-        .json(crate::support::credentials(
-            "acme",
-            "alice@acme.example",
-            PASSWORD,
-        ))
-        .send(router)
-        .await;
+    let login_answer =
+        post_credentials(router, "/api/login", "acme", "alice@acme.example", PASSWORD).await;
     assert_eq!(login_answer.status, StatusCode::OK);
     let set_cookie = login_answer.header("set-cookie").expect("a session cookie");
     assert!(set_cookie.starts_with("__Host-session="), "{set_cookie}");
@@ -196,23 +190,23 @@ async fn password_change_ends_other_sessions_and_reissues_this_one() {
     assert_eq!(alive.status, StatusCode::OK);
 
     // The old password no longer signs in; the new one does.
-    let old = Call::post("/api/login")
-        .json(crate::support::credentials(
-            "acme",
-            "alice@acme.example",
-            PASSWORD,
-        ))
-        .send(&router)
-        .await;
+    let old = post_credentials(
+        &router,
+        "/api/login",
+        "acme",
+        "alice@acme.example",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
-    let new = Call::post("/api/login")
-        .json(crate::support::credentials(
-            "acme",
-            "alice@acme.example",
-            "a new long passphrase here",
-        ))
-        .send(&router)
-        .await;
+    let new = post_credentials(
+        &router,
+        "/api/login",
+        "acme",
+        "alice@acme.example",
+        "a new long passphrase here",
+    )
+    .await;
     assert_eq!(new.status, StatusCode::OK);
 
     let entries = audit_entries(&router, &reissued, "account.password.changed").await;
@@ -224,31 +218,31 @@ async fn signup_refuses_taken_tenants_and_weak_passwords() {
     let app = TestApp::new().await;
     let router = app.router();
     signup(&router, "acme", "alice@acme.example").await;
-    let taken = Call::post("/api/signup")
-        .json(crate::support::credentials(
-            "acme",
-            "mallory@evil.example",
-            PASSWORD,
-        ))
-        .send(&router)
-        .await;
+    let taken = post_credentials(
+        &router,
+        "/api/signup",
+        "acme",
+        "mallory@evil.example",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
-    let weak = Call::post("/api/signup")
-        .json(crate::support::credentials(
-            "globex",
-            "bob@globex.example",
-            "password",
-        ))
-        .send(&router)
-        .await;
+    let weak = post_credentials(
+        &router,
+        "/api/signup",
+        "globex",
+        "bob@globex.example",
+        "password",
+    )
+    .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let bad_tenant = Call::post("/api/signup")
-        .json(crate::support::credentials(
-            "Not A Tenant!",
-            "bob@globex.example",
-            PASSWORD,
-        ))
-        .send(&router)
-        .await;
+    let bad_tenant = post_credentials(
+        &router,
+        "/api/signup",
+        "Not A Tenant!",
+        "bob@globex.example",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(bad_tenant.status, StatusCode::BAD_REQUEST);
 }

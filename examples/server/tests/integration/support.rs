@@ -148,21 +148,29 @@ pub(crate) fn credentials(tenant: &str, email: &str, password: &str) -> Value {
     json!({ "tenant": tenant, "email": email, "password": password })
 }
 
+/// Posts `{tenant, email, password}` to `path` (`/api/signup` or `/api/login`).
+pub(crate) async fn post_credentials(
+    router: &Router,
+    path: &str,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> Answer {
+    Call::post(path)
+        .json(credentials(tenant, email, password))
+        .send(router)
+        .await
+}
+
 /// Signs `email` up as the first account of `tenant`.
 pub(crate) async fn signup(router: &Router, tenant: &str, email: &str) {
-    let answer = Call::post("/api/signup")
-        .json(credentials(tenant, email, PASSWORD))
-        .send(router)
-        .await;
+    let answer = post_credentials(router, "/api/signup", tenant, email, PASSWORD).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.json());
 }
 
 /// Signs in and returns the session cookie (`__Host-session=...`).
 pub(crate) async fn login(router: &Router, tenant: &str, email: &str) -> String {
-    let answer = Call::post("/api/login")
-        .json(credentials(tenant, email, PASSWORD))
-        .send(router)
-        .await;
+    let answer = post_credentials(router, "/api/login", tenant, email, PASSWORD).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json());
     answer.session_cookie()
 }
