@@ -145,7 +145,7 @@ impl Envelope {
         let body = text
             .trim_ascii()
             .strip_prefix(ARMOR_PREFIX)
-            .ok_or(Error::Invalid)?;
+            .ok_or_else(invalid)?;
         let bytes = BASE64URL_NOPAD
             .decode(body.as_bytes())
             .map_err(|_| Error::Invalid)?;
@@ -203,6 +203,12 @@ impl fmt::Debug for Envelope {
     }
 }
 
+/// [`Error::Invalid`], made only on the error path: an error built eagerly for
+/// `ok_or` is dropped through a call on every successful parse of the open path.
+fn invalid() -> Error {
+    Error::Invalid
+}
+
 /// An envelope cut into its fields.
 pub(crate) struct Parts<'a> {
     pub(crate) header: Header,
@@ -217,21 +223,19 @@ impl<'a> Parts<'a> {
     pub(crate) fn split(bytes: &'a [u8]) -> Result<Self> {
         let (header_bytes, rest) = bytes
             .split_first_chunk::<HEADER_LEN>()
-            .ok_or(Error::Invalid)?;
-        let (nonce, rest) = rest
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(Error::Invalid)?;
+            .ok_or_else(invalid)?;
+        let (nonce, rest) = rest.split_first_chunk::<NONCE_LEN>().ok_or_else(invalid)?;
         let (commitment, rest) = rest
             .split_first_chunk::<COMMITMENT_LEN>()
-            .ok_or(Error::Invalid)?;
-        let (ciphertext, tag) = rest.split_last_chunk::<TAG_LEN>().ok_or(Error::Invalid)?;
+            .ok_or_else(invalid)?;
+        let (ciphertext, tag) = rest.split_last_chunk::<TAG_LEN>().ok_or_else(invalid)?;
         let [format, algorithm, v0, v1, v2, v3] = *header_bytes;
         if format != FORMAT_VERSION {
             return Err(Error::Invalid);
         }
-        let algorithm = Algorithm::from_id(algorithm).ok_or(Error::Invalid)?;
+        let algorithm = Algorithm::from_id(algorithm).ok_or_else(invalid)?;
         let key_version =
-            KeyVersion::new(u32::from_be_bytes([v0, v1, v2, v3])).ok_or(Error::Invalid)?;
+            KeyVersion::new(u32::from_be_bytes([v0, v1, v2, v3])).ok_or_else(invalid)?;
         Ok(Self {
             header: Header {
                 algorithm,

@@ -92,7 +92,7 @@ impl Random for ThreadRandom {
             if !usable {
                 *slot = Some(ThreadGenerator::keyed(pid)?);
             }
-            let generator = slot.as_mut().ok_or(Error::Random)?;
+            let generator = slot.as_mut().ok_or_else(|| Error::Random)?;
             generator.rng.fill_bytes(dest);
             generator.drawn = generator.drawn.saturating_add(dest.len());
             Ok(())

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sha2::block_api::compress256;
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::binding::{Binding, Purpose, Sink};
@@ -238,7 +238,8 @@ impl Sealer {
         let header_bytes = header.to_bytes();
         let mut nonce = [0u8; NONCE_LEN];
         self.random.fill(&mut nonce)?;
-        let aad = self.aad(&header_bytes, binding)?;
+        let (mut stack, mut heap) = ([0u8; AAD_INLINE], Vec::new());
+        let aad = self.aad(&header_bytes, binding, &mut stack, &mut heap)?;
 
         let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
         out.extend_from_slice(&header_bytes);
@@ -248,7 +249,7 @@ impl Sealer {
         out.extend_from_slice(plaintext);
         match keys
             .xaes
-            .seal_in_place(self.backend, &nonce, aad.as_slice(), &mut out[body..])
+            .seal_in_place(self.backend, &nonce, aad, &mut out[body..])
         {
             Ok(tag) => out.extend_from_slice(&tag),
             Err(_) => {
@@ -274,17 +275,18 @@ impl Sealer {
         let parts = Parts::split(envelope.as_ref())?;
         let keys = self.keys(parts.header.key_version())?;
         let expected = keys.commitment(parts.header_bytes, parts.nonce);
-        if !bool::from(expected[..].ct_eq(&parts.commitment[..])) {
+        if !bool::from(commitments_equal(&expected, parts.commitment)) {
             return Err(Error::Invalid);
         }
-        let aad = self.aad(parts.header_bytes, binding)?;
+        let (mut stack, mut heap) = ([0u8; AAD_INLINE], Vec::new());
+        let aad = self.aad(parts.header_bytes, binding, &mut stack, &mut heap)?;
         // Decrypted in place inside the `Plaintext`, so it is zeroized on every path.
         let mut plaintext = crate::Plaintext::new(parts.ciphertext.to_vec());
         keys.xaes
             .open_in_place(
                 self.backend,
                 parts.nonce,
-                aad.as_slice(),
+                aad,
                 plaintext.buffer_mut(),
                 parts.tag,
             )
@@ -321,8 +323,16 @@ impl Sealer {
         }
     }
 
-    /// The associated data: header || canonical(purpose, binding).
-    fn aad(&self, header: &[u8; HEADER_LEN], binding: &Binding) -> Result<Aad> {
+    /// The associated data, header || canonical(purpose, binding), built in `stack` when
+    /// it fits (a header and a binding of a few short fields nearly always does, so
+    /// sealing and opening allocate nothing but their output) and in `heap` otherwise.
+    fn aad<'a>(
+        &self,
+        header: &[u8; HEADER_LEN],
+        binding: &Binding,
+        stack: &'a mut [u8; AAD_INLINE],
+        heap: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8]> {
         let filled;
         let binding = match (&self.tenant, binding.tenant_id()) {
             (None, _) => binding,
@@ -338,63 +348,59 @@ impl Sealer {
             }
         };
         let len = HEADER_LEN + binding.encoded_len(&self.purpose);
-        let mut aad = if len <= AAD_INLINE {
-            Aad::Inline {
-                buf: [0; AAD_INLINE],
+        if let Some(buf) = stack.get_mut(..len) {
+            let mut cursor = Cursor {
+                buf,
                 len: 0,
+                overflow: false,
+            };
+            cursor.put(header);
+            binding.encode(&self.purpose, &mut cursor)?;
+            // Only a wrong length estimate could leave it short or overflowing; the heap
+            // path below stays correct regardless.
+            if !cursor.overflow && cursor.len == len {
+                return Ok(&stack[..len]);
             }
-        } else {
-            Aad::Heap(Vec::with_capacity(len))
-        };
-        aad.put(header);
-        binding.encode(&self.purpose, &mut aad)?;
-        Ok(aad)
+        }
+        heap.clear();
+        heap.reserve(len);
+        heap.extend_from_slice(header);
+        binding.encode(&self.purpose, heap)?;
+        Ok(heap)
     }
 }
 
 /// Associated data up to this many bytes is built on the stack.
 const AAD_INLINE: usize = 256;
 
-/// The associated data of one seal or open: on the stack when it fits (a header and a
-/// binding of a few short fields nearly always does), so sealing and opening allocate
-/// nothing but their output.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the inline buffer is the point: it lives on the stack for one call"
-)]
-enum Aad {
-    Inline { buf: [u8; AAD_INLINE], len: usize },
-    Heap(Vec<u8>),
+/// Writes the associated data into a stack buffer of exactly its computed length.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    overflow: bool,
 }
 
-impl Aad {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Self::Inline { buf, len } => &buf[..*len],
-            Self::Heap(bytes) => bytes,
-        }
-    }
-}
-
-impl Sink for Aad {
+impl Sink for Cursor<'_> {
     fn put(&mut self, bytes: &[u8]) {
-        match self {
-            Self::Inline { buf, len } => {
-                let end = *len + bytes.len();
-                if let Some(dest) = buf.get_mut(*len..end) {
-                    dest.copy_from_slice(bytes);
-                    *len = end;
-                } else {
-                    // Only if the length estimate was short; stay correct regardless.
-                    let mut heap = Vec::with_capacity(end);
-                    heap.extend_from_slice(&buf[..*len]);
-                    heap.extend_from_slice(bytes);
-                    *self = Self::Heap(heap);
-                }
+        let end = self.len + bytes.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(dest) => {
+                dest.copy_from_slice(bytes);
+                self.len = end;
             }
-            Self::Heap(heap) => heap.extend_from_slice(bytes),
+            None => self.overflow = true,
         }
     }
+}
+
+/// Compares two commitments in constant time, a 64-bit word at a time (`subtle`'s
+/// byte-slice comparison pays an optimisation barrier per byte).
+fn commitments_equal(a: &[u8; COMMITMENT_LEN], b: &[u8; COMMITMENT_LEN]) -> Choice {
+    let (a, _) = a.as_chunks::<8>();
+    let (b, _) = b.as_chunks::<8>();
+    a.iter().zip(b).fold(Choice::from(1), |equal, (x, y)| {
+        equal & u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y))
+    })
 }
 
 // Keep the commitment length and the MAC's output in step.
@@ -472,27 +478,49 @@ mod tests {
         let header = [1, 1, 0, 0, 0, 1];
         for len in [0usize, 10, 200, 236, 237, 238, 300, 5000] {
             let binding = Binding::new().record("r").pair("long", "x".repeat(len));
-            let aad = sealer.aad(&header, &binding).unwrap();
+            let (mut stack, mut heap) = ([0u8; AAD_INLINE], Vec::new());
+            let aad = sealer
+                .aad(&header, &binding, &mut stack, &mut heap)
+                .unwrap()
+                .to_vec();
             let mut expected = header.to_vec();
             binding.encode(sealer.purpose(), &mut expected).unwrap();
-            assert_eq!(aad.as_slice(), expected, "{len}");
-            assert_eq!(
-                matches!(aad, Aad::Inline { .. }),
-                expected.len() <= AAD_INLINE,
-                "{len}"
-            );
+            assert_eq!(aad, expected, "{len}");
+            assert_eq!(heap.is_empty(), expected.len() <= AAD_INLINE, "{len}");
             let envelope = sealer.seal(b"s", &binding).unwrap();
             assert_eq!(sealer.open(&envelope, &binding).unwrap().as_bytes(), b"s");
         }
-        let mut spill = Aad::Inline {
-            buf: [0; AAD_INLINE],
+    }
+
+    /// A cursor that is handed more than its buffer holds records the overflow instead of
+    /// panicking or writing short, and `aad` then builds on the heap.
+    #[test]
+    fn aad_cursor_reports_overflow() {
+        let mut buf = [0u8; 4];
+        let mut cursor = Cursor {
+            buf: &mut buf,
             len: 0,
+            overflow: false,
         };
-        spill.put(&[7; 200]);
-        spill.put(&[8; 100]);
-        assert_eq!(spill.as_slice().len(), 300);
-        assert!(spill.as_slice()[..200].iter().all(|&b| b == 7));
-        assert!(spill.as_slice()[200..].iter().all(|&b| b == 8));
+        cursor.put(&[1, 2, 3]);
+        assert!(!cursor.overflow);
+        cursor.put(&[4, 5]);
+        assert!(cursor.overflow);
+        assert_eq!(cursor.len, 3);
+    }
+
+    /// The word-wise commitment comparison finds a difference in every byte and bit.
+    #[test]
+    fn commitments_equal_sees_every_bit() {
+        let a = [0x5au8; COMMITMENT_LEN];
+        assert!(bool::from(commitments_equal(&a, &a)));
+        for byte in 0..COMMITMENT_LEN {
+            for bit in 0..8 {
+                let mut b = a;
+                b[byte] ^= 1 << bit;
+                assert!(!bool::from(commitments_equal(&a, &b)), "{byte}.{bit}");
+            }
+        }
     }
 
     /// The two-compression HMAC is HMAC-SHA256: the `hmac` crate agrees on every key and

@@ -74,10 +74,17 @@ impl std::fmt::Display for Backend {
 type Gcm = aes_gcm::AesGcm<Aes256Enc, aes_gcm::aead::consts::U12>;
 
 /// An XAES-256-GCM key with its per-key precomputation. Zeroized on drop (the `aes`
-/// crate's `zeroize` feature clears the key schedule).
+/// crate's `zeroize` feature clears the key schedule; aws-lc-rs clears its own).
 pub(crate) struct XaesKey {
     aes: Aes256Enc,
     k1: [u8; 16],
+    /// The same AES-256 key in AWS-LC, for [`Backend::AwsLc`]: the derivation's two
+    /// blocks then run there too. The `aes` crate's AVX-512 path sets up all fifteen
+    /// round keys in vector registers on every call, which costs more than the two
+    /// blocks themselves; AWS-LC encrypts them directly. `None` only if AWS-LC refused
+    /// the key, and then the `aes` crate derives (same bytes).
+    #[cfg(feature = "aws-lc")]
+    lc: Option<aws_lc_rs::cipher::EncryptingKey>,
 }
 
 impl Drop for XaesKey {
@@ -100,14 +107,25 @@ impl XaesKey {
         // Branch-free: the mask is 0xff when the top bit of L is set.
         k1[15] ^= 0x87 & 0u8.wrapping_sub(l[0] >> 7);
         l.zeroize();
-        Self { aes, k1 }
+        Self {
+            aes,
+            k1,
+            #[cfg(feature = "aws-lc")]
+            lc: aws_lc_rs::cipher::UnboundCipherKey::new(&aws_lc_rs::cipher::AES_256, key)
+                .and_then(aws_lc_rs::cipher::EncryptingKey::ecb)
+                .ok(),
+        }
     }
 
     /// The per-message AES-256-GCM key for `nonce`: AES-256_K(M1 ^ K1) || AES-256_K(M2 ^ K1)
-    /// with M_i = 00 0i 58 00 || N[:12].
-    pub(crate) fn derive(&self, nonce: &[u8; NONCE_LEN]) -> Zeroizing<[u8; KEY_LEN]> {
-        let mut blocks = [aes::Block::default(), aes::Block::default()];
-        for (block, counter) in blocks.iter_mut().zip([1u8, 2]) {
+    /// with M_i = 00 0i 58 00 || N[:12], computed by `backend`'s AES.
+    pub(crate) fn derive(
+        &self,
+        backend: Backend,
+        nonce: &[u8; NONCE_LEN],
+    ) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut kx = Zeroizing::new([0u8; KEY_LEN]);
+        for (block, counter) in kx.chunks_exact_mut(16).zip([1u8, 2]) {
             block[1] = counter;
             block[2] = b'X';
             block[4..].copy_from_slice(&nonce[..12]);
@@ -115,8 +133,19 @@ impl XaesKey {
                 *b ^= k;
             }
         }
+        #[cfg(feature = "aws-lc")]
+        if let (Backend::AwsLc, Some(lc)) = (backend, &self.lc) {
+            // ECB over exactly two whole blocks cannot fail; if it ever did, derive
+            // again from the start with the `aes` crate.
+            if lc.encrypt(kx.as_mut_slice()).is_ok() {
+                return kx;
+            }
+            return self.derive(Backend::RustCrypto, nonce);
+        }
+        let _ = backend; // Only AWS-LC's AES is chosen by backend.
+        let (blocks, _) = kx.as_chunks_mut::<16>();
+        let mut blocks = [aes::Block::from(blocks[0]), aes::Block::from(blocks[1])];
         self.aes.encrypt_blocks(&mut blocks);
-        let mut kx = Zeroizing::new([0u8; KEY_LEN]);
         kx[..16].copy_from_slice(&blocks[0]);
         kx[16..].copy_from_slice(&blocks[1]);
         for block in &mut blocks {
@@ -133,7 +162,7 @@ impl XaesKey {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN], GcmError> {
-        let kx = self.derive(nonce);
+        let kx = self.derive(backend, nonce);
         gcm_seal(backend, &kx, gcm_nonce(nonce), aad, buf)
     }
 
@@ -147,7 +176,7 @@ impl XaesKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), GcmError> {
-        let kx = self.derive(nonce);
+        let kx = self.derive(backend, nonce);
         #[cfg(test)]
         tests::count_aead_open();
         gcm_open(backend, &kx, gcm_nonce(nonce), aad, buf, tag)
@@ -351,8 +380,10 @@ pub(crate) mod tests {
         ] {
             let xaes = XaesKey::new(&key);
             assert_eq!(hex::encode(xaes.k1), k1);
-            let derived = xaes.derive(b"ABCDEFGHIJKLMNOPQRSTUVWX");
-            assert_eq!(*derived, hex32(kx));
+            for &backend in Backend::all() {
+                let derived = xaes.derive(backend, b"ABCDEFGHIJKLMNOPQRSTUVWX");
+                assert_eq!(*derived, hex32(kx), "{backend}");
+            }
         }
     }
 }
