@@ -19,8 +19,8 @@ pub(crate) const TAG_LEN: usize = 16;
 
 /// Which implementation runs the AES-256-GCM step. Both produce identical bytes.
 ///
-/// The XAES key derivation always uses the RustCrypto `aes` crate; the backend chooses
-/// who encrypts and authenticates the message.
+/// The backend runs the AES-256-GCM step, and with it the two AES blocks of the XAES key
+/// derivation (the key commitment is HMAC-SHA256 from `sha2` on every backend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
