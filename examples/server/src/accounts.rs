@@ -3,22 +3,23 @@
 //! per client IP, a revocable session in an HttpOnly cookie, every outcome audited.
 
 use std::fmt;
+use std::sync::Arc;
 
 use audit_chain::{Action, Event};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rate_limit::LoginCheck;
+use rate_limit::{Decision, LoginAttempt, LoginCheck};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use session_tokens::{Session, SessionRequest, TenantId, UserId};
+use session_tokens::{Aal, Session, SessionRequest, TenantId, UserId};
 use zeroize::Zeroizing;
 
 use crate::audit::{actor_of, tenant_of};
 use crate::db::UserRow;
 use crate::error::ApiError;
-use crate::limits::{ClientAddr, insert_rate_limit_fields};
+use crate::limits::{ClientAddr, Limits, insert_rate_limit_fields};
 use crate::state::AppState;
 
 /// Longest email address accepted (the SMTP path limit).
@@ -88,7 +89,7 @@ fn email_address(text: &str) -> Result<String, ApiError> {
     }
 }
 
-fn user_agent(headers: &HeaderMap) -> String {
+pub(crate) fn user_agent(headers: &HeaderMap) -> String {
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -156,8 +157,9 @@ pub(crate) async fn signup(
 /// `POST /api/login`: counts the attempt against the client's IP first (10 failures
 /// per 15 minutes; a success gives back only its own attempt, so logging into one's own
 /// account never buys more guesses at another), verifies on the pool (a dummy verify for an
-/// unknown account, so timing and answer are the same), upgrades a legacy hash, issues
-/// the session cookie and audits the outcome.
+/// unknown account, so timing and answer are the same), upgrades a legacy hash, and
+/// then either asks for the second factor (a user with TOTP; see [`crate::second_factor`]) or
+/// issues the session cookie, auditing the outcome.
 pub(crate) async fn login(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -168,17 +170,7 @@ pub(crate) async fn login(
     let email = email_address(&input.email)?;
     let agent = user_agent(&headers);
 
-    let attempt = match state
-        .logins
-        .begin(
-            client.key.as_bytes(),
-            format!("{tenant}/{email}").as_bytes(),
-        )
-        .await?
-    {
-        LoginCheck::Allowed(attempt) => attempt,
-        LoginCheck::Limited(decision) => return Err(ApiError::Limited(decision)),
-    };
+    let attempt = begin_attempt(&state, &client, &format!("{tenant}/{email}")).await?;
     let decision = attempt.decision().clone();
 
     let user = state.db.user_by_email(&tenant, &email).await?;
@@ -210,9 +202,7 @@ pub(crate) async fn login(
                 );
                 state.audit.record(event).await?;
             }
-            let mut response = ApiError::Unauthorized.into_response();
-            insert_rate_limit_fields(response.headers_mut(), &decision);
-            return Ok(response);
+            return Ok(refused(&decision));
         }
         // Busy, a malformed stored hash, ...: not the client's fault, and not a
         // verdict on the password, so the failure stays counted but is not audited.
@@ -228,30 +218,94 @@ pub(crate) async fn login(
     }
     attempt.succeeded().await?;
 
-    // MFA plugs in here. Once the `mfa` crate is wired in, evaluate its policy for this
-    // user before issuing anything: a user with a second factor (or one that policy
-    // requires) gets a short-lived pending challenge instead of a session, and the
-    // session is issued at AAL2 (`SessionRequest::aal`, `amr(["pwd", "otp"])`) only
-    // after the factor verifies; `auth.mfa.*` events go to the audit log.
+    // A second factor, when the user has one: a challenge instead of a session.
+    if let Some(response) = crate::second_factor::challenge_if_enrolled(&state, &user).await? {
+        return Ok(response);
+    }
+    sign_in(&state, &user, &client, agent, None).await
+}
+
+/// Counts a sign-in attempt for `account` from `client` against the login limit: 10
+/// failures per client IP in 15 minutes.
+pub(crate) async fn begin_attempt<'a>(
+    state: &'a AppState,
+    client: &ClientAddr,
+    account: &str,
+) -> Result<LoginAttempt<'a, Arc<Limits>>, ApiError> {
+    match state
+        .logins
+        .begin(client.key.as_bytes(), account.as_bytes())
+        .await?
+    {
+        LoginCheck::Allowed(attempt) => Ok(attempt),
+        LoginCheck::Limited(decision) => Err(ApiError::Limited(decision)),
+    }
+}
+
+/// The answer to a failed attempt: 401 with the limit's `RateLimit` fields.
+pub(crate) fn refused(decision: &Decision) -> Response {
+    let mut response = ApiError::Unauthorized.into_response();
+    insert_rate_limit_fields(response.headers_mut(), decision);
+    response
+}
+
+/// The second factor that completed a sign-in, for the session and the audit entry.
+pub(crate) struct SecondFactorUsed {
+    /// `totp` or `recovery_code`.
+    pub(crate) factor: &'static str,
+    /// After a recovery code: how many are left.
+    pub(crate) recovery_codes_left: Option<usize>,
+}
+
+/// Issues the session for `user` (AAL2 after a second factor), audits the sign-in and
+/// answers with the account and the session cookie.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    user: &UserRow,
+    client: &ClientAddr,
+    agent: String,
+    second: Option<SecondFactorUsed>,
+) -> Result<Response, ApiError> {
     let request = SessionRequest::new(TenantId::new(&user.tenant)?, UserId::new(&user.id)?)
-        .amr(["pwd"])
         .ip(client.ip)
         .user_agent(agent.clone());
+    let request = match &second {
+        None => request.amr(["pwd"]),
+        Some(_) => request.aal(Aal::Aal2).amr(["pwd", "otp"]),
+    };
     let issued = state.sessions.issue(request).await?;
     let cookie = state.sessions.cookie(&issued)?;
 
-    let event = Event::login_succeeded(
+    let mut event = Event::login_succeeded(
         audit_chain::TenantId::new(&user.tenant)?,
         format!("user:{}", user.id),
         client.ip,
         agent,
     );
+    let mut body = json!({ "tenant": user.tenant, "user_id": user.id, "email": user.email });
+    if let Some(second) = &second {
+        event = event.detail("factor", second.factor);
+        if let Some(left) = second.recovery_codes_left {
+            body["recovery_codes_left"] = json!(left);
+        }
+    }
     state.audit.record(event).await?;
 
-    let body = json!({ "tenant": user.tenant, "user_id": user.id, "email": user.email });
     let mut response = (StatusCode::OK, Json(body)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// The account of `session`; 401 when it is gone.
+pub(crate) async fn signed_in_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<UserRow, ApiError> {
+    state
+        .db
+        .user_by_id(session.tenant().as_str(), session.user().as_str())
+        .await?
+        .ok_or(ApiError::Unauthorized)
 }
 
 /// `GET /api/me`: the signed-in account.
@@ -259,11 +313,7 @@ pub(crate) async fn me(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = state
-        .db
-        .user_by_id(session.tenant().as_str(), session.user().as_str())
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let user = signed_in_user(&state, &session).await?;
     Ok(Json(json!({
         "tenant": user.tenant,
         "user_id": user.id,
@@ -287,11 +337,7 @@ pub(crate) async fn change_password(
     session: Session,
     Json(input): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let user = state
-        .db
-        .user_by_id(session.tenant().as_str(), session.user().as_str())
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let user = signed_in_user(&state, &session).await?;
     match state
         .passwords
         .verify(input.current_password.expose(), &user.password_hash)

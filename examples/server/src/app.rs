@@ -21,7 +21,7 @@ use crate::error::StartError;
 use crate::keys::{self, KeyringOrigin};
 use crate::limits::{self, Limits};
 use crate::state::{AppState, Inner, KeyStore};
-use crate::{accounts, audit, integrations, sessions, webhooks};
+use crate::{accounts, audit, integrations, second_factor, sessions, webhooks};
 
 /// The session cookie lives this long at most (the crate's default is 30 days).
 const SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -116,12 +116,12 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     let hasher = Hasher::new().map_err(|e| StartError::component("passwords", e))?;
     let passwords = HashingPool::new(hasher);
 
-    let limits = Limits::new(config.redis_url.as_deref())?;
+    let limits = Limits::new(config.redis_url.as_deref(), &config.redis_prefix)?;
     let replay: Arc<dyn ReplayGuard> = match &config.redis_url {
         Some(url) => {
             backends.push("rate limits and webhook replay guard: Redis (REDIS_URL)".to_owned());
             Arc::new(
-                RedisReplayGuard::connect(url, "palisade:wh:")
+                RedisReplayGuard::connect(url, format!("{}wh:", config.redis_prefix))
                     .await
                     .map_err(|e| StartError::component("webhook replay guard (Redis)", e))?,
             )
@@ -132,6 +132,9 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
             Arc::new(MemoryReplayGuard::new(capacity))
         }
     };
+
+    let mfa = second_factor::open(&db, &keyring).await?;
+    let challenges = second_factor::Challenges::new(&keyring)?;
 
     let webhook_secrets = Arc::new(webhooks::SealedSecrets::new(
         db.clone(),
@@ -149,6 +152,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         client_ip: limits::client_ip(),
         replay,
         webhook_secrets,
+        mfa,
+        challenges,
     }));
     let router = router(state.clone(), limits)?;
     Ok(App {
@@ -200,6 +205,7 @@ fn router(state: AppState, limits: Arc<Limits>) -> Result<Router, StartError> {
     let without_session = Router::new()
         .route("/api/signup", post(accounts::signup))
         .route("/api/login", post(accounts::login))
+        .route("/api/login/mfa", post(second_factor::login_second_factor))
         .route_layer(state.sessions.csrf_layer());
 
     // Deliveries are verified before the handler runs, with the integration's own
@@ -211,6 +217,9 @@ fn router(state: AppState, limits: Arc<Limits>) -> Result<Router, StartError> {
     let with_session = Router::new()
         .route("/api/me", get(accounts::me))
         .route("/api/password", post(accounts::change_password))
+        .route("/api/mfa", get(second_factor::factors))
+        .route("/api/mfa/totp", post(second_factor::totp_enroll))
+        .route("/api/mfa/totp/confirm", post(second_factor::totp_confirm))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions/{handle}", delete(sessions::revoke))
         .route("/api/sessions/revoke-others", post(sessions::revoke_others))

@@ -17,11 +17,16 @@ pub const KEYRING_FILE_VAR: &str = "PALISADE_KEYRING_FILE";
 pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
 /// A Redis URL: rate-limit counters and the webhook replay guard go there.
 pub const REDIS_URL_VAR: &str = "REDIS_URL";
+/// The prefix of every Redis key the server writes (default `palisade:`), so deployments
+/// can share one Redis server.
+pub const REDIS_PREFIX_VAR: &str = "PALISADE_REDIS_PREFIX";
 
 /// The default listening address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// The default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
+/// The default Redis key prefix.
+pub const DEFAULT_REDIS_PREFIX: &str = "palisade:";
 
 /// Which rules the server runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +75,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Redis for rate limits and the webhook replay guard, when set.
     pub redis_url: Option<String>,
+    /// The prefix of every Redis key: rate limits under `<prefix>rl:`, the webhook replay
+    /// guard under `<prefix>wh:`.
+    pub redis_prefix: String,
 }
 
 /// A configuration the server refuses to start with. The message says what to fix.
@@ -161,6 +169,9 @@ impl Config {
                 prefix: "redis://",
             });
         }
+        let redis_prefix = get(REDIS_PREFIX_VAR)
+            .map(|prefix| prefix.trim().to_owned())
+            .unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_owned());
         Ok(Self {
             environment,
             addr,
@@ -168,6 +179,7 @@ impl Config {
             keyring,
             database_url,
             redis_url,
+            redis_prefix,
         })
     }
 
@@ -182,6 +194,7 @@ impl Config {
             data_dir,
             database_url: None,
             redis_url: None,
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
         }
     }
 }

@@ -201,6 +201,23 @@ impl From<passwords::Error> for ApiError {
     }
 }
 
+impl From<mfa::Error> for ApiError {
+    fn from(error: mfa::Error) -> Self {
+        match error {
+            mfa::Error::Invalid => Self::Unauthorized,
+            mfa::Error::AlreadyEnrolled => {
+                Self::Conflict("a confirmed TOTP factor exists: remove it first")
+            }
+            mfa::Error::Input(message) => Self::BadRequest(message.into()),
+            mfa::Error::Store(store) => {
+                tracing::error!(error = %store, "mfa store failed");
+                Self::Unavailable
+            }
+            other => Self::internal("mfa", other),
+        }
+    }
+}
+
 impl From<rate_limit::Error> for ApiError {
     fn from(error: rate_limit::Error) -> Self {
         tracing::error!(error = %error, "rate limiter failed");

@@ -10,6 +10,7 @@ mod error;
 mod integrations;
 mod keys;
 mod limits;
+mod second_factor;
 mod sessions;
 mod state;
 mod webhooks;
@@ -17,7 +18,8 @@ mod webhooks;
 pub use crate::app::{App, build};
 pub use crate::config::{
     ADDR_VAR, Config, ConfigError, DATA_DIR_VAR, DATABASE_URL_VAR, DEFAULT_ADDR, DEFAULT_DATA_DIR,
-    ENV_VAR, Environment, KEYRING_FILE_VAR, KEYRING_VAR, KeyringSource, REDIS_URL_VAR,
+    DEFAULT_REDIS_PREFIX, ENV_VAR, Environment, KEYRING_FILE_VAR, KEYRING_VAR, KeyringSource,
+    REDIS_PREFIX_VAR, REDIS_URL_VAR,
 };
 pub use crate::db::SQLITE_FILE;
 pub use crate::error::{ApiError, StartError};

@@ -25,13 +25,16 @@ pub(crate) enum Limits {
 }
 
 impl Limits {
-    /// In memory, or in Redis under the `palisade:rl:` prefix.
-    pub(crate) fn new(redis_url: Option<&str>) -> Result<Arc<Self>, StartError> {
+    /// In memory, or in Redis under `<redis_prefix>rl:`.
+    pub(crate) fn new(
+        redis_url: Option<&str>,
+        redis_prefix: &str,
+    ) -> Result<Arc<Self>, StartError> {
         let limits = match redis_url {
             None => Self::Memory(MemoryStore::new()),
             Some(url) => Self::Redis(
                 RedisStore::builder(url)
-                    .prefix("palisade:rl:")
+                    .prefix(format!("{redis_prefix}rl:"))
                     .build()
                     .map_err(|e| StartError::component("rate limits (Redis)", e))?,
             ),

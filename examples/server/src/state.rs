@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) client_ip: ClientIp,
     pub(crate) replay: Arc<dyn ReplayGuard>,
     pub(crate) webhook_secrets: Arc<crate::webhooks::SealedSecrets>,
+    pub(crate) mfa: mfa::Mfa,
+    pub(crate) challenges: crate::second_factor::Challenges,
 }
 
 impl Deref for AppState {

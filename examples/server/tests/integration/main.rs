@@ -6,6 +6,8 @@ mod audit;
 mod integrations;
 mod login;
 mod postgres;
+mod redis;
+mod second_factor;
 mod sessions;
 mod startup;
 mod webhooks;

@@ -51,6 +51,10 @@ fn defaults_and_bad_values() {
         KeyringSource::DevelopmentFile("./data/keyring".into())
     );
     assert!(config.database_url.is_none() && config.redis_url.is_none());
+    assert_eq!(config.redis_prefix, "palisade:");
+    let shared = Config::from_lookup(lookup(&[("PALISADE_REDIS_PREFIX", " staging: ")]))
+        .expect("a prefix is any text");
+    assert_eq!(shared.redis_prefix, "staging:");
 
     for vars in [
         &[("PALISADE_ENV", "staging")][..],

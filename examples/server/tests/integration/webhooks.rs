@@ -9,11 +9,11 @@ use webhook_verify::{Scheme, SignRequest, Signer, SigningSecret};
 
 use crate::support::{Call, TestApp, audit_entries, login, signup};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET: &str = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkh";
 
 /// Creates an integration with `secret` and returns its id.
-async fn integration(router: &Router, cookie: &str, secret: &str) -> String {
+pub(crate) async fn integration(router: &Router, cookie: &str, secret: &str) -> String {
     let created = Call::post("/api/integrations")
         .cookie(cookie)
         .json(json!({ "name": "CRM", "credential": "sk_live_1", "webhook_secret": secret }))
@@ -31,7 +31,7 @@ fn now() -> i64 {
     i64::try_from(secs).expect("a sane clock")
 }
 
-fn signed(secret: &str, id: &str, body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn signed(secret: &str, id: &str, body: &[u8]) -> Vec<(String, String)> {
     let signer = Signer::new(
         Scheme::StandardWebhooks,
         SigningSecret::parse(&Scheme::StandardWebhooks, secret).expect("a secret"),
@@ -51,7 +51,7 @@ fn signed(secret: &str, id: &str, body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn deliver(
+pub(crate) async fn deliver(
     router: &Router,
     path: &str,
     headers: &[(String, String)],
