@@ -17,7 +17,7 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce as LcNonce, UnboundKey};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use envelope_crypto::{Backend, Binding, Keyring, Sealer};
+use envelope_crypto::{Backend, Binding, Keyring, OsRandom, Random, Sealer, ThreadRandom};
 use palisade_benches::{message, size_label};
 
 const SIZES: [usize; 5] = [64, 256, 1024, 16 * 1024, 1 << 20];
@@ -113,6 +113,26 @@ fn binding() -> Binding {
     Binding::new().tenant("acme").record("user:42")
 }
 
+/// The sealer's default nonce source beside a `getrandom` system call per nonce.
+fn nonce(c: &mut Criterion) {
+    let mut group = c.benchmark_group("envelope/nonce");
+    group.bench_function(BenchmarkId::new("palisade ThreadRandom", "24 B"), |b| {
+        b.iter(|| {
+            let mut nonce = [0u8; 24];
+            ThreadRandom.fill(&mut nonce).expect("a nonce");
+            nonce
+        })
+    });
+    group.bench_function(BenchmarkId::new("getrandom", "24 B"), |b| {
+        b.iter(|| {
+            let mut nonce = [0u8; 24];
+            OsRandom.fill(&mut nonce).expect("a nonce");
+            nonce
+        })
+    });
+    group.finish();
+}
+
 fn envelope(c: &mut Criterion) {
     let keyring = Keyring::generate().expect("keyring");
     let binding = binding();
@@ -168,6 +188,6 @@ fn envelope(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = palisade_benches::criterion();
-    targets = envelope
+    targets = envelope, nonce
 }
 criterion_main!(benches);

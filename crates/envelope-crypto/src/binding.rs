@@ -160,9 +160,18 @@ impl Binding {
     /// record  = 0x00 | 0x01 || u32be(len) || bytes
     /// pairs   = u32be(count) || (u32be(len) || name || u32be(len) || value)*, names ascending
     /// ```
-    pub(crate) fn encode(&self, purpose: &Purpose, out: &mut impl Sink) -> Result<()> {
+    ///
+    /// `tenant` is written in place of the binding's own tenant field (pass
+    /// [`Binding::tenant_id`] for the binding as it is), so a tenant sealer can fill in
+    /// its tenant without copying the binding.
+    pub(crate) fn encode(
+        &self,
+        purpose: &Purpose,
+        tenant: Option<&str>,
+        out: &mut impl Sink,
+    ) -> Result<()> {
         put_bytes(out, purpose.as_str().as_bytes())?;
-        for field in [&self.tenant, &self.record] {
+        for field in [tenant, self.record.as_deref()] {
             match field {
                 None => out.put(&[0]),
                 Some(value) => {
@@ -179,12 +188,12 @@ impl Binding {
         Ok(())
     }
 
-    /// The number of bytes [`Binding::encode`] appends, for sizing buffers.
-    pub(crate) fn encoded_len(&self, purpose: &Purpose) -> usize {
-        let field = |f: &Option<String>| f.as_ref().map_or(1, |v| 5 + v.len());
+    /// The number of bytes [`Binding::encode`] appends with `tenant`, for sizing buffers.
+    pub(crate) fn encoded_len(&self, purpose: &Purpose, tenant: Option<&str>) -> usize {
+        let field = |f: Option<&str>| f.map_or(1, |v| 5 + v.len());
         4 + purpose.as_str().len()
-            + field(&self.tenant)
-            + field(&self.record)
+            + field(tenant)
+            + field(self.record.as_deref())
             + 4
             + self
                 .pairs
@@ -223,8 +232,13 @@ mod tests {
     fn encode(binding: &Binding) -> Vec<u8> {
         let purpose = Purpose::new("p").unwrap();
         let mut out = Vec::new();
-        binding.encode(&purpose, &mut out).unwrap();
-        assert_eq!(out.len(), binding.encoded_len(&purpose));
+        binding
+            .encode(&purpose, binding.tenant_id(), &mut out)
+            .unwrap();
+        assert_eq!(
+            out.len(),
+            binding.encoded_len(&purpose, binding.tenant_id())
+        );
         out
     }
 

@@ -101,19 +101,22 @@ impl CommitKey {
         compress256(&mut inner, std::slice::from_ref(&block));
         // Outer hash: the 32-byte inner digest, padded the same way.
         let mut block = [0u8; 64];
-        for (chunk, word) in block.chunks_exact_mut(4).zip(inner) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
+        block[..32].copy_from_slice(&state_bytes(inner));
         block[32] = 0x80;
         block[56..].copy_from_slice(&((64 + 32u64) * 8).to_be_bytes());
         let mut outer = self.outer;
         compress256(&mut outer, std::slice::from_ref(&block));
-        let mut out = [0u8; 32];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(outer) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        out
+        state_bytes(outer)
     }
+}
+
+/// A SHA-256 state as the big-endian bytes of its digest.
+fn state_bytes(state: [u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 // The commitment's block layout needs header and nonce in one block with room for the
@@ -333,21 +336,17 @@ impl Sealer {
         stack: &'a mut [u8; AAD_INLINE],
         heap: &'a mut Vec<u8>,
     ) -> Result<&'a [u8]> {
-        let filled;
-        let binding = match (&self.tenant, binding.tenant_id()) {
-            (None, _) => binding,
-            (Some(own), Some(named)) if own == named => binding,
-            (Some(own), None) => {
-                filled = binding.clone().tenant(own.clone());
-                &filled
-            }
-            (Some(own), Some(named)) => {
+        // A tenant sealer binds its own tenant, whether or not the binding names it.
+        let tenant = match (self.tenant.as_deref(), binding.tenant_id()) {
+            (None, named) => named,
+            (Some(own), Some(named)) if own != named => {
                 return Err(Error::Binding(format!(
                     "the binding names tenant {named:?} but this data key belongs to {own:?}"
                 )));
             }
+            (Some(own), _) => Some(own),
         };
-        let len = HEADER_LEN + binding.encoded_len(&self.purpose);
+        let len = HEADER_LEN + binding.encoded_len(&self.purpose, tenant);
         if let Some(buf) = stack.get_mut(..len) {
             let mut cursor = Cursor {
                 buf,
@@ -355,7 +354,7 @@ impl Sealer {
                 overflow: false,
             };
             cursor.put(header);
-            binding.encode(&self.purpose, &mut cursor)?;
+            binding.encode(&self.purpose, tenant, &mut cursor)?;
             // Only a wrong length estimate could leave it short or overflowing; the heap
             // path below stays correct regardless.
             if !cursor.overflow && cursor.len == len {
@@ -365,7 +364,7 @@ impl Sealer {
         heap.clear();
         heap.reserve(len);
         heap.extend_from_slice(header);
-        binding.encode(&self.purpose, heap)?;
+        binding.encode(&self.purpose, tenant, heap)?;
         Ok(heap)
     }
 }
@@ -460,7 +459,8 @@ mod tests {
         assert_eq!(aead_opens(), before + 1);
     }
 
-    /// The commitment key lives in HMAC-SHA256 states (the key pre-hashed with the pads);
+    /// `CommitKey` holds the commitment key as HMAC-SHA256 states (the key pre-hashed with
+    /// the pads);
     /// those states are key material and must be cleared when a sealer is dropped, which
     /// needs `sha2`'s `zeroize` feature (without it the states stay in freed memory). The
     /// same holds for HKDF's pseudorandom key and the blind-index keys.
@@ -484,7 +484,9 @@ mod tests {
                 .unwrap()
                 .to_vec();
             let mut expected = header.to_vec();
-            binding.encode(sealer.purpose(), &mut expected).unwrap();
+            binding
+                .encode(sealer.purpose(), binding.tenant_id(), &mut expected)
+                .unwrap();
             assert_eq!(aad, expected, "{len}");
             assert_eq!(heap.is_empty(), expected.len() <= AAD_INLINE, "{len}");
             let envelope = sealer.seal(b"s", &binding).unwrap();
