@@ -479,12 +479,16 @@ impl WebAuthn {
             }
         };
         let counter = result.counter();
-        let updated = self
-            .store
-            .update_credential(user, &id, &data, counter, self.clock.now())
-            .await?;
-        if !updated || (counter > 0 && counter <= record.counter) {
-            // Another sign-in stored a higher counter since this ceremony started.
+        // Refused before anything is written, so a refused sign-in is not recorded as a
+        // use; the store refuses in turn if another sign-in stored a higher counter since
+        // this ceremony started.
+        let regressed = counter > 0 && counter <= record.counter;
+        if regressed
+            || !self
+                .store
+                .update_credential(user, &id, &data, counter, self.clock.now())
+                .await?
+        {
             tracing::warn!(user = %user, credential = id, "webauthn counter went backwards");
             return Err(Error::CounterRegression { credential: id });
         }
@@ -502,7 +506,7 @@ impl WebAuthn {
     ///
     /// # Errors
     ///
-    /// When the store fails or holds a record of an unknown kind.
+    /// When the store fails.
     pub async fn list(&self, user: &UserId) -> Result<Vec<CredentialInfo>, Error> {
         Ok(self
             .store
