@@ -46,15 +46,5 @@ impl Random for OsRandom {
 pub(crate) fn random_id(random: &dyn Random) -> Result<String, Error> {
     let mut bytes = [0u8; 16];
     random.fill(&mut bytes)?;
-    Ok(hex_lower(&bytes))
-}
-
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    Ok(data_encoding::HEXLOWER.encode(&bytes))
 }

@@ -10,8 +10,8 @@ use crate::env::random_id;
 use crate::recovery::{self, RecoveryCodes, RecoveryConfig};
 use crate::store::{MfaStore, RecoveryHash, RecoverySet, TotpRecord};
 use crate::{
-    Clock, Error, Method, OsRandom, OtpAuthUri, Random, SystemClock, TotpCode, TotpParams,
-    TotpSecret, UserFactors, UserId, Verified, qr_svg, totp_check,
+    Clock, CredentialKind, Error, Method, OsRandom, OtpAuthUri, Random, SystemClock, TotpCode,
+    TotpParams, TotpSecret, UserFactors, UserId, Verified, qr_svg, totp_check,
 };
 
 /// The `envelope-crypto` purpose TOTP seeds are sealed under. Get the sealer with
@@ -122,14 +122,18 @@ impl MfaBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the issuer is empty or has `:`, the sealer is not for
+    /// [`Error::Config`] when the issuer is empty, longer than 256 bytes, or has `:`,
+    /// control characters or surrounding spaces, the sealer is not for
     /// [`SEED_PURPOSE`], the skew is over 2, or the recovery settings are out of range.
     pub fn build(self) -> Result<Mfa, Error> {
-        if self.issuer.is_empty() || self.issuer.contains(':') || self.issuer.len() > 256 {
-            return Err(Error::Config(
-                "the issuer must be 1 to 256 bytes without ':'".into(),
-            ));
-        }
+        // The check every otpauth URI applies, so a bad issuer fails here and not at
+        // every enrollment.
+        crate::otpauth::check_name(&self.issuer, "issuer").map_err(|_| {
+            Error::Config(
+                "the issuer must be 1 to 256 bytes without ':', control characters or surrounding spaces"
+                    .into(),
+            )
+        })?;
         if self.sealer.purpose().as_str() != SEED_PURPOSE {
             return Err(Error::Config(format!(
                 "the seed sealer must be for purpose {SEED_PURPOSE:?}"
@@ -318,7 +322,7 @@ impl Mfa {
             created_at: self.clock.now(),
         };
         self.store.replace_recovery(user, &set).await?;
-        tracing::info!(user = %user, count = self.recovery.count_value(), "recovery codes generated");
+        tracing::info!(user = %user, count = codes.len(), "recovery codes generated");
         Ok(codes)
     }
 
@@ -339,12 +343,7 @@ impl Mfa {
             let (scheme, salt) = (set.scheme.clone(), set.salt.clone());
             blocking(move || recovery::hash(&scheme, &salt, &normalized)).await?
         };
-        let stored: Vec<(u32, Vec<u8>)> = set
-            .codes
-            .iter()
-            .map(|c| (c.index, c.hash.clone()))
-            .collect();
-        let Some(index) = recovery::find(&candidate, &stored) else {
+        let Some(index) = recovery::find(&candidate, &set.codes) else {
             tracing::info!(user = %user, "recovery code rejected");
             return Err(Error::Invalid);
         };
@@ -388,13 +387,39 @@ impl Mfa {
         let credentials = self.store.credentials(user).await?;
         Ok(UserFactors {
             totp,
-            passkeys: credentials.iter().filter(|c| c.kind == "passkey").count(),
+            passkeys: credentials
+                .iter()
+                .filter(|c| c.kind == CredentialKind::Passkey.as_str())
+                .count(),
             security_keys: credentials
                 .iter()
-                .filter(|c| c.kind == "security-key")
+                .filter(|c| c.kind == CredentialKind::SecurityKey.as_str())
                 .count(),
             recovery_codes: self.recovery_remaining(user).await?,
         })
+    }
+
+    /// Whether the user has a second factor, as [`UserFactors::has_mfa`] of
+    /// [`Mfa::factors`], without reading the recovery codes: for the sign-in path, where
+    /// it runs on every password that verifies.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn has_mfa(&self, user: &UserId) -> Result<bool, Error> {
+        if self.store.totp(user).await?.is_some_and(|r| r.confirmed) {
+            return Ok(true);
+        }
+        let webauthn = [
+            CredentialKind::Passkey.as_str(),
+            CredentialKind::SecurityKey.as_str(),
+        ];
+        Ok(self
+            .store
+            .credentials(user)
+            .await?
+            .iter()
+            .any(|c| webauthn.contains(&c.kind.as_str())))
     }
 
     /// Removes every factor of the user: TOTP, recovery codes and WebAuthn credentials.

@@ -32,7 +32,7 @@ impl fmt::Debug for OtpAuthUri {
     }
 }
 
-fn check_name(name: &str, what: &'static str) -> Result<(), Error> {
+pub(crate) fn check_name(name: &str, what: &'static str) -> Result<(), Error> {
     if name.is_empty() || name.len() > MAX_NAME_LEN || name.contains(':') || name.trim() != name {
         return Err(Error::Input(what));
     }

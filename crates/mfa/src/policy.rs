@@ -186,12 +186,11 @@ impl Policy {
     pub fn evaluate(&self, factors: &UserFactors, completed: &[Method], now: u64) -> Evaluation {
         let aal = aal(completed);
         let satisfied = aal.is_some_and(|a| a >= Aal::Aal2);
+        let methods = factors.second_factors();
         let next = match self.mode {
             Mode::Off => Next::Nothing,
             _ if satisfied => Next::Nothing,
-            _ if factors.has_mfa() || factors.recovery_codes > 0 => Next::Challenge {
-                methods: factors.second_factors(),
-            },
+            _ if !methods.is_empty() => Next::Challenge { methods },
             Mode::Optional => Next::Nothing,
             Mode::Required { since, grace } => {
                 let deadline = since.saturating_add(grace);

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::store::RecoveryHash;
 use crate::{Error, Random};
 
 /// The fewest bits of entropy a recovery code may carry.
@@ -131,10 +132,6 @@ impl RecoveryConfig {
             ));
         }
         Ok(())
-    }
-
-    pub(crate) fn count_value(&self) -> usize {
-        self.count
     }
 
     fn chars(&self) -> usize {
@@ -264,9 +261,9 @@ pub(crate) fn hash(scheme: &str, salt: &[u8], code: &str) -> Result<[u8; 32], Er
 
 /// Constant-time search: the index of the first stored hash equal to `candidate`, having
 /// compared all of them.
-pub(crate) fn find(candidate: &[u8; 32], stored: &[(u32, Vec<u8>)]) -> Option<u32> {
+pub(crate) fn find(candidate: &[u8; 32], stored: &[RecoveryHash]) -> Option<u32> {
     let mut found = None;
-    for (index, hash) in stored {
+    for RecoveryHash { index, hash } in stored {
         let equal: bool = hash.len() == 32 && bool::from(hash.as_slice().ct_eq(candidate));
         if equal && found.is_none() {
             found = Some(*index);

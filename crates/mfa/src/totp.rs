@@ -205,7 +205,6 @@ impl TotpSecret {
 
 /// A code as typed by a user: digits only (spaces ignored), exactly as many as the
 /// factor's parameters say.
-#[derive(Clone, PartialEq, Eq)]
 pub struct TotpCode(Zeroizing<String>);
 
 impl fmt::Debug for TotpCode {

@@ -18,7 +18,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    data_encoding::HEXLOWER.encode(bytes)
 }
 
 /// Runs every check; `name` tells the backend apart in failure messages.

@@ -76,6 +76,7 @@ async fn enrollment_counts_only_after_confirmation() {
         Err(Error::Invalid)
     ));
     assert!(!mfa.factors(&alice).await.unwrap().totp);
+    assert!(!mfa.has_mfa(&alice).await.unwrap());
 
     let verified = mfa.totp_confirm(&alice, &code).await.unwrap();
     assert_eq!(verified.method(), Method::Totp);
@@ -83,6 +84,7 @@ async fn enrollment_counts_only_after_confirmation() {
         mfa.factors(&alice).await.unwrap().totp,
         "active after confirmation"
     );
+    assert!(mfa.has_mfa(&alice).await.unwrap());
     // The confirming code is spent: verification needs a newer step.
     assert!(mfa.totp_verify(&alice, &code).await.is_err());
     clock.advance(30);
