@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rate_limit::{Decision, LoginAttempt, LoginCheck};
+use rate_limit::{LoginAttempt, LoginCheck};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use session_tokens::{Aal, Session, SessionRequest, TenantId, UserId};
@@ -97,7 +97,7 @@ pub(crate) fn user_agent(headers: &HeaderMap) -> String {
     agent.chars().take(MAX_USER_AGENT).collect()
 }
 
-fn random_id() -> Result<String, ApiError> {
+pub(crate) fn random_id() -> Result<String, ApiError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::internal("random id", e))?;
     Ok(hex::encode(bytes))
@@ -171,7 +171,6 @@ pub(crate) async fn login(
     let agent = user_agent(&headers);
 
     let attempt = begin_attempt(&state, &client, &format!("{tenant}/{email}")).await?;
-    let decision = attempt.decision().clone();
 
     let user = state.db.user_by_email(&tenant, &email).await?;
     let verified = match &user {
@@ -187,22 +186,24 @@ pub(crate) async fn login(
             .await
             .map(|_| None),
     };
+    let account_found = user.is_some();
     let (user, upgrade) = match (user, verified) {
         (Some(user), Ok(upgrade)) => (user, upgrade),
         (_, Err(passwords::Error::Invalid)) | (None, Ok(_)) => {
-            attempt.failed();
-            // Failures are audited in the tenant's log when the tenant exists; a
-            // made-up tenant name gets no log (anyone could create logs otherwise).
-            if state.db.tenant_exists(&tenant).await? {
-                let event = Event::login_failed(
+            // Failures are audited in the tenant's log when the tenant exists (it does
+            // when the account was found); a made-up tenant name gets no log (anyone
+            // could create logs otherwise).
+            let audit = if account_found || state.db.tenant_exists(&tenant).await? {
+                Some(Event::login_failed(
                     audit_chain::TenantId::new(&tenant)?,
                     format!("email:{email}"),
                     client.ip,
                     agent,
-                );
-                state.audit.record(event).await?;
-            }
-            return Ok(refused(&decision));
+                ))
+            } else {
+                None
+            };
+            return reject(&state, attempt, audit).await;
         }
         // Busy, a malformed stored hash, ...: not the client's fault, and not a
         // verdict on the password, so the failure stays counted but is not audited.
@@ -242,11 +243,21 @@ pub(crate) async fn begin_attempt<'a>(
     }
 }
 
-/// The answer to a failed attempt: 401 with the limit's `RateLimit` fields.
-pub(crate) fn refused(decision: &Decision) -> Response {
+/// Counts a failed attempt, records `audit` (its `auth.login.failed` entry, if any) and
+/// answers 401 with the limit's `RateLimit` fields.
+pub(crate) async fn reject(
+    state: &AppState,
+    attempt: LoginAttempt<'_, Arc<Limits>>,
+    audit: Option<Event>,
+) -> Result<Response, ApiError> {
+    let decision = attempt.decision().clone();
+    attempt.failed();
+    if let Some(event) = audit {
+        state.audit.record(event).await?;
+    }
     let mut response = ApiError::Unauthorized.into_response();
-    insert_rate_limit_fields(response.headers_mut(), decision);
-    response
+    insert_rate_limit_fields(response.headers_mut(), &decision);
+    Ok(response)
 }
 
 /// The second factor that completed a sign-in, for the session and the audit entry.

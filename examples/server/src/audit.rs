@@ -20,8 +20,9 @@ use crate::state::AppState;
 
 /// Sign a checkpoint after this many entries of a tenant...
 const CHECKPOINT_EVERY: u64 = 64;
-/// ...or once the last one is this old (checked on append, and by the server's timer).
-pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+/// ...or once the last one is this old (checked on append, and by the server's timer
+/// in `main`).
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The log, on the same database as everything else.
 pub(crate) enum Audit {

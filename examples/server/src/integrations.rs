@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use session_tokens::Session;
 use webhook_verify::{Scheme, Secret};
 
-use crate::accounts::{SecretText, now};
+use crate::accounts::{SecretText, now, random_id};
 use crate::audit::{actor_of, tenant_of};
 use crate::db::IntegrationRow;
 use crate::error::ApiError;
@@ -100,9 +100,7 @@ pub(crate) async fn connect(
             .map_err(|e| ApiError::BadRequest(format!("webhook_secret: {e}")))?;
     }
     let tenant = session.tenant().as_str();
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| ApiError::internal("random id", e))?;
-    let id = hex::encode(id);
+    let id = random_id()?;
     let bound = binding(tenant, &id);
     let credential = sealer(&state, tenant, CREDENTIAL_PURPOSE)
         .await?

@@ -16,6 +16,7 @@ mod state;
 mod webhooks;
 
 pub use crate::app::{App, build};
+pub use crate::audit::CHECKPOINT_INTERVAL;
 pub use crate::config::{
     ADDR_VAR, Config, ConfigError, DATA_DIR_VAR, DATABASE_URL_VAR, DEFAULT_ADDR, DEFAULT_DATA_DIR,
     DEFAULT_REDIS_PREFIX, ENV_VAR, Environment, KEYRING_FILE_VAR, KEYRING_VAR, KeyringSource,

@@ -60,7 +60,7 @@ async fn main() -> ExitCode {
 
     let router = app.router.clone();
     let checkpoints = tokio::spawn(async move {
-        let mut timer = tokio::time::interval(example_server_checkpoint_interval());
+        let mut timer = tokio::time::interval(example_server::CHECKPOINT_INTERVAL);
         loop {
             timer.tick().await;
             if let Err(error) = app.checkpoint_due().await {
@@ -84,8 +84,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn example_server_checkpoint_interval() -> std::time::Duration {
-    std::time::Duration::from_secs(60)
 }

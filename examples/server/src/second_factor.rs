@@ -17,7 +17,7 @@ use serde_json::json;
 use session_tokens::Session;
 
 use crate::accounts::{
-    SecondFactorUsed, SecretText, begin_attempt, now, refused, sign_in, signed_in_user, user_agent,
+    SecondFactorUsed, SecretText, begin_attempt, now, reject, sign_in, signed_in_user, user_agent,
 };
 use crate::audit::{actor_of, tenant_of};
 use crate::db::{Db, UserRow};
@@ -93,17 +93,13 @@ impl Challenges {
     }
 }
 
-fn mfa_user(user: &UserRow) -> Result<mfa::UserId, ApiError> {
-    mfa::UserId::new(format!("{}/{}", user.tenant, user.id)).map_err(ApiError::from)
+/// The user's id in the `mfa` store: `<tenant>/<user id>`.
+fn mfa_user(tenant: &str, user: &str) -> Result<mfa::UserId, ApiError> {
+    mfa::UserId::new(format!("{tenant}/{user}")).map_err(ApiError::from)
 }
 
 fn session_user(session: &Session) -> Result<mfa::UserId, ApiError> {
-    mfa::UserId::new(format!(
-        "{}/{}",
-        session.tenant().as_str(),
-        session.user().as_str()
-    ))
-    .map_err(ApiError::from)
+    mfa_user(session.tenant().as_str(), session.user().as_str())
 }
 
 /// Called by `POST /api/login` once the password is right: `None` when the user has no
@@ -112,7 +108,11 @@ pub(crate) async fn challenge_if_enrolled(
     state: &AppState,
     user: &UserRow,
 ) -> Result<Option<Response>, ApiError> {
-    if !state.mfa.factors(&mfa_user(user)?).await?.has_mfa() {
+    if !state
+        .mfa
+        .has_mfa(&mfa_user(&user.tenant, &user.id)?)
+        .await?
+    {
         return Ok(None);
     }
     let challenge = state.challenges.issue(user, now())?;
@@ -146,31 +146,25 @@ pub(crate) async fn login_second_factor(
         .open(&input.challenge, now())
         .ok_or(ApiError::Unauthorized)?;
     let attempt = begin_attempt(&state, &client, &format!("mfa:{tenant}/{user_id}")).await?;
-    let decision = attempt.decision().clone();
     let agent = user_agent(&headers);
     let user = state
         .db
         .user_by_id(&tenant, &user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let who = mfa_user(&user)?;
+    let who = mfa_user(&user.tenant, &user.id)?;
     let code = input.code.expose().trim();
-    // TOTP codes are 6 to 8 digits; recovery codes are 16 or more characters.
-    let looks_like_totp = (1..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
-    let factor = if looks_like_totp {
-        "totp"
-    } else {
-        "recovery_code"
-    };
-    let verified = if looks_like_totp {
-        state.mfa.totp_verify(&who, code).await
-    } else {
-        state.mfa.recovery_redeem(&who, code).await
-    };
+    // Up to 8 digits is a TOTP code (6 to 8 digits, or a wrong one); recovery codes are
+    // 16 or more characters.
+    let (factor, verified) =
+        if (1..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
+            ("totp", state.mfa.totp_verify(&who, code).await)
+        } else {
+            ("recovery_code", state.mfa.recovery_redeem(&who, code).await)
+        };
     let verified = match verified {
         Ok(verified) => verified,
         Err(mfa::Error::Invalid) => {
-            attempt.failed();
             let event = Event::login_failed(
                 audit_chain::TenantId::new(&user.tenant)?,
                 format!("user:{}", user.id),
@@ -178,8 +172,7 @@ pub(crate) async fn login_second_factor(
                 agent,
             )
             .detail("factor", factor);
-            state.audit.record(event).await?;
-            return Ok(refused(&decision));
+            return reject(&state, attempt, Some(event)).await;
         }
         Err(other) => return Err(other.into()),
     };
@@ -257,4 +250,55 @@ pub(crate) async fn totp_confirm(
         "totp": true,
         "recovery_codes": codes.iter().collect::<Vec<_>>(),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> UserRow {
+        UserRow {
+            id: "0123abcd".into(),
+            tenant: "acme".into(),
+            email: "alice@acme.example".into(),
+            password_hash: String::new(),
+        }
+    }
+
+    /// A challenge opens until its five minutes are up, and not a second later.
+    #[test]
+    fn challenges_expire_after_five_minutes() {
+        let challenges = Challenges::new(&Keyring::generate().unwrap()).unwrap();
+        let issued = challenges.issue(&user(), 1_000).unwrap();
+        let expected = Some(("acme".to_owned(), "0123abcd".to_owned()));
+        assert_eq!(challenges.open(&issued, 1_000), expected);
+        assert_eq!(
+            challenges.open(&issued, 1_000 + CHALLENGE_TTL_SECS),
+            expected
+        );
+        assert_eq!(challenges.open(&issued, 1_001 + CHALLENGE_TTL_SECS), None);
+    }
+
+    /// Only what `issue` seals opens: not a sealed text with another shape, and not a
+    /// challenge sealed under another keyring.
+    #[test]
+    fn only_issued_challenges_open() {
+        let keyring = Keyring::generate().unwrap();
+        let challenges = Challenges::new(&keyring).unwrap();
+        let sealer = keyring.sealer(CHALLENGE_PURPOSE).unwrap();
+        for text in [
+            "acme\n0123abcd\n2000\nextra",
+            "acme\n0123abcd",
+            "acme\n0123abcd\nsoon",
+        ] {
+            let forged = sealer
+                .seal(text.as_bytes(), &Binding::new())
+                .unwrap()
+                .to_armor();
+            assert_eq!(challenges.open(&forged, 1_000), None, "{text:?}");
+        }
+        let other = Challenges::new(&Keyring::generate().unwrap()).unwrap();
+        let foreign = other.issue(&user(), 1_000).unwrap();
+        assert_eq!(challenges.open(&foreign, 1_000), None);
+    }
 }

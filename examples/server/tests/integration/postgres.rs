@@ -5,7 +5,7 @@ use example_server::{Config, build};
 
 use crate::support::{Call, login, signup};
 
-async fn config(
+pub(crate) async fn config(
     test: &str,
 ) -> Option<(Config, palisade_test_support::PgSchema, tempfile::TempDir)> {
     let db = palisade_test_support::postgres(test).await?;

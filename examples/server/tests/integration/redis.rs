@@ -3,7 +3,7 @@
 //! prefix (`PALISADE_REDIS_PREFIX`), deleted when it ends.
 
 use axum::http::StatusCode;
-use example_server::{App, Config, build};
+use example_server::{App, build};
 use palisade_test_support::{PgSchema, RedisPrefix};
 
 use crate::support::{PASSWORD, login, post_credentials, signup};
@@ -19,11 +19,8 @@ struct Pair {
 }
 
 async fn pair(test: &str) -> Option<Pair> {
-    let db = palisade_test_support::postgres(test).await?;
+    let (mut config, db, dir) = crate::postgres::config(test).await?;
     let redis = palisade_test_support::redis(test)?;
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut config = Config::development(dir.path());
-    config.database_url = Some(db.url().to_owned());
     config.redis_url = Some(redis.url().to_owned());
     config.redis_prefix = redis.prefix().to_owned();
     let one = build(&config).await.expect("first instance");
