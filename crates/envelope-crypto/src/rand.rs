@@ -38,7 +38,7 @@ impl Random for OsRandom {
 /// tied to the process that keyed it, and hedged with the clock. The default nonce
 /// source of every [`Sealer`](crate::Sealer).
 ///
-/// A `getrandom` system call per seal costs more than the AES-GCM work on a short secret
+/// A `getrandom` system call per seal costs about twice a draw from this generator
 /// (`BENCHMARKS.md`, envelope/nonce), so each thread instead keeps a ChaCha20 generator
 /// (the construction behind `rand`'s `StdRng`) keyed with 32 bytes from the operating
 /// system and draws nonces from it; its one system call per nonce is the `getpid` of the
