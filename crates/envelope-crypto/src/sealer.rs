@@ -392,14 +392,16 @@ impl Sink for Cursor<'_> {
     }
 }
 
-/// Compares two commitments in constant time, a 64-bit word at a time (`subtle`'s
-/// byte-slice comparison pays an optimisation barrier per byte).
+/// Compares two commitments in constant time: the XOR of each 64-bit word pair is ORed
+/// into one word, with no branch on the data, and only that word goes through `subtle`'s
+/// comparison (its byte-slice comparison pays an optimisation barrier per byte).
 fn commitments_equal(a: &[u8; COMMITMENT_LEN], b: &[u8; COMMITMENT_LEN]) -> Choice {
     let (a, _) = a.as_chunks::<8>();
     let (b, _) = b.as_chunks::<8>();
-    a.iter().zip(b).fold(Choice::from(1), |equal, (x, y)| {
-        equal & u64::from_ne_bytes(*x).ct_eq(&u64::from_ne_bytes(*y))
-    })
+    let difference = a.iter().zip(b).fold(0u64, |difference, (x, y)| {
+        difference | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
+    difference.ct_eq(&0)
 }
 
 // Keep the commitment length and the MAC's output in step.

@@ -19,8 +19,9 @@ pub(crate) const TAG_LEN: usize = 16;
 
 /// Which implementation runs the AES-256-GCM step. Both produce identical bytes.
 ///
-/// The backend runs the AES-256-GCM step, and with it the two AES blocks of the XAES key
-/// derivation (the key commitment is HMAC-SHA256 from `sha2` on every backend).
+/// The backend runs the AES-256-GCM step; [`Backend::AwsLc`] also runs the two AES blocks
+/// of the XAES key derivation on CPUs with VAES, where that is faster (the key commitment
+/// is HMAC-SHA256 from `sha2` on every backend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
@@ -78,13 +79,28 @@ type Gcm = aes_gcm::AesGcm<Aes256Enc, aes_gcm::aead::consts::U12>;
 pub(crate) struct XaesKey {
     aes: Aes256Enc,
     k1: [u8; 16],
-    /// The same AES-256 key in AWS-LC, for [`Backend::AwsLc`]: the derivation's two
-    /// blocks then run there too. The `aes` crate's AVX-512 path sets up all fifteen
-    /// round keys in vector registers on every call, which costs more than the two
-    /// blocks themselves; AWS-LC encrypts them directly. `None` only if AWS-LC refused
-    /// the key, and then the `aes` crate derives (same bytes).
+    /// The same AES-256 key in AWS-LC, for [`Backend::AwsLc`] on CPUs with VAES: the
+    /// derivation's two blocks then run there (see [`aws_lc_derives_faster`]). `None`
+    /// elsewhere, or if AWS-LC refused the key; the `aes` crate then derives (same bytes).
     #[cfg(feature = "aws-lc")]
     lc: Option<aws_lc_rs::cipher::EncryptingKey>,
+}
+
+/// Whether AWS-LC's AES beats the `aes` crate on the derivation's two blocks. The `aes`
+/// crate's VAES paths (taken whenever the CPU has VAES) set up all fifteen round keys in
+/// vector registers on every call, which costs more than the two blocks themselves;
+/// AWS-LC encrypts them directly. Without VAES the `aes` crate's AES-NI path is the
+/// faster of the two: it runs inline, where AWS-LC's goes through a generic cipher call.
+#[cfg(feature = "aws-lc")]
+fn aws_lc_derives_faster() -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        std::arch::is_x86_feature_detected!("vaes")
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        false
+    }
 }
 
 impl Drop for XaesKey {
@@ -95,6 +111,18 @@ impl Drop for XaesKey {
 
 impl XaesKey {
     pub(crate) fn new(key: &[u8; KEY_LEN]) -> Self {
+        #[cfg(feature = "aws-lc")]
+        {
+            Self::build(key, aws_lc_derives_faster())
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            Self::build(key)
+        }
+    }
+
+    /// The key, with its derivation for [`Backend::AwsLc`] in AWS-LC when `lc_derives`.
+    fn build(key: &[u8; KEY_LEN], #[cfg(feature = "aws-lc")] lc_derives: bool) -> Self {
         let aes = Aes256Enc::new(key.into());
         // L = AES-256_K(0^128); K1 = L << 1, and 0x87 into the last byte if MSB(L) = 1.
         let mut l = aes::Block::default();
@@ -111,9 +139,13 @@ impl XaesKey {
             aes,
             k1,
             #[cfg(feature = "aws-lc")]
-            lc: aws_lc_rs::cipher::UnboundCipherKey::new(&aws_lc_rs::cipher::AES_256, key)
-                .and_then(aws_lc_rs::cipher::EncryptingKey::ecb)
-                .ok(),
+            lc: lc_derives
+                .then(|| {
+                    aws_lc_rs::cipher::UnboundCipherKey::new(&aws_lc_rs::cipher::AES_256, key)
+                        .and_then(aws_lc_rs::cipher::EncryptingKey::ecb)
+                        .ok()
+                })
+                .flatten(),
         }
     }
 
@@ -124,17 +156,26 @@ impl XaesKey {
         backend: Backend,
         nonce: &[u8; NONCE_LEN],
     ) -> Zeroizing<[u8; KEY_LEN]> {
+        // The two blocks are built as whole 128-bit words: writing them a byte at a time
+        // and then reading them back whole stalls the CPU's store forwarding.
+        let mut n = [0u8; 16];
+        n[4..].copy_from_slice(&nonce[..12]);
+        let base = u128::from_le_bytes(n) ^ u128::from_le_bytes(self.k1);
+        let prefix = |counter: u8| {
+            u128::from_le_bytes([0, counter, b'X', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        };
+        let mut blocks = [
+            aes::Block::from((base ^ prefix(1)).to_le_bytes()),
+            aes::Block::from((base ^ prefix(2)).to_le_bytes()),
+        ];
         let mut kx = Zeroizing::new([0u8; KEY_LEN]);
-        for (block, counter) in kx.chunks_exact_mut(16).zip([1u8, 2]) {
-            block[1] = counter;
-            block[2] = b'X';
-            block[4..].copy_from_slice(&nonce[..12]);
-            for (b, k) in block.iter_mut().zip(&self.k1) {
-                *b ^= k;
-            }
-        }
         #[cfg(feature = "aws-lc")]
         if let (Backend::AwsLc, Some(lc)) = (backend, &self.lc) {
+            kx[..16].copy_from_slice(&blocks[0]);
+            kx[16..].copy_from_slice(&blocks[1]);
+            for block in &mut blocks {
+                block.as_mut_slice().zeroize();
+            }
             // ECB over exactly two whole blocks cannot fail; if it ever did, derive
             // again from the start with the `aes` crate.
             if lc.encrypt(kx.as_mut_slice()).is_ok() {
@@ -143,8 +184,6 @@ impl XaesKey {
             return self.derive(Backend::RustCrypto, nonce);
         }
         let _ = backend; // Only AWS-LC's AES is chosen by backend.
-        let (blocks, _) = kx.as_chunks_mut::<16>();
-        let mut blocks = [aes::Block::from(blocks[0]), aes::Block::from(blocks[1])];
         self.aes.encrypt_blocks(&mut blocks);
         kx[..16].copy_from_slice(&blocks[0]);
         kx[16..].copy_from_slice(&blocks[1]);
@@ -383,6 +422,14 @@ pub(crate) mod tests {
             for &backend in Backend::all() {
                 let derived = xaes.derive(backend, b"ABCDEFGHIJKLMNOPQRSTUVWX");
                 assert_eq!(*derived, hex32(kx), "{backend}");
+            }
+            // AWS-LC's derivation, whatever this CPU would choose.
+            #[cfg(feature = "aws-lc")]
+            {
+                let xaes = XaesKey::build(&key, true);
+                assert!(xaes.lc.is_some());
+                let derived = xaes.derive(Backend::AwsLc, b"ABCDEFGHIJKLMNOPQRSTUVWX");
+                assert_eq!(*derived, hex32(kx), "AWS-LC derivation");
             }
         }
     }
