@@ -229,24 +229,31 @@ fn create_file(dir: &Path, name: &str, header: &[u8]) -> Result<File, Error> {
     Ok(OpenOptions::new().append(true).open(&path)?)
 }
 
-/// What reading a file's frames found at its end.
-enum Tail {
-    /// The file ends exactly after a frame.
-    Clean,
-    /// A torn tail (an incomplete frame or zero bytes up to the end) starts at this
-    /// offset.
-    Torn(u64),
+/// A file's torn tail found on open: where it starts and where the file ends.
+struct TornTail {
+    path: PathBuf,
+    offset: u64,
+    file_len: u64,
 }
 
 /// Reads every frame of `file` from `start`, handing each payload to `visit` with its
-/// offset. Damage that is not a torn tail is an error.
+/// offset; returns the torn tail (an incomplete frame, or zero bytes up to the end) if
+/// the file does not end exactly after a frame. Damage that is not a torn tail is an
+/// error.
 fn read_frames(
     path: &Path,
     file: &mut impl Read,
     start: u64,
     file_len: u64,
     mut visit: impl FnMut(u64, &[u8]) -> Result<(), Error>,
-) -> Result<Tail, Error> {
+) -> Result<Option<TornTail>, Error> {
+    let torn = |offset| {
+        Some(TornTail {
+            path: path.to_path_buf(),
+            offset,
+            file_len,
+        })
+    };
     let mut offset = start;
     let mut payload = Vec::new();
     let mut reader = BufReader::with_capacity(256 * 1024, file);
@@ -254,7 +261,7 @@ fn read_frames(
         let remaining = file_len - offset;
         if remaining < FRAME_HEADER {
             // Not even a header: only a write that stopped part-way leaves this.
-            return Ok(Tail::Torn(offset));
+            return Ok(torn(offset));
         }
         let mut bytes = [0u8; FRAME_HEADER_LEN];
         reader.read_exact(&mut bytes)?;
@@ -264,7 +271,7 @@ fn read_frames(
             let mut rest = Vec::new();
             reader.read_to_end(&mut rest)?;
             if rest.iter().all(|b| *b == 0) {
-                return Ok(Tail::Torn(offset));
+                return Ok(torn(offset));
             }
             return Err(damaged(
                 path,
@@ -276,7 +283,7 @@ fn read_frames(
         if u64::from(header.len) > remaining - FRAME_HEADER {
             // The header is intact and promises more than the file holds: the write of
             // this frame was interrupted.
-            return Ok(Tail::Torn(offset));
+            return Ok(torn(offset));
         }
         payload.resize(header.len as usize, 0);
         reader.read_exact(&mut payload)?;
@@ -286,14 +293,7 @@ fn read_frames(
         visit(offset, &payload)?;
         offset += FRAME_HEADER + u64::from(header.len);
     }
-    Ok(Tail::Clean)
-}
-
-/// A file's torn tail found on open: where it starts and where the file ends.
-struct TornTail {
-    path: PathBuf,
-    offset: u64,
-    file_len: u64,
+    Ok(None)
 }
 
 /// Reads a segment through, building its sparse index; returns its torn tail, if any.
@@ -330,14 +330,6 @@ fn scan_segment(path: PathBuf, first: u64) -> Result<(Segment, Option<TornTail>)
             Ok(())
         },
     )?;
-    let tail = match tail {
-        Tail::Clean => None,
-        Tail::Torn(offset) => Some(TornTail {
-            path,
-            offset,
-            file_len,
-        }),
-    };
     Ok((segment, tail))
 }
 
@@ -369,14 +361,6 @@ fn read_checkpoints(path: &Path) -> Result<(Vec<String>, Option<TornTail>), Erro
             Ok(())
         },
     )?;
-    let tail = match tail {
-        Tail::Clean => None,
-        Tail::Torn(offset) => Some(TornTail {
-            path: path.to_path_buf(),
-            offset,
-            file_len,
-        }),
-    };
     Ok((notes, tail))
 }
 
@@ -662,10 +646,12 @@ impl TenantState {
     fn write_checkpoint(&mut self, framed: &[u8]) -> Result<(), Error> {
         if self.checkpoints.is_none() {
             let path = self.dir.join(CHECKPOINT_FILE);
-            let file = if path.exists() {
-                OpenOptions::new().append(true).open(&path)?
-            } else {
-                create_file(&self.dir, CHECKPOINT_FILE, CHECKPOINT_MAGIC)?
+            let file = match OpenOptions::new().append(true).open(&path) {
+                Ok(file) => file,
+                Err(err) if err.kind() == ErrorKind::NotFound => {
+                    create_file(&self.dir, CHECKPOINT_FILE, CHECKPOINT_MAGIC)?
+                }
+                Err(err) => return Err(err.into()),
             };
             self.checkpoints = Some(Arc::new(file));
         }
