@@ -168,14 +168,9 @@ impl XaesKey {
             aes::Block::from((base ^ prefix(1)).to_le_bytes()),
             aes::Block::from((base ^ prefix(2)).to_le_bytes()),
         ];
-        let mut kx = Zeroizing::new([0u8; KEY_LEN]);
         #[cfg(feature = "aws-lc")]
         if let (Backend::AwsLc, Some(lc)) = (backend, &self.lc) {
-            kx[..16].copy_from_slice(&blocks[0]);
-            kx[16..].copy_from_slice(&blocks[1]);
-            for block in &mut blocks {
-                block.as_mut_slice().zeroize();
-            }
+            let mut kx = take_blocks(&mut blocks);
             // ECB over exactly two whole blocks cannot fail; if it ever did, derive
             // again from the start with the `aes` crate.
             if lc.encrypt(kx.as_mut_slice()).is_ok() {
@@ -185,12 +180,7 @@ impl XaesKey {
         }
         let _ = backend; // Only AWS-LC's AES is chosen by backend.
         self.aes.encrypt_blocks(&mut blocks);
-        kx[..16].copy_from_slice(&blocks[0]);
-        kx[16..].copy_from_slice(&blocks[1]);
-        for block in &mut blocks {
-            block.as_mut_slice().zeroize();
-        }
-        kx
+        take_blocks(&mut blocks)
     }
 
     /// XAES-256-GCM encryption of `buf` in place; returns the tag.
@@ -302,6 +292,17 @@ impl Xaes256Gcm {
             .map_err(|_| crate::Error::Invalid)?;
         Ok(out)
     }
+}
+
+/// Moves two blocks into one 32-byte key, zeroizing them where they were.
+fn take_blocks(blocks: &mut [aes::Block; 2]) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut kx = Zeroizing::new([0u8; KEY_LEN]);
+    kx[..16].copy_from_slice(&blocks[0]);
+    kx[16..].copy_from_slice(&blocks[1]);
+    for block in blocks {
+        block.as_mut_slice().zeroize();
+    }
+    kx
 }
 
 /// AES-256-GCM failed: a bad tag, or a message too long for GCM.
