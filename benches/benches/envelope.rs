@@ -11,6 +11,13 @@
 //! binding, a random nonce (the default `ThreadRandom`: per-thread ChaCha20 with a
 //! `pthread_atfork` counter for fork and the clock as a hedge) and, on open, zeroizing the
 //! plaintext when it is dropped.
+//!
+//! Copies of 16 KiB and more go through glibc's `rep movsb`, which on some AMD CPUs runs
+//! several times slower when source and destination share an offset within a page. Where
+//! the allocator happens to put a peer's output buffer at its input's page offset, that
+//! peer's seal (which copies its input first) is slowed by the copy, not by AES-GCM: a
+//! row where a raw seal costs far more than the raw open of the same size is that
+//! coincidence (`perf` shows the time in `__memmove_avx_unaligned_erms`).
 
 use std::hint::black_box;
 
