@@ -20,8 +20,8 @@ pub(crate) const TAG_LEN: usize = 16;
 /// Which implementation runs the AES-256-GCM step. Both produce identical bytes.
 ///
 /// The backend runs the AES-256-GCM step; [`Backend::AwsLc`] also runs the two AES blocks
-/// of the XAES key derivation on CPUs with VAES and AVX-512, where that is faster (the key commitment
-/// is HMAC-SHA256 from `sha2` on every backend).
+/// of the XAES key derivation on CPUs with VAES and AVX-512, where that is faster (the
+/// key commitment is HMAC-SHA256 from `sha2` on every backend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
@@ -80,8 +80,9 @@ pub(crate) struct XaesKey {
     aes: Aes256Enc,
     k1: [u8; 16],
     /// The same AES-256 key in AWS-LC, for [`Backend::AwsLc`] on CPUs with VAES and
-    /// AVX-512: the derivation's two blocks then run there (see [`aws_lc_derives_faster`]). `None`
-    /// elsewhere, or if AWS-LC refused the key; the `aes` crate then derives (same bytes).
+    /// AVX-512: the derivation's two blocks then run there (see
+    /// [`aws_lc_derives_faster`]). `None` elsewhere, or if AWS-LC refused the key; the
+    /// `aes` crate then derives (same bytes).
     #[cfg(feature = "aws-lc")]
     lc: Option<aws_lc_rs::cipher::EncryptingKey>,
 }
@@ -293,7 +294,7 @@ impl Xaes256Gcm {
 }
 
 /// A per-message AES-256-GCM key, zeroized on drop with one bulk write (`Zeroizing`
-/// clears an array a byte at a time, twice per seal and open).
+/// clears an array a byte at a time, and every seal and every open makes one of these).
 pub(crate) struct MessageKey([u8; KEY_LEN]);
 
 impl Drop for MessageKey {

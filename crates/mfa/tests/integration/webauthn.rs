@@ -64,13 +64,19 @@ async fn answered(
 
 pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
     let clock = TestClock::at(T0);
-    let rp = relying_party(store, clock.clone());
+    let rp = relying_party(store.clone(), clock.clone());
+    let mfa = mfa_on(store, clock.clone());
     let hana = user("hana-webauthn");
+    assert!(!mfa.has_mfa(&hana).await.expect("store"));
 
     // A passkey: register, then authenticate.
     let mut passkey = SoftPasskey::new(true);
     let registered = register(&rp, &hana, CredentialKind::Passkey, &mut passkey, "laptop").await;
     assert_eq!(registered.kind, CredentialKind::Passkey);
+    assert!(
+        mfa.has_mfa(&hana).await.expect("store"),
+        "a passkey is a second factor"
+    );
     let (ceremony, response) = answered(&rp, &hana, CredentialKind::Passkey, &mut passkey).await;
     let verified = rp
         .finish_authentication(&hana, &ceremony, CredentialKind::Passkey, &response)
