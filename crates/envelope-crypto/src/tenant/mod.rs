@@ -1,12 +1,9 @@
 //! Envelope encryption proper: a random data key per tenant, wrapped by a key-encryption
 //! key, kept in a store.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 mod store;
-
-#[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 
 use std::fmt;
 use std::future::Future;
@@ -17,9 +14,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 #[cfg(feature = "postgres")]
-pub use self::postgres::PostgresStore;
+pub use self::sql::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub use self::sqlite::SqliteStore;
+pub use self::sql::SqliteStore;
 pub use self::store::{MemoryStore, WrappedKey, WrappedKeyStore};
 
 use crate::binding::{Binding, Purpose};

@@ -1,0 +1,182 @@
+//! Wrapped data keys in SQLite and PostgreSQL: one table, the same statements.
+//!
+//! The statements number their parameters (`$1`), which both databases accept (sqlx
+//! binds SQLite's `$N` to the N-th argument), so one implementation serves both stores.
+
+use sqlx::Row;
+
+use super::store::{WrappedKey, WrappedKeyStore, from_unix, to_unix};
+use crate::error::{Error, Result};
+
+const GET: &str =
+    "SELECT tenant, kek, wrapped, created_at FROM palisade_tenant_keys WHERE tenant = $1";
+const INSERT: &str = "INSERT INTO palisade_tenant_keys (tenant, kek, wrapped, created_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant) DO NOTHING";
+const REPLACE: &str =
+    "UPDATE palisade_tenant_keys SET kek = $2, wrapped = $3, created_at = $4 WHERE tenant = $1";
+const DELETE: &str = "DELETE FROM palisade_tenant_keys WHERE tenant = $1";
+
+/// `from_pool`, `migrate` and [`WrappedKeyStore`] for a store type with a `pool` field
+/// of the given database.
+macro_rules! sql_store {
+    ($store:ident, $pool:ty, $migration:literal) => {
+        impl $store {
+            /// Uses an existing pool and applies the migrations.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Store`] when the migrations fail.
+            pub async fn from_pool(pool: $pool) -> Result<Self> {
+                let store = Self { pool };
+                store.migrate().await?;
+                Ok(store)
+            }
+
+            /// Creates the table when it is missing. Idempotent.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Store`].
+            pub async fn migrate(&self) -> Result<()> {
+                sqlx::query(include_str!($migration))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Error::store)?;
+                Ok(())
+            }
+
+            /// Runs `statement` with a whole row as `$1..$4` (tenant, kek, wrapped,
+            /// created_at); whether it changed exactly one row.
+            async fn write(&self, statement: &'static str, key: &WrappedKey) -> Result<bool> {
+                let done = sqlx::query(statement)
+                    .bind(&key.tenant)
+                    .bind(&key.kek)
+                    .bind(&key.wrapped)
+                    .bind(to_unix(key.created))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Error::store)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        impl WrappedKeyStore for $store {
+            async fn get(&self, tenant: &str) -> Result<Option<WrappedKey>> {
+                let row = sqlx::query(GET)
+                    .bind(tenant)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Error::store)?;
+                row.map(|row| {
+                    Ok(WrappedKey {
+                        tenant: row.try_get("tenant").map_err(Error::store)?,
+                        kek: row.try_get("kek").map_err(Error::store)?,
+                        wrapped: row.try_get("wrapped").map_err(Error::store)?,
+                        created: from_unix(row.try_get("created_at").map_err(Error::store)?),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn insert(&self, key: &WrappedKey) -> Result<bool> {
+                self.write(INSERT, key).await
+            }
+
+            async fn replace(&self, key: &WrappedKey) -> Result<bool> {
+                self.write(REPLACE, key).await
+            }
+
+            async fn delete(&self, tenant: &str) -> Result<bool> {
+                let done = sqlx::query(DELETE)
+                    .bind(tenant)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Error::store)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+    use super::*;
+
+    /// Wrapped data keys in the SQLite table `palisade_tenant_keys` (feature `sqlite`).
+    ///
+    /// [`SqliteStore::connect`] and [`SqliteStore::from_pool`] create the table when it
+    /// is missing (`migrations/sqlite/`).
+    #[derive(Debug, Clone)]
+    pub struct SqliteStore {
+        pool: SqlitePool,
+    }
+
+    impl SqliteStore {
+        /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db`)
+        /// and applies the migrations.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Store`] when the database cannot be opened or migrated.
+        pub async fn connect(url: &str) -> Result<Self> {
+            let options: SqliteConnectOptions = url.parse().map_err(Error::store)?;
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options.create_if_missing(true))
+                .await
+                .map_err(Error::store)?;
+            Self::from_pool(pool).await
+        }
+    }
+
+    sql_store!(
+        SqliteStore,
+        SqlitePool,
+        "../../migrations/sqlite/0001_tenant_keys.sql"
+    );
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use sqlx::postgres::{PgPool, PgPoolOptions};
+
+    use super::*;
+
+    /// Wrapped data keys in the PostgreSQL table `palisade_tenant_keys` (feature
+    /// `postgres`).
+    ///
+    /// [`PostgresStore::connect`] and [`PostgresStore::from_pool`] create the table when
+    /// it is missing (`migrations/postgres/`).
+    #[derive(Debug, Clone)]
+    pub struct PostgresStore {
+        pool: PgPool,
+    }
+
+    impl PostgresStore {
+        /// Connects to `url` (`postgres://user@host/db`) and applies the migrations.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Store`] when the server cannot be reached or the migrations fail.
+        pub async fn connect(url: &str) -> Result<Self> {
+            let pool = PgPoolOptions::new()
+                .max_connections(5)
+                .connect(url)
+                .await
+                .map_err(Error::store)?;
+            Self::from_pool(pool).await
+        }
+    }
+
+    sql_store!(
+        PostgresStore,
+        PgPool,
+        "../../migrations/postgres/0001_tenant_keys.sql"
+    );
+}
+
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use self::sqlite::SqliteStore;
