@@ -24,6 +24,19 @@ const CHECKPOINT_EVERY: u64 = 64;
 /// in `main`).
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The log over `store`, checkpoints signed with `key` on the server's schedule.
+fn log<S: audit_chain::Store>(
+    store: S,
+    key: SigningKey,
+) -> Result<AuditLog<S>, audit_chain::Error> {
+    let every = NonZeroU64::new(CHECKPOINT_EVERY).unwrap_or(NonZeroU64::MIN);
+    AuditLog::builder(store)
+        .signer(key)
+        .checkpoint_every(every)
+        .checkpoint_interval(CHECKPOINT_INTERVAL)
+        .build()
+}
+
 /// The log, on the same database as everything else.
 pub(crate) enum Audit {
     /// SQLite (the embedded default).
@@ -36,31 +49,16 @@ impl Audit {
     /// The log on `db`, its tables migrated, checkpoints signed with `key`.
     pub(crate) async fn open(db: &Db, key: SigningKey) -> Result<Self, StartError> {
         let fail = |e: audit_chain::Error| StartError::component("audit log", e);
-        let every = NonZeroU64::new(CHECKPOINT_EVERY).unwrap_or(NonZeroU64::MIN);
         Ok(match db {
             Db::Sqlite(pool) => {
                 let store = SqliteStore::new(pool.clone());
                 store.migrate().await.map_err(fail)?;
-                Self::Sqlite(
-                    AuditLog::builder(store)
-                        .signer(key)
-                        .checkpoint_every(every)
-                        .checkpoint_interval(CHECKPOINT_INTERVAL)
-                        .build()
-                        .map_err(fail)?,
-                )
+                Self::Sqlite(log(store, key).map_err(fail)?)
             }
             Db::Postgres(pool) => {
                 let store = PostgresStore::new(pool.clone());
                 store.migrate().await.map_err(fail)?;
-                Self::Postgres(
-                    AuditLog::builder(store)
-                        .signer(key)
-                        .checkpoint_every(every)
-                        .checkpoint_interval(CHECKPOINT_INTERVAL)
-                        .build()
-                        .map_err(fail)?,
-                )
+                Self::Postgres(log(store, key).map_err(fail)?)
             }
         })
     }
