@@ -92,7 +92,8 @@ pub(crate) struct XaesKey {
 /// fifteen round keys into 512-bit registers on every call and costs more than the two
 /// blocks themselves. Its 256-bit VAES path and its AES-NI path run inline and beat
 /// AWS-LC's, which goes through a generic cipher call per block (measured: about 80 ns
-/// less per seal plus open, both on a CPU with AES-NI only and on one with 256-bit VAES).
+/// less per seal plus open, both on a CPU with AES-NI only and on one with 256-bit VAES;
+/// on a CPU with VAES and AVX-512 AWS-LC's derivation was the one 70 ns faster).
 #[cfg(feature = "aws-lc")]
 fn aws_lc_derives_faster() -> bool {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
