@@ -209,6 +209,37 @@ impl Decision {
         out
     }
 
+    /// Adds the response fields for this decision to `headers`: `RateLimit-Policy` and
+    /// `RateLimit` for its policies, and `Retry-After` when it denies. The fields the
+    /// layer sends, for a handler that checks a limiter itself (a
+    /// [`LoginLimiter`](crate::LoginLimiter), say). A decision without policies adds
+    /// nothing.
+    #[cfg(feature = "tower")]
+    pub fn write_headers(&self, headers: &mut http::HeaderMap) {
+        use http::HeaderValue;
+        use http::header::RETRY_AFTER;
+
+        use crate::layer::{RATELIMIT, RATELIMIT_POLICY};
+
+        if self.policies().is_empty() {
+            return;
+        }
+        // Every value is built from integers and from names restricted to
+        // A-Z a-z 0-9 . _ -, so it is always a valid field value.
+        if let Some(value) = self
+            .retry_after_header()
+            .and_then(|v| HeaderValue::try_from(v).ok())
+        {
+            headers.insert(RETRY_AFTER, value);
+        }
+        if let Ok(value) = HeaderValue::try_from(self.rate_limit_policy_header()) {
+            headers.append(RATELIMIT_POLICY.clone(), value);
+        }
+        if let Ok(value) = HeaderValue::try_from(self.rate_limit_header()) {
+            headers.append(RATELIMIT.clone(), value);
+        }
+    }
+
     /// An RFC 9457 `application/problem+json` body for a 429 answer, of the
     /// [`QUOTA_EXCEEDED_TYPE`] problem type, naming the policies that denied the request
     /// in `violated-policies`.
@@ -303,6 +334,34 @@ mod tests {
         assert_eq!(body["status"], 429);
         assert_eq!(body["violated-policies"], serde_json::json!(["login"]));
         assert_eq!(body["detail"], "Retry after 90 seconds.");
+    }
+
+    #[cfg(feature = "tower")]
+    #[test]
+    fn write_headers_adds_retry_after_only_to_a_denial() {
+        let admitted = Decision::single(outcome(&Policy::api_origin(), true, 50, 30_000_000, 0));
+        let mut headers = http::HeaderMap::new();
+        admitted.write_headers(&mut headers);
+        assert_eq!(headers.len(), 2, "{headers:?}");
+        assert_eq!(headers["ratelimit-policy"], "\"api-origin\";q=100;w=60");
+        assert_eq!(headers["ratelimit"], "\"api-origin\";r=50;t=30");
+
+        let denied = Decision::from_outcomes(vec![
+            outcome(&Policy::api_origin(), true, 50, 30_000_000, 0),
+            outcome(&Policy::login(), false, 0, 900_000_000, 89_500_000),
+        ]);
+        let mut headers = http::HeaderMap::new();
+        denied.write_headers(&mut headers);
+        assert_eq!(headers[http::header::RETRY_AFTER], "90");
+        assert_eq!(headers["ratelimit"], denied.rate_limit_header().as_str());
+        assert_eq!(
+            headers["ratelimit-policy"],
+            denied.rate_limit_policy_header().as_str()
+        );
+
+        let mut headers = http::HeaderMap::new();
+        Decision::from_outcomes(Vec::new()).write_headers(&mut headers);
+        assert!(headers.is_empty());
     }
 
     #[test]

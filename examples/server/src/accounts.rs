@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use crate::audit::{actor_of, tenant_of};
 use crate::db::UserRow;
 use crate::error::ApiError;
-use crate::limits::{ClientAddr, Limits, insert_rate_limit_fields};
+use crate::limits::{ClientAddr, Limits};
 use crate::state::AppState;
 
 /// Longest email address accepted (the SMTP path limit).
@@ -256,7 +256,7 @@ pub(crate) async fn reject(
         state.audit.record(event).await?;
     }
     let mut response = ApiError::Unauthorized.into_response();
-    insert_rate_limit_fields(response.headers_mut(), &decision);
+    decision.write_headers(response.headers_mut());
     Ok(response)
 }
 

@@ -143,12 +143,7 @@ fn limited(decision: &rate_limit::Decision) -> Response {
         decision.problem_json(),
     )
         .into_response();
-    if let Some(retry) = decision.retry_after_header()
-        && let Ok(value) = HeaderValue::from_str(&retry)
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    crate::limits::insert_rate_limit_fields(response.headers_mut(), decision);
+    decision.write_headers(response.headers_mut());
     response
 }
 

@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
 use rate_limit::{
     Check, ClientIp, Decision, Key, MemoryStore, Policy, RateLimitLayer, RedisStore, Rule, Store,
 };
@@ -91,18 +91,6 @@ pub(crate) fn layer(limits: Arc<Limits>) -> Result<RateLimitLayer<Arc<Limits>>, 
         )
         .build()
         .map_err(|e| StartError::component("rate-limit layer", e))
-}
-
-/// Writes the `RateLimit-Policy` and `RateLimit` fields of `decision`.
-pub(crate) fn insert_rate_limit_fields(headers: &mut HeaderMap, decision: &Decision) {
-    for (name, value) in [
-        ("ratelimit-policy", decision.rate_limit_policy_header()),
-        ("ratelimit", decision.rate_limit_header()),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
 }
 
 /// The client's address and its rate-limit key (`ip:203.0.113.7`, IPv6 grouped by

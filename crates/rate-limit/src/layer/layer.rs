@@ -254,27 +254,6 @@ pub(crate) fn too_many_requests<B>(decision: &Decision) -> Response<ResponseBody
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    if let Some(value) = decision
-        .retry_after_header()
-        .and_then(|v| HeaderValue::try_from(v).ok())
-    {
-        headers.insert(header::RETRY_AFTER, value);
-    }
-    insert_rate_limit_fields(headers, decision);
+    decision.write_headers(headers);
     response
-}
-
-/// Adds `RateLimit-Policy` and `RateLimit` for `decision`'s policies.
-pub(crate) fn insert_rate_limit_fields(headers: &mut http::HeaderMap, decision: &Decision) {
-    if decision.policies().is_empty() {
-        return;
-    }
-    // Both values are built from integers and names restricted to A-Z a-z 0-9 . _ -,
-    // so they are always valid field values.
-    if let Ok(value) = HeaderValue::try_from(decision.rate_limit_policy_header()) {
-        headers.append(RATELIMIT_POLICY.clone(), value);
-    }
-    if let Ok(value) = HeaderValue::try_from(decision.rate_limit_header()) {
-        headers.append(RATELIMIT.clone(), value);
-    }
 }

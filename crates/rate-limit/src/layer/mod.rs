@@ -54,5 +54,6 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use key::{ClientIp, Key, X_FORWARDED_FOR};
 pub use layer::{Event, RateLimitLayer, RateLimitLayerBuilder};
+pub(crate) use layer::{RATELIMIT, RATELIMIT_POLICY};
 pub use rule::{MissingKey, OnStoreError, Route, Rule};
 pub use service::RateLimit;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::layer::layer::{Event, Planned, Shared, insert_rate_limit_fields, too_many_requests};
+use crate::layer::layer::{Event, Planned, Shared, too_many_requests};
 use crate::layer::{ResponseBody, ResponseFuture};
 use crate::{Check, Decision, Store};
 
@@ -107,7 +107,7 @@ where
             let response = inner.call(request).await?;
             let mut response = response.map(ResponseBody::inner);
             if let Some(decision) = &admitted {
-                insert_rate_limit_fields(response.headers_mut(), decision);
+                decision.write_headers(response.headers_mut());
             }
             Ok(response)
         })
