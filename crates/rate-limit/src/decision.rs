@@ -209,10 +209,11 @@ impl Decision {
         out
     }
 
-    /// Adds the response fields for this decision to `headers`: `RateLimit-Policy` and
-    /// `RateLimit` for its policies, and `Retry-After` when it denies. The fields the
-    /// layer sends, for a handler that checks a limiter itself (a
-    /// [`LoginLimiter`](crate::LoginLimiter), say). A decision without policies adds
+    /// Writes the response fields for this decision into `headers`: appends
+    /// `RateLimit-Policy` and `RateLimit` for its policies (after any fields of those
+    /// names already there), and sets `Retry-After` when it denies. The fields the layer
+    /// sends, for a handler that checks a limiter itself (a
+    /// [`LoginLimiter`](crate::LoginLimiter), say). A decision without policies writes
     /// nothing.
     #[cfg(feature = "tower")]
     pub fn write_headers(&self, headers: &mut http::HeaderMap) {
@@ -352,6 +353,12 @@ mod tests {
         ]);
         let mut headers = http::HeaderMap::new();
         denied.write_headers(&mut headers);
+        denied.write_headers(&mut headers);
+        // The RateLimit fields add up (one list item per policy, per writer), while
+        // there is only ever one Retry-After.
+        assert_eq!(headers.get_all("ratelimit").iter().count(), 2);
+        assert_eq!(headers.get_all("ratelimit-policy").iter().count(), 2);
+        assert_eq!(headers.get_all(http::header::RETRY_AFTER).iter().count(), 1);
         assert_eq!(headers[http::header::RETRY_AFTER], "90");
         assert_eq!(headers["ratelimit"], denied.rate_limit_header().as_str());
         assert_eq!(

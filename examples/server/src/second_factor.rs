@@ -93,7 +93,9 @@ impl Challenges {
     }
 }
 
-/// The user's id in the `mfa` store: `<tenant>/<user id>`.
+/// The user's id in the `mfa` store: `<tenant>/<user id>`. A tenant name is at most 64
+/// bytes and the server's user ids are 32, so the id stays well inside `mfa`'s 255-byte
+/// bound; a longer one would be refused here, never cut.
 fn mfa_user(tenant: &str, user: &str) -> Result<mfa::UserId, ApiError> {
     mfa::UserId::new(format!("{tenant}/{user}")).map_err(ApiError::from)
 }
