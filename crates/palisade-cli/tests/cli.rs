@@ -1,16 +1,13 @@
 //! The `palisade` binary end to end: help, version and exit statuses.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
+
+use support::stdout;
 
 fn palisade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .output()
-        .expect("run palisade")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    support::palisade(args, "")
 }
 
 #[test]

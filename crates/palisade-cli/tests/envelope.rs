@@ -1,33 +1,19 @@
 //! `palisade keys` and `palisade seal | open | rewrap | inspect` end to end.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 /// Runs `palisade` with `args`, `stdin` as input and `PALISADE_KEYRING` set to `env_keyring`
 /// (or removed).
 fn palisade(args: &[&str], stdin: &[u8], env_keyring: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    match env_keyring {
-        Some(text) => command.env("PALISADE_KEYRING", text),
-        None => command.env_remove("PALISADE_KEYRING"),
-    };
-    let mut child = command.spawn().expect("run palisade");
-    // A command that fails before reading its input closes the pipe early.
-    let written = child.stdin.take().expect("stdin").write_all(stdin);
-    if let Err(err) = written {
-        assert_eq!(
-            err.kind(),
-            std::io::ErrorKind::BrokenPipe,
-            "write stdin: {err}"
-        );
-    }
-    child.wait_with_output().expect("wait for palisade")
+    support::palisade_with(args, stdin, |command| {
+        match env_keyring {
+            Some(text) => command.env("PALISADE_KEYRING", text),
+            None => command.env_remove("PALISADE_KEYRING"),
+        };
+    })
 }
 
 fn ok(output: &Output) -> &Output {

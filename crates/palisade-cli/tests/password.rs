@@ -1,29 +1,11 @@
 //! `palisade password` end to end: hash, verify and check through the binary, including
 //! malformed hash strings (a message and exit 2, never a panic).
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn palisade(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run palisade");
-    // A usage error may exit before reading stdin; a broken pipe is fine then.
-    let _ = child.stdin.take().expect("stdin").write_all(stdin);
-    child.wait_with_output().expect("wait for palisade")
-}
+use std::process::Output;
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::{palisade, stderr, stdout};
 
 fn hash(args: &[&str], password: &[u8]) -> String {
     let output = palisade(&[&["password", "hash"], args].concat(), password);
@@ -235,7 +217,7 @@ fn check_prints_ok_or_one_reason_per_line() {
 
     let binary = palisade(
         &["password", "check"],
-        &[0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8],
+        [0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8],
     );
     assert_eq!(binary.status.code(), Some(1));
     assert!(
