@@ -291,3 +291,58 @@ async fn postgres_store_shreds_rewraps_and_supports_byok() {
     rewrap_suite(store.clone()).await;
     byok_suite(store).await;
 }
+
+/// The migrations each store applies: `(version, applied_at)` rows.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn applied_migrations<DB>(pool: &sqlx::Pool<DB>) -> Vec<(i64, i64)>
+where
+    DB: sqlx::Database,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    sqlx::query_as("SELECT version, applied_at FROM palisade_tenant_key_migrations")
+        .fetch_all(pool)
+        .await
+        .expect("the migrations table")
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_migrations_run_once_however_many_instances_start_together() {
+    use envelope_crypto::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+    // The file does not exist yet: eight instances create and migrate it at once.
+    let stores = futures_util::future::join_all((0..8).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { SqliteStore::connect(&url).await })
+    }))
+    .await;
+    for store in stores {
+        store.unwrap().unwrap().migrate().await.unwrap();
+    }
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let applied = applied_migrations(&pool).await;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied[0].0, 1);
+    assert!(applied[0].1 > 1_700_000_000, "applied_at is a Unix time");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_migrations_run_once_however_many_instances_start_together() {
+    use envelope_crypto::PostgresStore;
+    let Some(db) = palisade_test_support::postgres("envelope_tenant_migrations").await else {
+        return;
+    };
+    let stores =
+        futures_util::future::join_all((0..4).map(|_| PostgresStore::connect(db.url()))).await;
+    for store in &stores {
+        store.as_ref().unwrap().migrate().await.unwrap();
+    }
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    let applied = applied_migrations(&pool).await;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied[0].0, 1);
+}

@@ -16,10 +16,19 @@ const REPLACE: &str =
     "UPDATE palisade_tenant_keys SET kek = $2, wrapped = $3, created_at = $4 WHERE tenant = $1";
 const DELETE: &str = "DELETE FROM palisade_tenant_keys WHERE tenant = $1";
 
-/// `from_pool`, `migrate` and [`WrappedKeyStore`] for a store type with a `pool` field
-/// of the given database.
+const CREATE_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS palisade_tenant_key_migrations \
+     (version BIGINT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)";
+const MIGRATION_APPLIED: &str =
+    "SELECT version FROM palisade_tenant_key_migrations WHERE version = $1";
+const RECORD_MIGRATION: &str =
+    "INSERT INTO palisade_tenant_key_migrations (version, applied_at) VALUES ($1, $2)";
+
+/// `from_pool`, `migrate` and [`WrappedKeyStore`] for a store type with a `pool` field:
+/// its database, its numbered migrations, the statement (if any) that serialises
+/// migrations from several instances, and the one (if any) that begins a writing
+/// transaction.
 macro_rules! sql_store {
-    ($store:ident, $pool:ty, $migration:literal) => {
+    ($store:ident, $pool:ty, $db:ty, $migrations:expr, $lock:expr, $begin:expr) => {
         impl $store {
             /// Uses an existing pool and applies the migrations.
             ///
@@ -32,17 +41,54 @@ macro_rules! sql_store {
                 Ok(store)
             }
 
-            /// Creates the table when it is missing. Idempotent.
+            /// Applies the migrations that have not run yet (recorded in
+            /// `palisade_tenant_key_migrations`), in one transaction. Safe to run from
+            /// several instances at once: they take turns, and each migration runs once.
             ///
             /// # Errors
             ///
-            /// [`Error::Store`].
+            /// [`Error::Store`] when the database refuses a statement.
             pub async fn migrate(&self) -> Result<()> {
-                sqlx::query(include_str!($migration))
-                    .execute(&self.pool)
+                let begin: Option<&'static str> = $begin;
+                let mut tx = match begin {
+                    Some(statement) => self.pool.begin_with(statement).await,
+                    None => self.pool.begin().await,
+                }
+                .map_err(Error::store)?;
+                let lock: Option<&'static str> = $lock;
+                if let Some(lock) = lock {
+                    sqlx::query(lock)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::store)?;
+                }
+                sqlx::query(CREATE_MIGRATIONS)
+                    .execute(&mut *tx)
                     .await
                     .map_err(Error::store)?;
-                Ok(())
+                let migrations: &[(i64, &'static str)] = $migrations;
+                for &(version, sql) in migrations {
+                    let applied = sqlx::query(MIGRATION_APPLIED)
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(Error::store)?;
+                    if applied.is_some() {
+                        continue;
+                    }
+                    sqlx::raw_sql(sql)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::store)?;
+                    sqlx::query(RECORD_MIGRATION)
+                        .bind(version)
+                        .bind(to_unix(std::time::SystemTime::now()))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::store)?;
+                    tracing::info!(version, "applied tenant key store migration");
+                }
+                tx.commit().await.map_err(Error::store)
             }
 
             /// Runs `statement` with a whole row as `$1..$4` (tenant, kek, wrapped,
@@ -133,7 +179,14 @@ mod sqlite {
     sql_store!(
         SqliteStore,
         SqlitePool,
-        "../../migrations/sqlite/0001_tenant_keys.sql"
+        sqlx::Sqlite,
+        &[(
+            1,
+            include_str!("../../migrations/sqlite/0001_tenant_keys.sql")
+        )],
+        None,
+        // Takes the write lock before reading, so two migrating processes take turns.
+        Some("BEGIN IMMEDIATE")
     );
 }
 
@@ -172,7 +225,14 @@ mod postgres {
     sql_store!(
         PostgresStore,
         PgPool,
-        "../../migrations/postgres/0001_tenant_keys.sql"
+        sqlx::Postgres,
+        &[(
+            1,
+            include_str!("../../migrations/postgres/0001_tenant_keys.sql")
+        )],
+        // Serialises concurrent migrations from several instances; released at commit.
+        Some("SELECT pg_advisory_xact_lock(7305126853960327473)"),
+        None
     );
 }
 
