@@ -299,7 +299,7 @@ where
     DB: sqlx::Database,
     for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
     for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
-    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
 {
     sqlx::query_as("SELECT version, applied_at FROM palisade_tenant_key_migrations")
         .fetch_all(pool)
@@ -312,21 +312,27 @@ where
 async fn sqlite_migrations_run_once_however_many_instances_start_together() {
     use envelope_crypto::SqliteStore;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("keys.db").display());
-    // The file does not exist yet: eight instances create and migrate it at once.
-    let stores = futures_util::future::join_all((0..8).map(|_| {
-        let url = url.clone();
-        tokio::spawn(async move { SqliteStore::connect(&url).await })
-    }))
-    .await;
-    for store in stores {
-        store.unwrap().unwrap().migrate().await.unwrap();
+    // Races need a few tries to show: each round starts from a file that does not exist
+    // yet, which eight instances create and migrate at once.
+    for round in 0..5 {
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("keys-{round}.db")).display()
+        );
+        let stores = futures_util::future::join_all((0..8).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { SqliteStore::connect(&url).await })
+        }))
+        .await;
+        for store in stores {
+            store.unwrap().unwrap().migrate().await.unwrap();
+        }
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let applied = applied_migrations(&pool).await;
+        assert_eq!(applied.len(), 1, "round {round}: {applied:?}");
+        assert_eq!(applied[0].0, 1);
+        assert!(applied[0].1 > 1_700_000_000, "applied_at is a Unix time");
     }
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let applied = applied_migrations(&pool).await;
-    assert_eq!(applied.len(), 1, "{applied:?}");
-    assert_eq!(applied[0].0, 1);
-    assert!(applied[0].1 > 1_700_000_000, "applied_at is a Unix time");
 }
 
 #[cfg(feature = "postgres")]

@@ -38,7 +38,11 @@ fn verify(hash: &str, password: &[u8]) -> Output {
 fn assert_usage_error(output: &Output, mentions: &str) {
     let err = stderr(output);
     assert_eq!(output.status.code(), Some(2), "stderr: {err}");
-    assert!(output.stdout.is_empty(), "stdout: {}", stdout(output));
+    assert!(
+        output.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains(mentions), "{mentions:?} not in {err}");
 }

@@ -1,4 +1,5 @@
-//! Wrapped data keys in SQLite and PostgreSQL: one table, the same statements.
+//! Wrapped data keys in SQLite and PostgreSQL: the same tables (`palisade_tenant_keys`,
+//! and `palisade_tenant_key_migrations` for the migrations applied), the same statements.
 //!
 //! The statements number their parameters (`$1`), which both databases accept (sqlx
 //! binds SQLite's `$N` to the N-th argument), so one implementation serves both stores.
@@ -23,12 +24,12 @@ const MIGRATION_APPLIED: &str =
 const RECORD_MIGRATION: &str =
     "INSERT INTO palisade_tenant_key_migrations (version, applied_at) VALUES ($1, $2)";
 
-/// `from_pool`, `migrate` and [`WrappedKeyStore`] for a store type with a `pool` field:
-/// its database, its numbered migrations, the statement (if any) that serialises
+/// `from_pool`, `migrate` and [`WrappedKeyStore`] for a store type with a `pool` field
+/// of type `$pool`: its numbered migrations, the statement (if any) that serialises
 /// migrations from several instances, and the one (if any) that begins a writing
 /// transaction.
 macro_rules! sql_store {
-    ($store:ident, $pool:ty, $db:ty, $migrations:expr, $lock:expr, $begin:expr) => {
+    ($store:ident, $pool:ty, $migrations:expr, $lock:expr, $begin:expr) => {
         impl $store {
             /// Uses an existing pool and applies the migrations.
             ///
@@ -152,8 +153,8 @@ mod sqlite {
 
     /// Wrapped data keys in the SQLite table `palisade_tenant_keys` (feature `sqlite`).
     ///
-    /// [`SqliteStore::connect`] and [`SqliteStore::from_pool`] create the table when it
-    /// is missing (`migrations/sqlite/`).
+    /// [`SqliteStore::connect`] and [`SqliteStore::from_pool`] apply the migrations that
+    /// have not run (`migrations/sqlite/`, recorded in `palisade_tenant_key_migrations`).
     #[derive(Debug, Clone)]
     pub struct SqliteStore {
         pool: SqlitePool,
@@ -179,7 +180,6 @@ mod sqlite {
     sql_store!(
         SqliteStore,
         SqlitePool,
-        sqlx::Sqlite,
         &[(
             1,
             include_str!("../../migrations/sqlite/0001_tenant_keys.sql")
@@ -199,8 +199,9 @@ mod postgres {
     /// Wrapped data keys in the PostgreSQL table `palisade_tenant_keys` (feature
     /// `postgres`).
     ///
-    /// [`PostgresStore::connect`] and [`PostgresStore::from_pool`] create the table when
-    /// it is missing (`migrations/postgres/`).
+    /// [`PostgresStore::connect`] and [`PostgresStore::from_pool`] apply the migrations
+    /// that have not run (`migrations/postgres/`, recorded in
+    /// `palisade_tenant_key_migrations`).
     #[derive(Debug, Clone)]
     pub struct PostgresStore {
         pool: PgPool,
@@ -225,7 +226,6 @@ mod postgres {
     sql_store!(
         PostgresStore,
         PgPool,
-        sqlx::Postgres,
         &[(
             1,
             include_str!("../../migrations/postgres/0001_tenant_keys.sql")
