@@ -129,12 +129,14 @@ pub struct Policy {
 }
 
 /// The AAL reached by the methods completed in this sign-in.
+///
+/// Never AAL3: that needs an authenticator proven to keep its key in hardware, which only
+/// verified attestation shows, and security keys are registered without it (any
+/// authenticator the browser offers is accepted, a synced passkey or a software token
+/// included). A security key after a password or passkey is AAL2.
 pub(crate) fn aal(completed: &[Method]) -> Option<Aal> {
     let has = |m| completed.contains(&m);
-    let first = has(Method::Password) || has(Method::Passkey);
-    if has(Method::SecurityKey) && first {
-        Some(Aal::Aal3)
-    } else if has(Method::Passkey)
+    if has(Method::Passkey)
         || (has(Method::Password)
             && (has(Method::Totp) || has(Method::RecoveryCode) || has(Method::SecurityKey)))
     {

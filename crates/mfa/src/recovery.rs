@@ -211,8 +211,11 @@ pub(crate) fn generate_set(
 }
 
 /// Upper-cases, drops `-` and spaces, reads `O` as `0` and `I`/`L` as `1`; `None` when
-/// anything else is not in the alphabet.
+/// anything else is not in the alphabet, or when the result is longer or shorter than
+/// any configuration's codes (so input that cannot be a code never costs a hash).
 pub(crate) fn normalize(input: &str) -> Option<Zeroizing<String>> {
+    const CHARS: std::ops::RangeInclusive<usize> =
+        (MIN_RECOVERY_BITS / 5) as usize..=(MAX_RECOVERY_BITS / 5) as usize;
     if input.len() > 128 {
         return None;
     }
@@ -229,7 +232,7 @@ pub(crate) fn normalize(input: &str) -> Option<Zeroizing<String>> {
         }
         out.push(c);
     }
-    Some(out)
+    CHARS.contains(&out.len()).then_some(out)
 }
 
 pub(crate) fn new_salt(random: &dyn Random) -> Result<Vec<u8>, Error> {
@@ -289,9 +292,16 @@ mod tests {
             normalize("abcd-efgh-jkmn-pqrs").unwrap().as_str(),
             "ABCDEFGHJKMNPQRS"
         );
-        assert_eq!(normalize("o1il").unwrap().as_str(), "0111");
-        assert!(normalize("UUUU").is_none());
-        assert!(normalize("ÄBCD").is_none());
+        assert_eq!(
+            normalize("o1il o1il-o1il-o1il").unwrap().as_str(),
+            "0111011101110111"
+        );
+        assert!(normalize("UUUU-UUUU-UUUU-UUUU").is_none());
+        assert!(normalize("ÄBCD-ABCD-ABCD-ABCD").is_none());
+        // Only the lengths of 80- to 160-bit codes: 16 to 32 characters.
+        for (len, fits) in [(0, false), (15, false), (16, true), (32, true), (33, false)] {
+            assert_eq!(normalize(&"A".repeat(len)).is_some(), fits, "{len}");
+        }
     }
 
     /// A random source that yields a fixed byte pattern.

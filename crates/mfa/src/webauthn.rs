@@ -482,7 +482,9 @@ impl WebAuthn {
         // Refused before anything is written, so a refused sign-in is not recorded as a
         // use; the store refuses in turn if another sign-in stored a higher counter since
         // this ceremony started.
-        let regressed = counter > 0 && counter <= record.counter;
+        // WebAuthn 7.2 step 21: unless both are zero (an authenticator without a counter),
+        // the counter must move strictly forward.
+        let regressed = (counter > 0 || record.counter > 0) && counter <= record.counter;
         if regressed
             || !self
                 .store

@@ -193,7 +193,7 @@ impl MfaStore for MemoryStore {
                 .iter_mut()
                 .find(|c| &c.user == user && c.id == id)
             {
-                Some(c) if c.counter <= counter => {
+                Some(c) if c.counter < counter || (c.counter == 0 && counter == 0) => {
                     c.data = data.to_owned();
                     c.counter = counter;
                     c.last_used_at = Some(now);

@@ -158,7 +158,7 @@ pub trait MfaStore: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// When the backend fails.
+    /// When the backend fails, or holds codes of more than one set for the user.
     fn recovery<'a>(&'a self, user: &'a UserId) -> StoreFuture<'a, Option<RecoverySet>>;
 
     /// Atomically marks code `index` of set `set_id` used, if it is unused and the set is
@@ -210,8 +210,9 @@ pub trait MfaStore: Send + Sync + 'static {
     /// When the backend fails.
     fn credentials<'a>(&'a self, user: &'a UserId) -> StoreFuture<'a, Vec<CredentialRecord>>;
 
-    /// Stores the credential's new data and counter after a sign-in, if `counter` is not
-    /// below the stored one. Returns whether it did.
+    /// Stores the credential's new data and counter after a sign-in, if `counter` is above
+    /// the stored one, or both are zero (an authenticator without a counter). Returns
+    /// whether it did: of two sign-ins that race with one counter value, one is stored.
     ///
     /// # Errors
     ///

@@ -49,9 +49,11 @@ const ADD_CREDENTIAL: &str = "INSERT INTO palisade_mfa_credentials (id, user_id,
 const LIST_CREDENTIALS: &str = "SELECT id, user_id, kind, name, data, counter, created_at, \
      last_used_at FROM palisade_mfa_credentials WHERE user_id = $1 ORDER BY created_at, id";
 
+// The counter must move strictly forward; only an authenticator without a counter (zero
+// stored, zero reported) signs in again with the same value (WebAuthn, 7.2 step 21).
 const UPDATE_CREDENTIAL: &str = "UPDATE palisade_mfa_credentials \
      SET data = $3, counter = $4, last_used_at = $5 \
-     WHERE user_id = $1 AND id = $2 AND counter <= $4";
+     WHERE user_id = $1 AND id = $2 AND (counter < $4 OR (counter = 0 AND $4 = 0))";
 
 const RENAME_CREDENTIAL: &str =
     "UPDATE palisade_mfa_credentials SET name = $3 WHERE user_id = $1 AND id = $2";
@@ -80,7 +82,7 @@ fn user(op: &'static str, id: String) -> Result<UserId, StoreError> {
 }
 
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $migrations:expr, $lock:expr, $begin:expr) => {
+    ($store:ident, $db:ty, $migrations:expr, $lock:expr, $begin:expr, $user_lock:expr) => {
         impl $store {
             /// Applies the migrations that have not run yet, in one transaction. Safe to
             /// run from several instances at once: they take turns and each migration
@@ -263,6 +265,16 @@ macro_rules! sql_store {
                     let e = |e: sqlx::Error| StoreError::new(OP, e);
                     let created = to_i64(OP, set.created_at)?;
                     let mut tx = self.begin().await.map_err(e)?;
+                    // Two replacements for one user must take turns: otherwise neither
+                    // sees the other's uncommitted set to delete, and both sets stay.
+                    let user_lock: Option<&'static str> = $user_lock;
+                    if let Some(lock) = user_lock {
+                        sqlx::query(lock)
+                            .bind(user.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(e)?;
+                    }
                     sqlx::query(DELETE_RECOVERY)
                         .bind(user.as_str())
                         .execute(&mut *tx)
@@ -307,7 +319,18 @@ macro_rules! sql_store {
                             hash: row.try_get(4).map_err(e)?,
                         };
                         match set.as_mut() {
-                            Some(set) => set.codes.push(code),
+                            Some(set) => {
+                                // One set per user; rows of two sets would let a code of
+                                // one be checked and the same index of the other burned.
+                                let set_id: String = row.try_get(0).map_err(e)?;
+                                if set_id != set.set_id {
+                                    return Err(StoreError::new(
+                                        OP,
+                                        "recovery codes of two sets are stored",
+                                    ));
+                                }
+                                set.codes.push(code);
+                            }
                             None => {
                                 set = Some(RecoverySet {
                                     set_id: row.try_get(0).map_err(e)?,
@@ -550,7 +573,9 @@ mod sqlite {
         sqlx::Sqlite,
         &[(1, include_str!("../../migrations/sqlite/0001_mfa.sql"))],
         None,
-        Some("BEGIN IMMEDIATE")
+        Some("BEGIN IMMEDIATE"),
+        // `BEGIN IMMEDIATE` already serialises every writer.
+        None
     );
 }
 
@@ -598,8 +623,13 @@ mod postgres {
         &[(1, include_str!("../../migrations/postgres/0001_mfa.sql"))],
         // Serialises concurrent migrations from several instances; released at commit.
         Some("SELECT pg_advisory_xact_lock(7305126853960327471)"),
-        None
+        None,
+        Some(LOCK_USER_RECOVERY)
     );
+
+    /// Serialises replacements of one user's recovery codes; released at commit.
+    const LOCK_USER_RECOVERY: &str =
+        "SELECT pg_advisory_xact_lock(hashtextextended('palisade_mfa_recovery:' || $1, 0))";
 }
 
 #[cfg(feature = "postgres")]

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use mfa::store::{CeremonyRecord, CredentialRecord, MfaStore};
+use mfa::store::{CeremonyRecord, CredentialRecord, MfaStore, RecoveryHash, RecoverySet};
 use mfa::{Error, Method, Mfa, TotpParams, TotpSecret, totp_code};
 
 use crate::support::*;
@@ -26,6 +26,7 @@ pub(crate) async fn run(name: &str, store: Arc<dyn MfaStore>, dump: RawDump) {
     totp_replay_guard(name, store.clone()).await;
     seeds_are_sealed_at_rest(name, store.clone(), &dump).await;
     recovery_codes(name, store.clone(), &dump).await;
+    recovery_replacements_take_turns(name, store.clone()).await;
     ceremonies_and_credentials(name, store.clone()).await;
     crate::webauthn::ceremonies(name, store).await;
 }
@@ -322,6 +323,46 @@ async fn recovery_codes(name: &str, store: Arc<dyn MfaStore>, dump: &RawDump) {
     assert!(mfa.recovery_redeem(&frank, &fresh[0]).await.is_err());
 }
 
+/// Sets replacing one another at the same moment leave exactly one whole set: never the
+/// codes of two (a double-clicked "regenerate" must still void every other set).
+async fn recovery_replacements_take_turns(name: &str, store: Arc<dyn MfaStore>) {
+    let ivan = user("ivan-regenerates");
+    let set = |n: u8| RecoverySet {
+        set_id: format!("set-{n}"),
+        scheme: "sha256".into(),
+        salt: vec![n; 16],
+        codes: (0..10)
+            .map(|index| RecoveryHash {
+                index,
+                hash: vec![n; 32],
+            })
+            .collect(),
+        created_at: T0,
+    };
+    for round in 0..4u8 {
+        let tasks: Vec<_> = (0..8)
+            .map(|n| {
+                let (store, ivan, set) = (store.clone(), ivan.clone(), set(round * 8 + n));
+                tokio::spawn(async move { store.replace_recovery(&ivan, &set).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task").expect("store operation");
+        }
+        let stored = store
+            .recovery(&ivan)
+            .await
+            .expect("store operation: one set")
+            .expect("a set");
+        let n = stored
+            .set_id
+            .strip_prefix("set-")
+            .and_then(|n| n.parse().ok())
+            .expect("one of the sets written");
+        assert_eq!(stored, set(n), "{name}: round {round}");
+    }
+}
+
 async fn ceremonies_and_credentials(name: &str, store: Arc<dyn MfaStore>) {
     let gina = user("gina-store");
     let record = CeremonyRecord {
@@ -433,11 +474,34 @@ async fn ceremonies_and_credentials(name: &str, store: Arc<dyn MfaStore>) {
         "{name}: counter never goes back"
     );
     assert!(
-        store
-            .update_credential(&gina, "k1", "{\"n\":5}", 5, T0 + 11)
+        !store
+            .update_credential(&gina, "k1", "{}", 5, T0 + 11)
             .await
             .expect("store operation"),
-        "{name}: equal is allowed"
+        "{name}: an equal counter is refused (a clone racing the original)"
+    );
+    // An authenticator without a counter reports zero every time, and signs in again.
+    for at in [T0 + 12, T0 + 13] {
+        assert!(
+            store
+                .update_credential(&gina, "k2", "{}", 0, at)
+                .await
+                .expect("store operation"),
+            "{name}: zero after zero"
+        );
+    }
+    assert!(
+        store
+            .update_credential(&gina, "k2", "{}", 3, T0 + 14)
+            .await
+            .expect("store operation")
+    );
+    assert!(
+        !store
+            .update_credential(&gina, "k2", "{}", 0, T0 + 15)
+            .await
+            .expect("store operation"),
+        "{name}: zero after a counter is refused"
     );
     assert!(
         !store
@@ -452,7 +516,7 @@ async fn ceremonies_and_credentials(name: &str, store: Arc<dyn MfaStore>) {
         .remove(0);
     assert_eq!(
         (k1.counter, k1.last_used_at, k1.data.as_str()),
-        (5, Some(T0 + 11), "{\"n\":5}")
+        (5, Some(T0 + 9), "{\"n\":5}")
     );
 
     assert!(

@@ -138,7 +138,8 @@ fn evaluation_table() {
             everything(),
             vec![Password, SecurityKey],
             Next::Nothing,
-            Some(Aal::Aal3),
+            // Not AAL3: nothing proves an unattested security key is hardware.
+            Some(Aal::Aal2),
         ),
         (
             "required, nothing done yet",
