@@ -602,17 +602,39 @@ impl SessionManager {
     /// replacement for `current` with a new session id, re-authenticated now. Set the new
     /// token's cookie on the response.
     ///
+    /// `current` was verified when the request began; if it expired, or was revoked (by
+    /// the user, an administrator or a concurrent password change), before this call, the
+    /// generation is still bumped but no replacement is issued: a revoked session never
+    /// comes back as a fresh one.
+    ///
     /// # Errors
     ///
+    /// [`Error::Invalid`] when `current` expired or was revoked meanwhile;
     /// [`Error::Store`], [`Error::Random`]. On an error after the bump the user is signed
     /// out everywhere, which is the safe side.
     pub async fn password_changed(&self, current: &Session) -> Result<Issued, Error> {
+        let now = self.now();
+        let expired = now >= current.record.expires_at;
+        // Before the bump, which revokes every session of the user: `false` when `current`
+        // was revoked meanwhile, and for the second of two changes from one session.
+        let live = !expired
+            && self
+                .inner
+                .store
+                .revoke(current.tenant(), current.user(), current.handle(), now)
+                .await?;
         let generation = self
             .inner
             .store
-            .bump_generation(current.tenant(), current.user(), self.now())
+            .bump_generation(current.tenant(), current.user(), now)
             .await?;
         tracing::info!(tenant = %current.tenant(), user = %current.user(), generation, "password changed: sessions invalidated");
+        if expired {
+            return Err(Error::invalid(Reason::Expired));
+        }
+        if !live {
+            return Err(Error::invalid(Reason::Revoked));
+        }
         self.reissue(
             current,
             current.aal(),

@@ -309,6 +309,46 @@ async fn stale_generation_is_refused() {
     assert_eq!(reason(&manager, &claimed).await, Reason::StaleGeneration);
 }
 
+/// A session revoked while its request ran (signed out elsewhere, by an administrator, or
+/// by an earlier password change from it) gets no replacement from `password_changed`;
+/// the change still ends every other session of the user.
+#[tokio::test]
+async fn password_change_from_a_session_revoked_meanwhile_issues_nothing() {
+    let (manager, _, token) = fixture().await;
+    let session = manager.verify(&token).await.unwrap();
+    let other = manager.issue(request("acme", "alice")).await.unwrap();
+    assert!(manager.sign_out(&session).await.unwrap());
+    let err = manager.password_changed(&session).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(Reason::Revoked));
+    assert_eq!(
+        reason(&manager, other.token().expose()).await,
+        Reason::StaleGeneration
+    );
+
+    // Twice from one session: the second change issues nothing.
+    let (manager, _, token) = fixture().await;
+    let session = manager.verify(&token).await.unwrap();
+    let renewed = manager.password_changed(&session).await.unwrap();
+    let err = manager.password_changed(&session).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(Reason::Revoked));
+    assert_eq!(
+        reason(&manager, renewed.token().expose()).await,
+        Reason::StaleGeneration,
+        "the second change signs the user out everywhere too"
+    );
+}
+
+/// A session that passed its absolute lifetime while its request ran is not renewed for
+/// another lifetime by `password_changed`.
+#[tokio::test]
+async fn password_change_from_a_session_expired_meanwhile_issues_nothing() {
+    let (manager, clock, token) = fixture().await;
+    let session = manager.verify(&token).await.unwrap();
+    clock.advance(Duration::from_secs(30 * 24 * 3600));
+    let err = manager.password_changed(&session).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(Reason::Expired));
+}
+
 #[tokio::test]
 async fn idle_expired_session_is_refused() {
     let clock = ManualClock::new();
