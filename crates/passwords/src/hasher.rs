@@ -196,7 +196,9 @@ impl Hasher {
 
     /// Verifies, and when the stored hash needs a rehash, makes its replacement with the
     /// current settings: `Ok(Some(new))` means "store `new`", `Ok(None)` that the stored
-    /// hash is current. The replacement is made only after the password verified.
+    /// hash stays (it is current, or, under bcrypt, the password verified as typed but its
+    /// normalized text is longer than bcrypt takes). The replacement is made only after
+    /// the password verified.
     ///
     /// # Errors
     ///
@@ -215,10 +217,15 @@ impl Hasher {
         password: &[u8],
         stored: &PasswordHash,
     ) -> Result<Option<PasswordHash>, Error> {
-        if self.verify_hash(password, stored)?.needs_rehash() {
-            self.hash(password).map(Some)
-        } else {
-            Ok(None)
+        if !self.verify_hash(password, stored)?.needs_rehash() {
+            return Ok(None);
+        }
+        match self.hash(password) {
+            Ok(new) => Ok(Some(new)),
+            // It verified as typed, but its normalized text does not fit bcrypt's 72
+            // bytes: keep the stored hash rather than turn a correct password away.
+            Err(Error::PasswordTooLong { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

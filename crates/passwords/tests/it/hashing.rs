@@ -279,6 +279,36 @@ fn what_the_policy_accepts_hashes_under_nfkc_but_may_not_as_typed() {
     ));
 }
 
+/// Under bcrypt, a legacy hash of text that verifies only as typed, and whose normalized
+/// text is longer than bcrypt's 72 bytes, still lets its password in: the upgrade keeps
+/// the stored hash instead of failing the sign-in.
+#[test]
+fn bcrypt_upgrade_keeps_a_hash_whose_normalized_text_does_not_fit() {
+    let nfkc = bcrypt_hasher();
+    let as_typed = Hasher::builder()
+        .bcrypt(BcryptCost::dangerous_weak(4).expect("valid cost"))
+        .normalization(Normalization::None)
+        .build()
+        .unwrap();
+    // Nine bytes as typed; NFKC spells out each ligature, 99 bytes in all.
+    let typed = "\u{fdfa}".repeat(3);
+    assert!(typed.len() <= 72);
+    assert!(matches!(
+        nfkc.hash(&typed),
+        Err(Error::PasswordTooLong { max: 72 })
+    ));
+    let legacy = as_typed.hash(&typed).unwrap();
+    assert!(nfkc.verify(&typed, legacy.as_str()).unwrap().needs_rehash());
+    assert_eq!(
+        nfkc.verify_and_upgrade(&typed, legacy.as_str()).unwrap(),
+        None
+    );
+    assert!(matches!(
+        nfkc.verify_and_upgrade("wrong", legacy.as_str()),
+        Err(Error::Invalid)
+    ));
+}
+
 #[test]
 fn malformed_and_unsupported_hashes_are_typed_errors() {
     let hasher = fast_hasher();
