@@ -233,6 +233,9 @@ impl<S: Store, C: Clock> AuditLog<S, C> {
         let mut previous_time = None;
         let tenant_bytes = tenant.as_str().as_bytes();
         let mut last_leaf = None;
+        // Checkpoints before entries: another instance may append and sign while this one
+        // reads, and a checkpoint read after the entries could cover entries not yet read.
+        let checkpoints = store.checkpoints(tenant).await?;
         loop {
             let batch = store.read(tenant, tree.size(), LOAD_BATCH).await?;
             if batch.is_empty() {
@@ -245,7 +248,7 @@ impl<S: Store, C: Clock> AuditLog<S, C> {
             last_leaf = batch.into_iter().last();
         }
         let mut checkpointed_size = 0;
-        for (i, note) in store.checkpoints(tenant).await?.iter().enumerate() {
+        for (i, note) in checkpoints.iter().enumerate() {
             let checkpoint = checkpoint_in_note(note).map_err(|_| {
                 Error::verification(format!("stored checkpoint {i} is not a checkpoint"))
             })?;

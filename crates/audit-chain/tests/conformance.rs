@@ -6,11 +6,14 @@ mod common;
 
 use audit_chain::{
     ActionFilter, AuditLog, Checkpoint, Entry, Error, Event, FileStore, Hash, ManualClock,
-    MemoryStore, Order, Query, Record, Store, Verifier,
+    MemoryStore, Order, Page, Query, Record, Store, TenantId, Verifier,
 };
 use common::{event, signer, tenant};
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 const N: u64 = 40;
 
@@ -406,4 +409,80 @@ async fn postgres_writers_racing_on_one_log_lose_nothing() {
         .await
         .expect("verifies");
     assert_eq!(verified.size, 20);
+}
+
+/// Work to run once, later.
+type Pending = Arc<Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>>;
+
+/// A store that runs one piece of work, once, the first time the checkpoints are read:
+/// here another instance appending and signing while a log loads.
+#[derive(Clone)]
+struct SignsWhileLoading {
+    inner: MemoryStore,
+    work: Pending,
+}
+
+impl Store for SignsWhileLoading {
+    async fn append(&self, tenant: &TenantId, records: &[Record]) -> Result<(), Error> {
+        self.inner.append(tenant, records).await
+    }
+
+    async fn sync(&self, tenant: &TenantId) -> Result<(), Error> {
+        self.inner.sync(tenant).await
+    }
+
+    async fn read(&self, tenant: &TenantId, from: u64, max: usize) -> Result<Vec<Vec<u8>>, Error> {
+        self.inner.read(tenant, from, max).await
+    }
+
+    async fn put_checkpoint(&self, tenant: &TenantId, size: u64, note: &str) -> Result<(), Error> {
+        self.inner.put_checkpoint(tenant, size, note).await
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<String>, Error> {
+        let work = self.work.lock().expect("not poisoned").take();
+        if let Some(work) = work {
+            work.await;
+        }
+        self.inner.checkpoints(tenant).await
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantId>, Error> {
+        self.inner.tenants().await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, Error> {
+        self.inner.query(query).await
+    }
+}
+
+/// Two instances share a store; one appends and signs a checkpoint while the other
+/// loads the log. The loading one must not take the new checkpoint for tampering (it
+/// reads the checkpoints before the entries, so every checkpoint it sees is covered).
+#[tokio::test]
+async fn a_log_loading_while_another_signs_loads() {
+    let shared = MemoryStore::default();
+    let acme = tenant("acme");
+    let (a, _) = common::log(shared.clone());
+    for i in 0..3 {
+        a.append(event(&acme, i)).await.expect("append");
+    }
+    a.checkpoint(&acme).await.expect("checkpoint");
+    let racing = a.clone();
+    let tenant = acme.clone();
+    let store = SignsWhileLoading {
+        inner: shared.clone(),
+        work: Arc::new(Mutex::new(Some(Box::pin(async move {
+            racing.append(event(&tenant, 3)).await.expect("append");
+            racing.checkpoint(&tenant).await.expect("checkpoint");
+        })))),
+    };
+    let (b, _) = common::log(store);
+    let receipt = b.append(event(&acme, 4)).await.expect("loads and appends");
+    assert_eq!(receipt.index, 4);
+    let verified = Verifier::new()
+        .verify_log(&shared, &acme)
+        .await
+        .expect("verifies");
+    assert_eq!(verified.size, 5);
 }
