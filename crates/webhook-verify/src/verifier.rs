@@ -450,6 +450,13 @@ impl Verifier {
             Error::Config(_) | Error::Secret(_) => {
                 tracing::error!(target: "webhook_verify", scheme, error = %error, "webhook verifier misconfigured");
             }
+            // Anyone can name an integration: not worth more than a debug line.
+            Error::UnknownIntegration(_) => tracing::debug!(
+                target: "webhook_verify",
+                scheme,
+                reason = "unknown_integration",
+                "webhook rejected"
+            ),
             _ => {
                 tracing::warn!(target: "webhook_verify", scheme, error = %error, "webhook not verified")
             }

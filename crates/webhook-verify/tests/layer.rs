@@ -363,6 +363,52 @@ async fn a_handler_failure_releases_the_delivery_for_the_senders_retry() {
     assert_eq!(refusing.calls.load(Ordering::SeqCst), 1);
 }
 
+/// The sender hangs up (or a timeout fires) while the handler runs: the request's future
+/// is dropped before the handler finished, and the retry must reach the handler rather
+/// than be rejected as a replay of a delivery that may never have been handled.
+#[tokio::test]
+async fn a_handler_dropped_before_it_finished_releases_the_delivery() {
+    let case = case("standard v1");
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    // The first run never finishes; later runs answer at once.
+    let handler = move || {
+        let calls = Arc::clone(&counted);
+        async move {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                std::future::pending::<()>().await;
+            }
+            StatusCode::OK
+        }
+    };
+    let app = Router::new()
+        .route("/hook", post(handler))
+        .route_layer(layer(verifier(&case)));
+
+    let first = tokio::time::timeout(
+        Duration::from_millis(50),
+        send(&app, request(&headers, body.clone())),
+    )
+    .await;
+    assert!(first.is_err(), "the first run never finishes");
+    // The release runs as a task on this runtime: give it its turn.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // Finished and answered 2xx: recorded for good.
+    assert_eq!(
+        send(&app, request(&headers, body)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 struct Down;
 
 impl ReplayGuard for Down {

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use tower_service::Service;
 use super::layer::WebhookLayer;
 use crate::error::Error;
 use crate::secret::BoxFuture;
-use crate::verifier::Message;
+use crate::verifier::{Message, Verified, Verifier};
 
 /// The service [`WebhookLayer`] makes: verifies, then calls the inner service.
 #[derive(Clone)]
@@ -96,9 +97,14 @@ where
                 Err(_) => return Ok(status(StatusCode::INTERNAL_SERVER_ERROR)),
             };
             parts.extensions.insert(verified.clone());
+            // The delivery was recorded before the handler ran. If the handler fails, or
+            // never finishes because its future is dropped (the sender hung up, a timeout
+            // fired), forget it, so the sender's retry is not rejected as a replay.
+            let mut cancelled = ReleaseIfDropped {
+                armed: Some((Arc::clone(&config.verifier), verified.clone())),
+            };
             let result = inner.call(Request::from_parts(parts, B::from(bytes))).await;
-            // The delivery was recorded before the handler ran; if the handler failed,
-            // forget it so the sender's retry is not rejected as a replay.
+            cancelled.disarm();
             let failed = result
                 .as_ref()
                 .map_or(true, |response| response.status().is_server_error());
@@ -107,6 +113,41 @@ where
             }
             result
         })
+    }
+}
+
+/// Releases a recorded delivery if dropped while armed: the request's future was dropped
+/// while the handler ran, so the delivery may not have been handled and the sender will
+/// retry it. The release runs as a task on the current Tokio runtime; without one, the
+/// key expires on its own (retries are rejected until then).
+struct ReleaseIfDropped {
+    armed: Option<(Arc<Verifier>, Verified)>,
+}
+
+impl ReleaseIfDropped {
+    /// The handler finished: what happens to the delivery is decided from its response.
+    fn disarm(&mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for ReleaseIfDropped {
+    fn drop(&mut self) {
+        let Some((verifier, verified)) = self.armed.take() else {
+            return;
+        };
+        let scheme = verifier.scheme().name();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                tracing::debug!(target: "webhook_verify", scheme, "handler dropped: releasing the delivery for a retry");
+                runtime.spawn(async move {
+                    let _ = verifier.release(&verified).await;
+                });
+            }
+            Err(_) => {
+                tracing::warn!(target: "webhook_verify", scheme, "handler dropped outside a Tokio runtime: the delivery stays recorded until its key expires");
+            }
+        }
     }
 }
 
