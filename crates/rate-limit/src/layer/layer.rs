@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use http::{HeaderValue, Method, Response, StatusCode, header};
@@ -172,6 +174,7 @@ impl<S: Store> RateLimitLayerBuilder<S> {
                 client_ip: self.client_ip,
                 on_event: self.on_event,
                 unavailable_retry_after: ceil_secs(self.unavailable_retry_after).max(1),
+                missing_peer_seen: AtomicBool::new(false),
             }),
         })
     }
@@ -184,6 +187,9 @@ pub(crate) struct Shared<S> {
     client_ip: ClientIp,
     on_event: Option<Arc<EventHook>>,
     unavailable_retry_after: u64,
+    /// Whether a client-address rule has met a request without a peer address (and the
+    /// warning about it has been logged, once per layer).
+    missing_peer_seen: AtomicBool,
 }
 
 /// A rule that applies to a request, and the key it charges.
@@ -205,7 +211,17 @@ impl<S> Shared<S> {
             let key = match rule.key.extract(request, &self.client_ip) {
                 Some(key) => key,
                 None if rule.missing == MissingKey::Skip => continue,
-                None => format!("{}:none", rule.key.kind()),
+                None => {
+                    if rule.key.kind() == "ip" && !self.missing_peer_seen.swap(true, Relaxed) {
+                        // Most often a server that puts the peer address somewhere
+                        // `ClientIp` does not look: every client then shares one key.
+                        tracing::warn!(
+                            policy = rule.policy.name(),
+                            "no client address in the request extensions: requests without one share the key ip:none (see ClientIp::peer_from; for axum, ConnectInfo)"
+                        );
+                    }
+                    format!("{}:none", rule.key.kind())
+                }
             };
             let planned = Planned { rule: i, key };
             if rule.shadow {
