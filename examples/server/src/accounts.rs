@@ -343,20 +343,30 @@ pub(crate) struct PasswordChange {
 
 /// `POST /api/password`: checks the current password, the policy, stores the new
 /// hash, ends every other session of the user and re-issues this one (new cookie).
+/// Wrong current passwords count against the login limits, per client and per account:
+/// a stolen session cookie does not buy unlimited guesses at the password.
 pub(crate) async fn change_password(
     State(state): State<AppState>,
+    client: ClientAddr,
     session: Session,
     Json(input): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let user = signed_in_user(&state, &session).await?;
+    let attempt = begin_attempt(
+        &state,
+        &client,
+        &format!("password:{}/{}", user.tenant, user.id),
+    )
+    .await?;
     match state
         .passwords
         .verify(input.current_password.expose(), &user.password_hash)
         .await
     {
-        Ok(_) => {}
+        Ok(_) => attempt.succeeded().await?,
         // 403, not 401: the session is fine, and a client must not sign out over it.
         Err(passwords::Error::Invalid) => {
+            attempt.failed();
             return Err(ApiError::Forbidden("the current password is wrong"));
         }
         Err(other) => return Err(other.into()),

@@ -10,7 +10,6 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post, put};
 use envelope_crypto::{LocalKek, TenantKeys};
 use passwords::{Hasher, HashingPool, Policy};
-use rate_limit::LoginLimiter;
 use session_tokens::{CsrfGuard, KeySet, SessionManager};
 use webhook_verify::{MemoryReplayGuard, RedisReplayGuard, ReplayGuard};
 
@@ -148,7 +147,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         tenant_keys,
         audit,
         audit_key,
-        logins: LoginLimiter::new(Arc::clone(&limits), rate_limit::Policy::login()),
+        logins: limits::login_limiter(Arc::clone(&limits))?,
         client_ip: limits::client_ip(),
         replay,
         webhook_secrets,

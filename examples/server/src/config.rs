@@ -60,8 +60,9 @@ impl std::fmt::Debug for KeyringSource {
     }
 }
 
-/// Everything the server needs to start.
-#[derive(Debug, Clone)]
+/// Everything the server needs to start. `Debug` leaves out the database and Redis
+/// URLs, which may carry passwords.
+#[derive(Clone)]
 pub struct Config {
     /// Development or production.
     pub environment: Environment,
@@ -78,6 +79,21 @@ pub struct Config {
     /// The prefix of every Redis key: rate limits under `<prefix>rl:`, the webhook replay
     /// guard under `<prefix>wh:`.
     pub redis_prefix: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |url: &Option<String>| url.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .field("keyring", &self.keyring)
+            .field("database_url", &redacted(&self.database_url))
+            .field("redis_url", &redacted(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .finish()
+    }
 }
 
 /// A configuration the server refuses to start with. The message says what to fix.

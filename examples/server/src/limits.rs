@@ -1,15 +1,18 @@
-//! Rate limits: the tower layer with the global per-origin ceiling in front of every
-//! route, and the login limiter (per client IP; a success refunds only its own attempt)
-//! inside the login handler.
+//! Rate limits: the tower layer with its ceilings in front of every route, and the login
+//! limiter (per client IP and per account; a success refunds only its own attempt) inside
+//! the password, second-factor and password-change handlers.
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
 use rate_limit::{
-    Check, ClientIp, Decision, Key, MemoryStore, Policy, RateLimitLayer, RedisStore, Rule, Store,
+    Check, ClientIp, Decision, Key, LoginLimiter, MemoryStore, Policy, RateLimitLayer, RedisStore,
+    Route, Rule, Store,
 };
 
 use crate::error::{ApiError, StartError};
@@ -76,11 +79,17 @@ pub(crate) fn client_ip() -> ClientIp {
     })
 }
 
-/// The layer in front of every route: at most 100 requests a minute per browser
-/// origin (the `api-origin` preset). Requests without an `Origin` (non-browser clients,
-/// same-origin GETs) are not counted by this rule; the login limiter still applies to
-/// them. Fail-open: a Redis outage does not take the whole API down, while the login
-/// limiter, which guards passwords, fails closed.
+/// The layer in front of every route, before any handler runs:
+///
+/// - `api-origin`: at most 100 requests a minute per browser origin. Requests without an
+///   `Origin` (non-browser clients, same-origin GETs) are not counted by this rule.
+/// - `api-client`: at most 600 requests a minute per client address, with or without an
+///   `Origin`, so a script that leaves the header out is still held to a ceiling.
+/// - `signup`: at most 10 sign-ups an hour per client address. Each one costs a password
+///   hash, a tenant data key and an audit entry; fail-closed, like the login limiter.
+///
+/// The first two fail open: a Redis outage does not take the whole API down, while the
+/// limits that guard passwords and sign-ups fail closed.
 pub(crate) fn layer(limits: Arc<Limits>) -> Result<RateLimitLayer<Arc<Limits>>, StartError> {
     RateLimitLayer::builder(limits)
         .client_ip(client_ip())
@@ -89,8 +98,35 @@ pub(crate) fn layer(limits: Arc<Limits>) -> Result<RateLimitLayer<Arc<Limits>>, 
                 .skip_when_key_missing()
                 .fail_open(),
         )
+        .rule(Rule::new(policy("api-client", 600, 60)?, Key::client_ip()).fail_open())
+        .rule(
+            Rule::new(policy("signup", 10, 3600)?, Key::client_ip())
+                .route(Route::exact("/api/signup").method(Method::POST))
+                .fail_closed(),
+        )
         .build()
         .map_err(|e| StartError::component("rate-limit layer", e))
+}
+
+/// The login limiter: failed attempts per client address ([`Policy::login`], 10 per 15
+/// minutes) and, from every address together, per account (`login-account`, 20 per 15
+/// minutes). The account limit is what stops guessing from many addresses: a second
+/// factor whose password is known, or a password tried from a botnet. Its price is that
+/// anyone can hold one account's sign-in for 15 minutes with 20 wrong guesses; a success
+/// resets it.
+pub(crate) fn login_limiter(limits: Arc<Limits>) -> Result<LoginLimiter<Arc<Limits>>, StartError> {
+    let per_account = policy("login-account", 20, 15 * 60)?;
+    Ok(LoginLimiter::new(limits, Policy::login()).per_account(per_account))
+}
+
+/// `quota` requests per `seconds` under `name`. The numbers are the constants above, so
+/// an error here is a mistake in them, caught at start-up.
+fn policy(name: &'static str, quota: u32, seconds: u64) -> Result<Policy, StartError> {
+    let quota = NonZeroU32::new(quota)
+        .ok_or_else(|| StartError::component("rate limits", format!("{name}: a zero quota")))?;
+    Policy::builder(name, quota, Duration::from_secs(seconds))
+        .build()
+        .map_err(|e| StartError::component("rate limits", e))
 }
 
 /// The client's address and its rate-limit key (`ip:203.0.113.7`, IPv6 grouped by

@@ -135,8 +135,10 @@ pub(crate) struct SecondFactor {
 }
 
 /// `POST /api/login/mfa`: the challenge from the password step and a TOTP code (or an
-/// unused recovery code). Failures count against the same login limit as passwords, per
-/// client and account; a replayed TOTP code or a used recovery code fails.
+/// unused recovery code). Failures count against the login limits, per client address
+/// and per account (from every address together, so a known password and many
+/// addresses do not buy more guesses at the code); a replayed TOTP code or a used
+/// recovery code fails.
 pub(crate) async fn login_second_factor(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -222,8 +224,10 @@ pub(crate) struct Confirm {
     code: SecretText,
 }
 
-/// `POST /api/mfa/totp/confirm`: the first code from the app turns the enrollment on;
-/// the answer carries a fresh set of recovery codes, shown this once.
+/// `POST /api/mfa/totp/confirm`: the first code from the app turns the enrollment on and
+/// signs out every other session of the user (made with the password alone, perhaps
+/// by whoever prompted turning a second factor on); the answer carries a fresh set of
+/// recovery codes, shown this once, and how many sessions were signed out.
 pub(crate) async fn totp_confirm(
     State(state): State<AppState>,
     session: Session,
@@ -240,6 +244,7 @@ pub(crate) async fn totp_confirm(
         Err(mfa::Error::Invalid) => return Err(ApiError::Forbidden("the code is wrong")),
         Err(other) => return Err(other.into()),
     }
+    let signed_out = state.sessions.revoke_others(&session).await?;
     let codes = state.mfa.recovery_generate(&who).await?;
     let enrolled = Action::custom("account.mfa.enrolled")?;
     state
@@ -251,6 +256,7 @@ pub(crate) async fn totp_confirm(
     Ok(Json(json!({
         "totp": true,
         "recovery_codes": codes.iter().collect::<Vec<_>>(),
+        "other_sessions_signed_out": signed_out,
     })))
 }
 

@@ -1,4 +1,5 @@
-//! Failed logins: one answer for every failure, audited, and limited per client IP.
+//! Failed logins: one answer for every failure, audited, and limited per client IP; the
+//! layer's ceilings per origin, per client and on sign-ups.
 
 use axum::http::StatusCode;
 
@@ -68,7 +69,7 @@ async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
         assert_eq!(
             answer.header("ratelimit-policy"),
-            Some(r#""login";q=10;w=900"#)
+            Some(r#""login";q=10;w=900, "login-account";q=20;w=900"#)
         );
         let remaining = 10 - attempt;
         assert!(
@@ -95,7 +96,7 @@ async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
     );
     assert_eq!(
         limited.header("ratelimit-policy"),
-        Some(r#""login";q=10;w=900"#)
+        Some(r#""login";q=10;w=900, "login-account";q=20;w=900"#)
     );
     assert!(
         limited
@@ -168,4 +169,64 @@ async fn origin_ceiling_applies_to_every_route() {
     assert_eq!(other.status, StatusCode::OK);
     let none = Call::get("/healthz").send(&router).await;
     assert_eq!(none.status, StatusCode::OK);
+}
+
+/// Leaving out `Origin` does not escape the layer: every client address has its own
+/// ceiling of 600 requests a minute, and another address is not held to it.
+#[tokio::test]
+async fn client_ceiling_applies_without_an_origin() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    for n in 1..=600 {
+        let answer = Call::get("/healthz").send(&router).await;
+        assert_eq!(answer.status, StatusCode::OK, "request {n}");
+    }
+    let limited = Call::get("/healthz").send(&router).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited
+            .header("ratelimit-policy")
+            .is_some_and(|v| v.contains("api-client"))
+    );
+    let other = Call::get("/healthz")
+        .peer("198.51.100.7:4000")
+        .send(&router)
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+}
+
+/// Sign-ups are limited per client address before the handler runs (each would cost a
+/// password hash, a data key and an audit entry): ten an hour, counted whatever the body.
+#[tokio::test]
+async fn signups_are_limited_per_client() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    for n in 1..=10 {
+        let refused = Call::post("/api/signup")
+            .json(credentials("acme", "alice@acme.example", "short"))
+            .send(&router)
+            .await;
+        assert_ne!(refused.status, StatusCode::TOO_MANY_REQUESTS, "sign-up {n}");
+    }
+    let limited = post_credentials(
+        &router,
+        "/api/signup",
+        "acme",
+        "alice@acme.example",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited
+            .header("ratelimit-policy")
+            .is_some_and(|v| v.contains("signup"))
+    );
+    // Another address signs up.
+    let other = Call::post("/api/signup")
+        .json(credentials("acme", "alice@acme.example", PASSWORD))
+        .peer("198.51.100.7:4000")
+        .send(&router)
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{:?}", other.json());
 }

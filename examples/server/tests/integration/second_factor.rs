@@ -71,6 +71,9 @@ async fn enroll(router: &Router) -> Enrolled {
     // (A 1 in 10^6 chance that 000000 is the right code; then this test fails once.)
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
 
+    // A session from before the second factor: confirming it ends this one.
+    let earlier = login(router, TENANT, EMAIL).await;
+
     let confirmed_at = unix_now();
     let confirmed = Call::post("/api/mfa/totp/confirm")
         .cookie(&cookie)
@@ -85,6 +88,9 @@ async fn enroll(router: &Router) -> Enrolled {
         .map(|code| code.as_str().expect("a code").to_owned())
         .collect();
     assert_eq!(recovery_codes.len(), 10);
+    assert_eq!(confirmed.json()["other_sessions_signed_out"], 1);
+    let earlier = Call::get("/api/mfa").cookie(&earlier).send(router).await;
+    assert_eq!(earlier.status, StatusCode::UNAUTHORIZED);
 
     let factors = Call::get("/api/mfa")
         .cookie(&cookie)
@@ -199,4 +205,33 @@ async fn wrong_codes_count_against_the_login_limit() {
     let limited = second_step(&router, &challenge, &code).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.header("set-cookie").is_none());
+}
+
+/// Guesses at the code from many addresses still run into the per-account limit: a
+/// known password and a botnet do not buy more than 20 guesses per 15 minutes.
+#[tokio::test]
+async fn wrong_codes_from_many_addresses_count_against_the_account() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    let enrolled = enroll(&router).await;
+    let challenge = password_step(&router).await;
+    let from = |n: u32, code: &str| {
+        Call::post("/api/login/mfa")
+            .json(json!({ "challenge": challenge, "code": code }))
+            .peer(&format!("198.51.100.{n}:4000"))
+    };
+    for n in 1..=20u32 {
+        let answer = from(n, "000000-not-a-code").send(&router).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "address {n}");
+    }
+    let code = code_at(&enrolled.secret, enrolled.confirmed_at + 30);
+    let limited = from(21, &code).send(&router).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited
+            .header("ratelimit-policy")
+            .is_some_and(|v| v.contains("login-account")),
+        "{:?}",
+        limited.headers
+    );
 }

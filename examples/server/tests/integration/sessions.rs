@@ -246,3 +246,26 @@ async fn signup_refuses_taken_tenants_and_weak_passwords() {
     .await;
     assert_eq!(bad_tenant.status, StatusCode::BAD_REQUEST);
 }
+
+/// A stolen session cookie does not buy unlimited guesses at the current password:
+/// wrong ones count against the login limit, and the eleventh try is refused unread.
+#[tokio::test]
+async fn wrong_current_passwords_count_against_the_login_limit() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    let cookie = login(&router, "acme", "alice@acme.example").await;
+    let change = |current: &str| {
+        Call::post("/api/password").cookie(&cookie).json(
+            json!({ "current_password": current, "new_password": "a new long passphrase here" }),
+        )
+    };
+    for attempt in 1..=10 {
+        let wrong = change("a wrong guess").send(&router).await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "attempt {attempt}");
+    }
+    let limited = change(PASSWORD).send(&router).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let me = Call::get("/api/me").cookie(&cookie).send(&router).await;
+    assert_eq!(me.status, StatusCode::OK, "the session is untouched");
+}

@@ -41,6 +41,26 @@ fn production_without_a_keyring_is_a_configuration_error() {
     );
 }
 
+/// The database and Redis URLs may carry passwords: `Debug` of the configuration does
+/// not show them.
+#[test]
+fn config_debug_shows_no_service_password() {
+    let config = Config::from_lookup(lookup(&[
+        (
+            "DATABASE_URL",
+            "postgres://app:db-secret-pw@db.internal/app",
+        ),
+        ("REDIS_URL", "redis://:redis-secret-pw@cache.internal:6379"),
+    ]))
+    .expect("a configuration");
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("secret-pw"), "{debug}");
+    assert!(
+        debug.contains("database_url: Some(\"<redacted>\")"),
+        "{debug}"
+    );
+}
+
 #[test]
 fn defaults_and_bad_values() {
     let config = Config::from_lookup(lookup(&[])).expect("development needs nothing");
