@@ -14,7 +14,8 @@ pub enum Method {
     RecoveryCode,
     /// A passkey with user verification: multi-factor on its own.
     Passkey,
-    /// A hardware security key used as a second factor.
+    /// A security key used as a second factor (registered without attestation, so not
+    /// shown to be hardware).
     SecurityKey,
 }
 
@@ -25,7 +26,9 @@ pub enum Aal {
     Aal1,
     /// Two factors, or a multi-factor authenticator (a passkey).
     Aal2,
-    /// A hardware, phishing-resistant authenticator (a security key) with a second factor.
+    /// A phishing-resistant authenticator shown to keep its key in hardware, with a second
+    /// factor. This crate never reports it: security keys are registered without
+    /// attestation, which is what would show it.
     Aal3,
 }
 

@@ -627,7 +627,9 @@ mod postgres {
         Some(LOCK_USER_RECOVERY)
     );
 
-    /// Serialises replacements of one user's recovery codes; released at commit.
+    /// Serialises replacements of one user's recovery codes; released at commit. It relies
+    /// on READ COMMITTED, PostgreSQL's default: the DELETE after the wait then sees the
+    /// set the other transaction committed (under REPEATABLE READ it would not).
     const LOCK_USER_RECOVERY: &str =
         "SELECT pg_advisory_xact_lock(hashtextextended('palisade_mfa_recovery:' || $1, 0))";
 }
