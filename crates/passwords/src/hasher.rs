@@ -196,13 +196,14 @@ impl Hasher {
 
     /// Verifies, and when the stored hash needs a rehash, makes its replacement with the
     /// current settings: `Ok(Some(new))` means "store `new`", `Ok(None)` that the stored
-    /// hash stays (it is current, or, under bcrypt, the password verified as typed but its
-    /// normalized text is longer than bcrypt takes). The replacement is made only after
-    /// the password verified.
+    /// hash stays: it is current, or the current scheme is bcrypt and the password (as
+    /// normalized) is longer than its 72 bytes, so no replacement can be made. The
+    /// replacement is made only after the password verified.
     ///
     /// # Errors
     ///
-    /// As [`Hasher::verify`] and [`Hasher::hash`].
+    /// As [`Hasher::verify`], and [`Hasher::hash`]'s other than
+    /// [`Error::PasswordTooLong`].
     pub fn verify_and_upgrade(
         &self,
         password: impl AsRef<[u8]>,
