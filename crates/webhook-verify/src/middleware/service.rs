@@ -100,17 +100,19 @@ where
             // The delivery was recorded before the handler ran. If the handler fails, or
             // never finishes because its future is dropped (the sender hung up, a timeout
             // fired), forget it, so the sender's retry is not rejected as a replay.
+            // The guard stays armed until the release below has run, so a future dropped
+            // during the release still releases.
             let mut cancelled = ReleaseIfDropped {
                 armed: Some((Arc::clone(&config.verifier), verified.clone())),
             };
             let result = inner.call(Request::from_parts(parts, B::from(bytes))).await;
-            cancelled.disarm();
             let failed = result
                 .as_ref()
                 .map_or(true, |response| response.status().is_server_error());
             if failed && verifier.release(&verified).await.is_ok() {
-                tracing::debug!(target: "webhook_verify", scheme, "handler failed: delivery released for a retry");
+                tracing::debug!(target: "webhook_verify", scheme, "delivery released for a retry");
             }
+            cancelled.disarm();
             result
         })
     }
@@ -125,7 +127,7 @@ struct ReleaseIfDropped {
 }
 
 impl ReleaseIfDropped {
-    /// The handler finished: what happens to the delivery is decided from its response.
+    /// The handler finished and its failure, if any, has been dealt with.
     fn disarm(&mut self) {
         self.armed = None;
     }
@@ -139,13 +141,14 @@ impl Drop for ReleaseIfDropped {
         let scheme = verifier.scheme().name();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                tracing::debug!(target: "webhook_verify", scheme, "handler dropped: releasing the delivery for a retry");
+                tracing::debug!(target: "webhook_verify", scheme, "handler dropped: releasing");
                 runtime.spawn(async move {
                     let _ = verifier.release(&verified).await;
                 });
             }
             Err(_) => {
-                tracing::warn!(target: "webhook_verify", scheme, "handler dropped outside a Tokio runtime: the delivery stays recorded until its key expires");
+                // No runtime to release on: the key expires on its own.
+                tracing::warn!(target: "webhook_verify", scheme, "handler dropped: not released");
             }
         }
     }
