@@ -214,10 +214,11 @@ impl<S> Shared<S> {
                 None => {
                     if rule.key.kind() == "ip" && !self.missing_peer_seen.swap(true, Relaxed) {
                         // Most often a server that puts the peer address somewhere
-                        // `ClientIp` does not look: every client then shares one key.
+                        // `ClientIp` does not look (axum's `ConnectInfo` without
+                        // `ClientIp::peer_from`): every client then shares one key.
                         tracing::warn!(
                             policy = rule.policy.name(),
-                            "no client address in the request extensions: requests without one share the key ip:none (see ClientIp::peer_from; for axum, ConnectInfo)"
+                            "no peer address in the request: sharing the key ip:none"
                         );
                     }
                     format!("{}:none", rule.key.kind())
@@ -272,4 +273,68 @@ pub(crate) fn too_many_requests<B>(decision: &Decision) -> Response<ResponseBody
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     decision.write_headers(headers);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::{Key, MemoryStore, Policy};
+
+    /// Counts warnings.
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Relaxed);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    /// A client-address rule that meets requests without a peer address charges them to
+    /// one shared key, and says so once per layer, not once per request.
+    #[tokio::test]
+    async fn a_missing_peer_address_is_shared_and_warned_about_once() {
+        let layer = RateLimitLayer::builder(MemoryStore::new())
+            .rule(Rule::new(Policy::login(), Key::client_ip()))
+            .build()
+            .expect("a layer");
+        let warnings = Warnings::default();
+        let request = http::Request::get("/").body(()).expect("a request");
+        let keys = tracing::subscriber::with_default(warnings.clone(), || {
+            (0..3)
+                .map(|_| layer.shared.plan(&request).0.remove(0).key)
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(keys, ["ip:none"; 3]);
+        assert_eq!(warnings.0.load(Relaxed), 1);
+
+        // A request with a peer address is charged to it, with no warning.
+        let mut known = http::Request::get("/").body(()).expect("a request");
+        known
+            .extensions_mut()
+            .insert(std::net::IpAddr::from([198, 51, 100, 7]));
+        let fresh = RateLimitLayer::builder(MemoryStore::new())
+            .rule(Rule::new(Policy::login(), Key::client_ip()))
+            .build()
+            .expect("a layer");
+        let key = tracing::subscriber::with_default(warnings.clone(), || {
+            fresh.shared.plan(&known).0.remove(0).key
+        });
+        assert_eq!(key, "ip:198.51.100.7");
+        assert_eq!(warnings.0.load(Relaxed), 1);
+    }
 }
