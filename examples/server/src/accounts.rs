@@ -1,6 +1,7 @@
 //! Sign-up, sign-in and password change: passwords hashed on the bounded pool, a dummy
 //! verify for unknown accounts, legacy hashes upgraded on login, failed logins counted
-//! per client IP, a revocable session in an HttpOnly cookie, every outcome audited.
+//! per client IP and per account, a revocable session in an HttpOnly cookie, every
+//! outcome audited.
 
 use std::fmt;
 use std::sync::Arc;
@@ -154,12 +155,12 @@ pub(crate) async fn signup(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// `POST /api/login`: counts the attempt against the client's IP first (10 failures
-/// per 15 minutes; a success gives back only its own attempt, so logging into one's own
-/// account never buys more guesses at another), verifies on the pool (a dummy verify for an
-/// unknown account, so timing and answer are the same), upgrades a legacy hash, and
-/// then either asks for the second factor (a user with TOTP; see [`crate::second_factor`]) or
-/// issues the session cookie, auditing the outcome.
+/// `POST /api/login`: counts the attempt against the client's IP and the account first
+/// (10 and 20 failures per 15 minutes; a success gives back only its own attempt, so
+/// logging into one's own account never buys more guesses at another), verifies on the
+/// pool (a dummy verify for an unknown account, so timing and answer are the same),
+/// upgrades a legacy hash, and then either asks for the second factor (a user with TOTP;
+/// see [`crate::second_factor`]) or issues the session cookie, auditing the outcome.
 pub(crate) async fn login(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -226,8 +227,8 @@ pub(crate) async fn login(
     sign_in(&state, &user, &client, agent, None).await
 }
 
-/// Counts a sign-in attempt for `account` from `client` against the login limit: 10
-/// failures per client IP in 15 minutes.
+/// Counts a sign-in attempt for `account` from `client` against the login limits: 10
+/// failures per client IP and 20 per `account` (from every address) in 15 minutes.
 pub(crate) async fn begin_attempt<'a>(
     state: &'a AppState,
     client: &ClientAddr,
@@ -377,8 +378,9 @@ pub(crate) async fn change_password(
         .db
         .set_password_hash(&user.tenant, &user.id, hash.as_str())
         .await?;
-    let issued = state.sessions.password_changed(&session).await?;
-    let cookie = state.sessions.cookie(&issued)?;
+    // Recorded as soon as the hash is stored: the change stands even if the session was
+    // revoked while the request ran (then `password_changed` signs the user out
+    // everywhere and issues nothing: 401).
     let changed = Action::custom("account.password.changed")?;
     state
         .audit
@@ -388,6 +390,8 @@ pub(crate) async fn change_password(
             changed,
         ))
         .await?;
+    let issued = state.sessions.password_changed(&session).await?;
+    let cookie = state.sessions.cookie(&issued)?;
     let mut response = Json(json!({ "password_changed": true })).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
