@@ -28,7 +28,7 @@ pub use keyring::{
     KEYRING_ENV, KEYRING_MAGIC, KeyInfo, KeyState, KeyVersion, Keyring, MAX_KEY_LEN, MIN_KEY_LEN,
 };
 pub use rand::{Clock, OsRandom, Random, SystemClock, ThreadRandom};
-pub use rotate::{Progress, RotationItem, Rotator};
+pub use rotate::{Progress, Rewrapped, RotationItem, Rotator, Written};
 pub use sealer::Sealer;
 pub use secret::{Plaintext, SecretKey};
 #[cfg(feature = "postgres")]

@@ -23,6 +23,32 @@ pub struct RotationItem<Id> {
     pub binding: Binding,
 }
 
+/// An envelope the rotator rewrapped, for the `write` callback of [`Rotator::run`] to
+/// store.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Rewrapped<Id> {
+    /// The item's id.
+    pub id: Id,
+    /// The envelope as the stream delivered it. Store `new` only where the row still
+    /// holds these bytes (`UPDATE t SET envelope = $new WHERE id = $id AND envelope =
+    /// $old`), and answer [`Written::Changed`] when it does not: a row the application
+    /// wrote after it was read (a refreshed token) keeps its newer value.
+    pub old: Vec<u8>,
+    /// The envelope under the primary version.
+    pub new: Envelope,
+}
+
+/// What the `write` callback of [`Rotator::run`] did with a [`Rewrapped`] envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Stored in place of the old envelope.
+    Stored,
+    /// Not stored: the row no longer held the old envelope (written or deleted since it
+    /// was read). Counted in [`Progress::changed`].
+    Changed,
+}
+
 /// How far a rotation has got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -33,12 +59,16 @@ pub struct Progress {
     pub current: u64,
     /// Items rewrapped under the primary version and written back.
     pub rewrapped: u64,
+    /// Items rewrapped but not written back, because their row changed after it was read
+    /// ([`Written::Changed`]). The application's write normally seals under the primary
+    /// already; a fresh pass from the start ([`Rotator::new`]) finds any that does not.
+    pub changed: u64,
 }
 
 impl Progress {
-    /// Items handled since the cursor: `current + rewrapped`.
+    /// Items handled since the cursor: `current + rewrapped + changed`.
     pub fn done(&self) -> u64 {
-        self.current + self.rewrapped
+        self.current + self.rewrapped + self.changed
     }
 }
 
@@ -46,8 +76,8 @@ impl Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} rewrapped, {} already current, {} skipped",
-            self.rewrapped, self.current, self.skipped
+            "{} rewrapped, {} already current, {} changed meanwhile, {} skipped",
+            self.rewrapped, self.current, self.changed, self.skipped
         )
     }
 }
@@ -59,13 +89,14 @@ type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 /// Items must arrive in strictly ascending id order (`ORDER BY id`). For each, the
 /// rotator peeks at the header: an envelope already under the primary is left alone;
 /// any other is rewrapped ([`Sealer::rewrap`]: the plaintext never leaves the crate) and
-/// handed to the `write` callback. After each item the cursor moves to its id, so after
+/// handed to the `write` callback with the bytes it replaces, so the callback can store
+/// it only where the row is unchanged ([`Rewrapped`]). After each item the cursor moves to its id, so after
 /// a crash or a failure a new rotator made with [`Rotator::resume_after`] and the saved
 /// cursor skips what is done. An envelope that does not open stops the rotation with
 /// [`Error::Rotation`] naming it: fail closed, fix or quarantine it, and resume after it.
 ///
 /// ```
-/// # use envelope_crypto::{Binding, Keyring, Rotator, RotationItem};
+/// # use envelope_crypto::{Binding, Keyring, Rotator, RotationItem, Written};
 /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
@@ -84,9 +115,10 @@ type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 /// let mut written = Vec::new();
 /// let mut rotator = Rotator::new(&sealer).on_progress(|p| eprintln!("{p}"));
 /// let stream = futures_util::stream::iter(rows.into_iter().map(Ok));
-/// let progress = block_on(rotator.run(stream, |id, envelope| {
-///     written.push((id, envelope));
-///     async { Ok(()) }
+/// let progress = block_on(rotator.run(stream, |rewrapped| {
+///     // In SQL: UPDATE ... SET envelope = new WHERE id = id AND envelope = old.
+///     written.push((rewrapped.id, rewrapped.new));
+///     async { Ok(Written::Stored) }
 /// }))?;
 /// assert_eq!(progress.rewrapped, 3);
 /// assert_eq!(rotator.cursor(), Some(&3));
@@ -151,8 +183,8 @@ where
         self.progress
     }
 
-    /// Runs through `items`, calling `write(id, envelope)` for each rewrapped envelope
-    /// and waiting for it before moving on. Returns the final progress.
+    /// Runs through `items`, calling `write` with each rewrapped envelope and the bytes it
+    /// replaces, and waiting for it before moving on. Returns the final progress.
     ///
     /// # Errors
     ///
@@ -162,8 +194,8 @@ where
     pub async fn run<S, W, F>(&mut self, items: S, mut write: W) -> Result<Progress>
     where
         S: Stream<Item = Result<RotationItem<Id>>>,
-        W: FnMut(Id, Envelope) -> F,
-        F: Future<Output = Result<()>>,
+        W: FnMut(Rewrapped<Id>) -> F,
+        F: Future<Output = Result<Written>>,
     {
         let mut items = pin!(items);
         while let Some(item) = poll_fn(|cx| items.as_mut().poll_next(cx)).await {
@@ -186,14 +218,19 @@ where
             if header.key_version() == self.sealer.primary() {
                 self.progress.current += 1;
             } else {
-                let envelope = self
+                let new = self
                     .sealer
                     .rewrap(&item.envelope, &item.binding)
                     .map_err(|e| failed(&item.id, e))?;
-                write(item.id.clone(), envelope)
-                    .await
-                    .map_err(|e| failed(&item.id, e))?;
-                self.progress.rewrapped += 1;
+                let rewrapped = Rewrapped {
+                    id: item.id.clone(),
+                    old: item.envelope,
+                    new,
+                };
+                match write(rewrapped).await.map_err(|e| failed(&item.id, e))? {
+                    Written::Stored => self.progress.rewrapped += 1,
+                    Written::Changed => self.progress.changed += 1,
+                }
             }
             self.cursor = Some(item.id);
             if let Some(report) = &mut self.report {
@@ -205,6 +242,7 @@ where
             primary = self.sealer.primary().get(),
             rewrapped = self.progress.rewrapped,
             current = self.progress.current,
+            changed = self.progress.changed,
             skipped = self.progress.skipped,
             "rotation pass finished"
         );

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use envelope_crypto::{Binding, Error, Keyring, Progress, RotationItem, Rotator};
+use envelope_crypto::{Binding, Error, Keyring, Progress, RotationItem, Rotator, Written};
 use futures_util::stream;
 
 fn binding(id: u64) -> Binding {
@@ -52,12 +52,15 @@ async fn rotator_rewraps_old_versions_reports_progress_and_resumes_from_its_curs
     // First pass: the write of row 4 fails (say the database went away).
     let mut rotator = Rotator::new(&sealer).on_progress(|p| reports.lock().unwrap().push(*p));
     let err = rotator
-        .run(stream::iter(items(&rows)), |id, envelope| {
-            let result = if id == 4 {
+        .run(stream::iter(items(&rows)), |rewrapped| {
+            let result = if rewrapped.id == 4 {
                 Err(Error::store("connection reset"))
             } else {
-                table.lock().unwrap().insert(id, envelope.into_bytes());
-                Ok(())
+                table
+                    .lock()
+                    .unwrap()
+                    .insert(rewrapped.id, rewrapped.new.into_bytes());
+                Ok(Written::Stored)
             };
             async move { result }
         })
@@ -79,10 +82,13 @@ async fn rotator_rewraps_old_versions_reports_progress_and_resumes_from_its_curs
     let pending = items(&table.lock().unwrap());
     let mut rotator = Rotator::resume_after(&sealer, cursor);
     let progress = rotator
-        .run(stream::iter(pending), |id, envelope| {
-            written.lock().unwrap().push(id);
-            table.lock().unwrap().insert(id, envelope.into_bytes());
-            async { Ok(()) }
+        .run(stream::iter(pending), |rewrapped| {
+            written.lock().unwrap().push(rewrapped.id);
+            table
+                .lock()
+                .unwrap()
+                .insert(rewrapped.id, rewrapped.new.into_bytes());
+            async { Ok(Written::Stored) }
         })
         .await
         .unwrap();
@@ -109,7 +115,9 @@ async fn rotator_stops_at_an_envelope_that_does_not_open() {
     let sealer = keyring.sealer("oauth.token").unwrap();
     let mut rotator = Rotator::new(&sealer);
     let err = rotator
-        .run(stream::iter(items(&rows)), |_, _| async { Ok(()) })
+        .run(stream::iter(items(&rows)), |_| async {
+            Ok(Written::Stored)
+        })
         .await
         .unwrap_err();
     match err {
@@ -129,8 +137,47 @@ async fn rotator_refuses_ids_out_of_order() {
     let mut shuffled = items(&rows);
     shuffled.swap(7, 8);
     let err = Rotator::new(&sealer)
-        .run(stream::iter(shuffled), |_, _| async { Ok(()) })
+        .run(stream::iter(shuffled), |_| async { Ok(Written::Stored) })
         .await
         .unwrap_err();
     assert!(err.to_string().contains("ascending"), "{err}");
+}
+
+/// The write gets the bytes it replaces, and stores the new envelope only where the row
+/// still holds them: a row the application wrote after the stream read it (a refreshed
+/// token) keeps its newer value, and the rotation counts it as changed and goes on.
+#[tokio::test]
+async fn rotator_leaves_a_row_written_meanwhile_alone() {
+    let (mut keyring, rows) = table();
+    let sealer = keyring.sealer("oauth.token").unwrap();
+    let table = Mutex::new(rows.clone());
+    let stream = items(&rows);
+    // The application refreshes row 5's token after the stream read the row.
+    let refreshed = sealer.seal(b"token 5, refreshed", &binding(5)).unwrap();
+    table.lock().unwrap().insert(5, refreshed.into_bytes());
+    keyring.rotate().unwrap();
+    let sealer = keyring.sealer("oauth.token").unwrap();
+
+    let progress = Rotator::new(&sealer)
+        .run(stream::iter(stream), |rewrapped| {
+            // Compare and swap, as `UPDATE .. WHERE id = $id AND envelope = $old` would.
+            let mut table = table.lock().unwrap();
+            let row = table.get_mut(&rewrapped.id).unwrap();
+            let written = if *row == rewrapped.old {
+                *row = rewrapped.new.into_bytes();
+                Written::Stored
+            } else {
+                Written::Changed
+            };
+            async move { Ok(written) }
+        })
+        .await
+        .unwrap();
+    assert_eq!((progress.rewrapped, progress.changed), (9, 1));
+    assert_eq!(progress.done(), 10);
+    let row5 = table.lock().unwrap()[&5].clone();
+    assert_eq!(
+        sealer.open(&row5, &binding(5)).unwrap().as_bytes(),
+        b"token 5, refreshed"
+    );
 }
