@@ -36,15 +36,39 @@ async fn store_contract<S: WrappedKeyStore>(store: &S) {
         store.get("contract").await.expect("store get"),
         Some(key.clone())
     );
-    assert!(store.replace(&second).await.expect("store replace"));
+    // Replace is compare-and-swap on the wrapped bytes read before.
+    assert!(
+        !store.replace(&[7], &second).await.expect("store replace"),
+        "replace needs the stored key to be the one read"
+    );
     assert_eq!(
         store.get("contract").await.expect("store get"),
-        Some(second)
+        Some(key.clone())
+    );
+    assert!(
+        store
+            .replace(&key.wrapped, &second)
+            .await
+            .expect("store replace")
+    );
+    assert_eq!(
+        store.get("contract").await.expect("store get"),
+        Some(second.clone())
+    );
+    assert!(
+        !store
+            .replace(&key.wrapped, &key)
+            .await
+            .expect("store replace"),
+        "a stale read does not write back"
     );
     assert!(store.delete("contract").await.expect("store delete"));
     assert!(!store.delete("contract").await.expect("store delete"));
     assert!(
-        !store.replace(&key).await.expect("store replace"),
+        !store
+            .replace(&second.wrapped, &key)
+            .await
+            .expect("store replace"),
         "replace needs an existing key"
     );
     assert_eq!(store.get("contract").await.expect("store get"), None);
@@ -276,6 +300,39 @@ async fn sqlite_store_shreds_rewraps_and_supports_byok() {
     shred_suite(store.clone()).await;
     rewrap_suite(store.clone()).await;
     byok_suite(store).await;
+}
+
+/// After a shred, no byte of the wrapped key is left in the SQLite database file or its
+/// write-ahead log (free pages and old page copies would otherwise keep it).
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_shred_leaves_no_copy_of_the_wrapped_key_on_disk() {
+    use envelope_crypto::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.db");
+    let store = SqliteStore::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    let keyring = Keyring::generate().unwrap();
+    let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).unwrap());
+    for tenant in ["acme", "globex", "initech"] {
+        tenants.create(tenant).await.unwrap();
+    }
+    let wrapped = store.get("globex").await.unwrap().unwrap().wrapped;
+    let on_disk = || {
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes.extend(std::fs::read(dir.path().join("keys.db-wal")).unwrap_or_default());
+        bytes
+    };
+    let holds = |bytes: &[u8]| bytes.windows(wrapped.len()).any(|w| w == wrapped);
+    // Control: before the shred the key is on disk, in the file or the log.
+    assert!(holds(&on_disk()));
+    assert!(tenants.shred("globex").await.unwrap());
+    assert!(!holds(&on_disk()), "a copy of the shredded key is on disk");
+    // The other tenants' keys are untouched.
+    for tenant in ["acme", "initech"] {
+        assert!(tenants.sealer(tenant, "p").await.is_ok());
+    }
 }
 
 #[cfg(feature = "postgres")]

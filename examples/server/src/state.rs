@@ -79,10 +79,10 @@ impl WrappedKeyStore for KeyStore {
         }
     }
 
-    async fn replace(&self, key: &WrappedKey) -> envelope_crypto::Result<bool> {
+    async fn replace(&self, expected: &[u8], key: &WrappedKey) -> envelope_crypto::Result<bool> {
         match self {
-            Self::Sqlite(store) => store.replace(key).await,
-            Self::Postgres(store) => store.replace(key).await,
+            Self::Sqlite(store) => store.replace(expected, key).await,
+            Self::Postgres(store) => store.replace(expected, key).await,
         }
     }
 

@@ -292,17 +292,24 @@ impl<S: WrappedKeyStore, K: KeyEncryptionKey> TenantKeys<S, K> {
     /// Wraps `tenant`'s data key again (under the KEK's current primary, after a
     /// keyring rotation). The data key, and so every envelope, stays the same.
     ///
+    /// The new wrapping is stored only if the stored one is still the one unwrapped here:
+    /// if the key was rewrapped, or shredded and created afresh, meanwhile, that write
+    /// stands (a shredded key is never put back).
+    ///
     /// # Errors
     ///
-    /// As for [`TenantKeys::sealer`].
+    /// As for [`TenantKeys::sealer`]; [`Error::NoDataKey`] also when the key was shredded
+    /// while this ran.
     pub async fn rewrap(&self, tenant: &str) -> Result<()> {
         let stored = self.stored(tenant).await?;
         let data_key = self.kek.unwrap(tenant, &stored.wrapped).await?;
         let wrapped = WrappedKey {
             wrapped: self.kek.wrap(tenant, &data_key).await?,
-            ..stored
+            ..stored.clone()
         };
-        if self.store.replace(&wrapped).await? {
+        if self.store.replace(&stored.wrapped, &wrapped).await?
+            || self.store.get(tenant).await?.is_some()
+        {
             Ok(())
         } else {
             Err(Error::NoDataKey(tenant.to_owned()))

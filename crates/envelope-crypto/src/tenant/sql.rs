@@ -13,8 +13,8 @@ const GET: &str =
     "SELECT tenant, kek, wrapped, created_at FROM palisade_tenant_keys WHERE tenant = $1";
 const INSERT: &str = "INSERT INTO palisade_tenant_keys (tenant, kek, wrapped, created_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (tenant) DO NOTHING";
-const REPLACE: &str =
-    "UPDATE palisade_tenant_keys SET kek = $2, wrapped = $3, created_at = $4 WHERE tenant = $1";
+const REPLACE: &str = "UPDATE palisade_tenant_keys SET kek = $2, wrapped = $3, created_at = $4 \
+     WHERE tenant = $1 AND wrapped = $5";
 const DELETE: &str = "DELETE FROM palisade_tenant_keys WHERE tenant = $1";
 
 const CREATE_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS palisade_tenant_key_migrations \
@@ -26,10 +26,19 @@ const RECORD_MIGRATION: &str =
 
 /// `from_pool`, `migrate` and [`WrappedKeyStore`] for a store type with a `pool` field
 /// of type `$pool`: its numbered migrations, the statement (if any) that serialises
-/// migrations from several instances, and the one (if any) that begins a writing
-/// transaction.
+/// migrations from several instances, the one (if any) that begins a writing
+/// transaction, and the statements run on the deleting connection before and after a
+/// shred's DELETE.
 macro_rules! sql_store {
-    ($store:ident, $pool:ty, $migrations:expr, $lock:expr, $begin:expr) => {
+    (
+        $store:ident,
+        $pool:ty,
+        $migrations:expr,
+        $lock:expr,
+        $begin:expr,
+        $before_delete:expr,
+        $after_delete:expr
+    ) => {
         impl $store {
             /// Uses an existing pool and applies the migrations.
             ///
@@ -94,15 +103,22 @@ macro_rules! sql_store {
 
             /// Runs `statement` with a whole row as `$1..$4` (tenant, kek, wrapped,
             /// created_at); whether it changed exactly one row.
-            async fn write(&self, statement: &'static str, key: &WrappedKey) -> Result<bool> {
-                let done = sqlx::query(statement)
+            /// Runs INSERT (`expected` is `None`) or REPLACE (`Some`, its `$5`) for `key`.
+            async fn write(
+                &self,
+                statement: &'static str,
+                key: &WrappedKey,
+                expected: Option<&[u8]>,
+            ) -> Result<bool> {
+                let mut query = sqlx::query(statement)
                     .bind(&key.tenant)
                     .bind(&key.kek)
                     .bind(&key.wrapped)
-                    .bind(to_unix(key.created))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Error::store)?;
+                    .bind(to_unix(key.created));
+                if let Some(expected) = expected {
+                    query = query.bind(expected);
+                }
+                let done = query.execute(&self.pool).await.map_err(Error::store)?;
                 Ok(done.rows_affected() == 1)
             }
         }
@@ -126,19 +142,34 @@ macro_rules! sql_store {
             }
 
             async fn insert(&self, key: &WrappedKey) -> Result<bool> {
-                self.write(INSERT, key).await
+                self.write(INSERT, key, None).await
             }
 
-            async fn replace(&self, key: &WrappedKey) -> Result<bool> {
-                self.write(REPLACE, key).await
+            async fn replace(&self, expected: &[u8], key: &WrappedKey) -> Result<bool> {
+                self.write(REPLACE, key, Some(expected)).await
             }
 
             async fn delete(&self, tenant: &str) -> Result<bool> {
+                let mut connection = self.pool.acquire().await.map_err(Error::store)?;
+                let before: &[&'static str] = $before_delete;
+                for statement in before {
+                    sqlx::raw_sql(*statement)
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(Error::store)?;
+                }
                 let done = sqlx::query(DELETE)
                     .bind(tenant)
-                    .execute(&self.pool)
+                    .execute(&mut *connection)
                     .await
                     .map_err(Error::store)?;
+                let after: &[&'static str] = $after_delete;
+                for statement in after {
+                    sqlx::raw_sql(*statement)
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(Error::store)?;
+                }
                 Ok(done.rows_affected() == 1)
             }
         }
@@ -186,7 +217,13 @@ mod sqlite {
         )],
         None,
         // Takes the write lock before reading, so two migrating processes take turns.
-        Some("BEGIN IMMEDIATE")
+        Some("BEGIN IMMEDIATE"),
+        // A deleted row's bytes stay in the file's free space, and older copies of its
+        // page in the write-ahead log, unless SQLite overwrites them: zeros over the row,
+        // then the log copied into the database and cut to nothing (best effort: a
+        // reader still inside the log keeps it until it finishes).
+        &["PRAGMA secure_delete = ON"],
+        &["PRAGMA wal_checkpoint(TRUNCATE)"]
     );
 }
 
@@ -232,7 +269,11 @@ mod postgres {
         )],
         // Serialises concurrent migrations from several instances; released at commit.
         Some("SELECT pg_advisory_xact_lock(7305126853960327473)"),
-        None
+        None,
+        // PostgreSQL keeps a deleted row in its page until VACUUM reclaims it (see the
+        // crate README on shredding).
+        &[],
+        &[]
     );
 }
 

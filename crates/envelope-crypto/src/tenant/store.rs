@@ -33,8 +33,15 @@ pub trait WrappedKeyStore: Send + Sync {
     /// stored. Atomic: of two concurrent inserts for one tenant, one wins.
     fn insert(&self, key: &WrappedKey) -> impl Future<Output = Result<bool>> + Send;
 
-    /// Replaces the tenant's wrapped key; returns false when the tenant has none.
-    fn replace(&self, key: &WrappedKey) -> impl Future<Output = Result<bool>> + Send;
+    /// Replaces the tenant's wrapped key if it still is `expected` (the wrapped bytes read
+    /// before); returns whether it did: false when the tenant has no key, or another one
+    /// was written meanwhile. Atomic, so a rewrap that read a key before it was shredded
+    /// and created afresh never puts the shredded key back.
+    fn replace(
+        &self,
+        expected: &[u8],
+        key: &WrappedKey,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Deletes the tenant's wrapped key; returns whether there was one.
     fn delete(&self, tenant: &str) -> impl Future<Output = Result<bool>> + Send;
@@ -74,13 +81,13 @@ impl WrappedKeyStore for MemoryStore {
         }))
     }
 
-    async fn replace(&self, key: &WrappedKey) -> Result<bool> {
+    async fn replace(&self, expected: &[u8], key: &WrappedKey) -> Result<bool> {
         Ok(self.with(|keys| match keys.get_mut(&key.tenant) {
-            Some(stored) => {
+            Some(stored) if stored.wrapped == expected => {
                 *stored = key.clone();
                 true
             }
-            None => false,
+            _ => false,
         }))
     }
 
