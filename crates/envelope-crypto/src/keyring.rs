@@ -282,7 +282,9 @@ impl Keyring {
     /// keys: it is zeroized on drop, and belongs in a file of mode 0600 or a secret
     /// store.
     pub fn to_text(&self) -> Zeroizing<String> {
-        let mut out = Zeroizing::new(String::with_capacity(64 + 100 * self.entries.len()));
+        // Room for every line up front: a `String` that grows frees its old buffer, keys
+        // and all, without zeroizing it.
+        let mut out = Zeroizing::new(String::with_capacity(self.text_capacity()));
         out.push_str(KEYRING_MAGIC);
         out.push('\n');
         for (version, entry) in &self.entries {
@@ -381,7 +383,58 @@ impl Keyring {
         })
     }
 
-    /// Replaces a keyring file atomically (a new file of mode 0600 renamed over it).
+    /// The most bytes [`Keyring::to_text`] writes: the header line, and per version its
+    /// number (at most 10 digits), state (at most 12 characters), time (20), the key in
+    /// padded base64 (or `-`), three spaces and a newline.
+    fn text_capacity(&self) -> usize {
+        let lines: usize = self
+            .entries
+            .values()
+            .map(|entry| {
+                let key = entry
+                    .key
+                    .as_ref()
+                    .map_or(1, |key| 4 * key.0.len().div_ceil(3));
+                10 + 12 + 20 + key + 4
+            })
+            .sum();
+        KEYRING_MAGIC.len() + 1 + lines
+    }
+
+    /// Reads a keyring file, changes the keyring with `change`, and replaces the file
+    /// ([`Keyring::replace_file`]), holding an exclusive lock on `<file>.lock` beside it
+    /// from the read to the rename: two updates at once (two `palisade keys rotate`) take
+    /// turns instead of one silently dropping the other's new key. The lock file stays
+    /// (removing it would let a third update lock a file no one else sees). Nothing is
+    /// written when `change` fails.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyringFile`] when the lock, the read or the write fails; what
+    /// [`Keyring::from_file`] and `change` return.
+    pub fn update_file<T>(
+        path: impl AsRef<Path>,
+        change: impl FnOnce(&mut Keyring) -> Result<T>,
+    ) -> Result<T> {
+        let path = path.as_ref();
+        let file_error = |source| Error::KeyringFile {
+            path: path.to_owned(),
+            source,
+        };
+        let name = path
+            .file_name()
+            .map_or_else(|| "keyring".into(), |n| n.to_string_lossy().into_owned());
+        let lock =
+            open_private(&path.with_file_name(format!("{name}.lock"))).map_err(file_error)?;
+        lock.lock().map_err(file_error)?;
+        let mut keyring = Keyring::from_file(path)?;
+        let changed = change(&mut keyring)?;
+        keyring.replace_file(path)?;
+        Ok(changed)
+    }
+
+    /// Replaces a keyring file atomically (a new file of mode 0600 renamed over it, and
+    /// the directory synced, so the new keyring outlives a crash once this returns).
     ///
     /// # Errors
     ///
@@ -394,8 +447,9 @@ impl Keyring {
             file_name.unwrap_or_else(|| "keyring".into()),
             std::process::id()
         ));
-        let result =
-            write_private(&tmp, &self.to_text(), true).and_then(|()| std::fs::rename(&tmp, path));
+        let result = write_private(&tmp, &self.to_text(), true)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .and_then(|()| sync_directory_of(path));
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
@@ -499,9 +553,11 @@ fn parse_record(record: &str) -> std::result::Result<(KeyVersion, Entry), String
         .then(|| version.parse::<u32>().ok())
         .flatten()
         .and_then(KeyVersion::new)
-        .ok_or_else(|| format!("version {version:?} is not a number from 1 to 4294967295"))?;
+        // No field's text is echoed in an error: a line with its fields out of order puts
+        // the key where another field should be, and errors reach logs and terminals.
+        .ok_or_else(|| "the version is not a number from 1 to 4294967295".to_owned())?;
     let state = KeyState::parse(state).ok_or_else(|| {
-        format!("version {version}: state {state:?} is not primary, decrypt-only or retired")
+        format!("version {version}: the state is not primary, decrypt-only or retired")
     })?;
     let created = OffsetDateTime::parse(created, &Rfc3339)
         .ok()
@@ -509,7 +565,7 @@ fn parse_record(record: &str) -> std::result::Result<(KeyVersion, Entry), String
         .map(SystemTime::from)
         .ok_or_else(|| {
             format!(
-                "version {version}: created time {created:?} is not RFC 3339 UTC \
+                "version {version}: the created time is not RFC 3339 UTC \
                  like 2025-06-01T12:00:00Z"
             )
         })?;
@@ -562,6 +618,44 @@ fn write_private(path: &Path, text: &str, create_new: bool) -> std::io::Result<(
     file.sync_all()
 }
 
+/// Opens (creating it if need be, mode 0600) a file for writing, without truncating it.
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// Syncs the directory holding `path`, so a rename into it is durable.
+#[cfg(unix)]
+fn sync_directory_of(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Directories cannot be opened for syncing here; the rename is as durable as the
+/// platform makes it.
+#[cfg(not(unix))]
+fn sync_directory_of(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str, create_new: bool) -> std::io::Result<()> {
     use std::io::Write;
@@ -594,6 +688,26 @@ fn warn_if_readable_by_others(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `to_text` never grows its buffer (a grown `String` frees the old one, keys and all,
+    /// unzeroized): the capacity reserved up front is the capacity it ends with, for long
+    /// keys, many versions, retired ones and the widest state.
+    #[test]
+    fn keyring_text_is_written_without_reallocating() {
+        let key = BASE64.encode(&[7u8; 64]);
+        let text = format!(
+            "{KEYRING_MAGIC}\n\
+             4294967290 retired 2025-01-01T00:00:00Z -\n\
+             4294967291 retired 2025-01-01T00:00:00Z {key}\n\
+             4294967292 decrypt-only 2025-01-01T00:00:00Z {key}\n\
+             4294967293 decrypt-only 2025-01-01T00:00:00Z {key}\n\
+             4294967294 primary 2025-01-01T00:00:00Z {key}\n"
+        );
+        let keyring = Keyring::parse(&text).unwrap();
+        let written = keyring.to_text();
+        assert_eq!(written.as_str(), text);
+        assert_eq!(written.capacity(), keyring.text_capacity());
+    }
 
     #[test]
     fn versions_must_be_canonical_numbers() {

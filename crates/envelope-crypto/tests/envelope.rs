@@ -445,6 +445,20 @@ fn keyrings_fail_closed_on_missing_short_and_malformed_keys() {
         assert!(matches!(err, Error::Keyring(_)), "{text:?}: {err:?}");
         assert!(err.to_string().contains(expected), "{text:?}: {err}");
     }
+    // Fields out of order put the key where another field belongs: no error shows any of
+    // it, since errors reach terminals and logs.
+    let secret = "a2V5cmluZy1zZWNyZXQtdGhhdC1tdXN0LW5vdC1sZWFrIQ==";
+    for line in [
+        format!("{secret} 1 primary 2025-01-01T00:00:00Z"),
+        format!("1 {secret} 2025-01-01T00:00:00Z primary"),
+        format!("1 primary {secret} 2025-01-01T00:00:00Z"),
+    ] {
+        let err = Keyring::parse(&format!("palisade-keyring v1\n{line}")).unwrap_err();
+        assert!(matches!(err, Error::Keyring(_)), "{err:?}");
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(&secret[..8]), "{line}: {shown}");
+        }
+    }
     let err = Keyring::from_file("/nonexistent/palisade/keyring").unwrap_err();
     assert!(matches!(err, Error::KeyringFile { .. }), "{err:?}");
     assert!(matches!(
@@ -485,6 +499,31 @@ fn keyring_files_are_written_mode_0600() {
         assert_eq!(mode & 0o777, 0o600);
     }
     assert_eq!(Keyring::from_file(&path).unwrap().primary().get(), 2);
+}
+
+/// Updates of one keyring file at once take turns: eight rotations leave nine versions,
+/// none lost to another update's read-change-write, and a failed change writes nothing.
+#[test]
+fn keyring_file_updates_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring");
+    Keyring::generate().unwrap().write_new_file(&path).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| Keyring::update_file(&path, Keyring::rotate).unwrap());
+        }
+    });
+    let keyring = Keyring::from_file(&path).unwrap();
+    assert_eq!(keyring.primary().get(), 9);
+    assert_eq!(keyring.versions().count(), 9);
+
+    let before = std::fs::read(&path).unwrap();
+    let refused = Keyring::update_file(&path, |keyring| {
+        keyring.rotate()?;
+        keyring.retire(keyring.primary())
+    });
+    assert!(refused.is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing written");
 }
 
 #[test]

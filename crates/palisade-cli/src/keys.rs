@@ -59,9 +59,8 @@ pub(crate) fn run(keys: Keys) -> Result<Outcome, UsageError> {
             }
         }
         KeysCommand::Rotate { keyring: path } => {
-            let mut keyring = Keyring::from_file(&path).map_err(usage)?;
-            let version = keyring.rotate().map_err(usage)?;
-            keyring.replace_file(&path).map_err(usage)?;
+            warn_if_shared(&path);
+            let version = Keyring::update_file(&path, Keyring::rotate).map_err(usage)?;
             write_stdout(format!("version {version} is now primary\n").as_bytes())?;
         }
         KeysCommand::Retire {
@@ -70,12 +69,12 @@ pub(crate) fn run(keys: Keys) -> Result<Outcome, UsageError> {
         } => {
             let version = KeyVersion::new(version)
                 .ok_or_else(|| UsageError("--version: key versions start at 1".into()))?;
-            let mut keyring = Keyring::from_file(&path).map_err(usage)?;
-            keyring.retire(version).map_err(usage)?;
-            keyring.replace_file(&path).map_err(usage)?;
+            warn_if_shared(&path);
+            Keyring::update_file(&path, |keyring| keyring.retire(version)).map_err(usage)?;
             write_stdout(format!("version {version} is retired\n").as_bytes())?;
         }
         KeysCommand::List { keyring: path } => {
+            warn_if_shared(&path);
             let keyring = Keyring::from_file(&path).map_err(usage)?;
             let mut out = String::new();
             for key in keyring.versions() {
@@ -90,6 +89,27 @@ pub(crate) fn run(keys: Keys) -> Result<Outcome, UsageError> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Warns on stderr when a keyring file is readable by group or others (the library logs
+/// this through `tracing`, which the CLI does not print).
+pub(crate) fn warn_if_shared(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "palisade: warning: keyring file {} is readable by group or others \
+                 (mode {:o}); chmod 600 it",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 fn usage(err: envelope_crypto::Error) -> UsageError {
