@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use envelope_crypto::{Binding, Envelope, Error, Keyring, Sealer};
+use zeroize::Zeroizing;
 
 use crate::exit::{Outcome, UsageError};
 use crate::keys::write_stdout;
@@ -52,7 +53,10 @@ pub(crate) struct Inspect {}
 impl KeyArgs {
     fn sealer(&self) -> Result<(Sealer, Binding), UsageError> {
         let keyring = match &self.keyring {
-            Some(path) => Keyring::from_file(path),
+            Some(path) => {
+                crate::keys::warn_if_shared(path);
+                Keyring::from_file(path)
+            }
             None => Keyring::from_env(),
         }
         .map_err(|err| match err {
@@ -88,13 +92,35 @@ impl KeyArgs {
     }
 }
 
-fn read_stdin() -> Result<Vec<u8>, UsageError> {
-    let mut input = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut input)
-        .map_err(|e| UsageError(format!("reading stdin: {e}")))?;
-    Ok(input)
+fn read_stdin() -> Result<Zeroizing<Vec<u8>>, UsageError> {
+    read_all(std::io::stdin().lock()).map_err(|e| UsageError(format!("reading stdin: {e}")))
 }
+
+/// Reads to the end into a buffer that is zeroized on drop and each time it outgrows
+/// itself: `read_to_end` frees every outgrown buffer with the plaintext still in it.
+fn read_all(mut reader: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut input = Zeroizing::new(Vec::with_capacity(CHUNK));
+    let mut chunk = Zeroizing::new([0u8; CHUNK]);
+    loop {
+        let n = match reader.read(chunk.as_mut()) {
+            Ok(0) => return Ok(input),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let needed = input.len() + n;
+        if needed > input.capacity() {
+            let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(2 * input.capacity())));
+            grown.extend_from_slice(&input);
+            // The outgrown buffer is zeroized as it drops.
+            input = grown;
+        }
+        input.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Bytes read from stdin at a time.
+const CHUNK: usize = 8192;
 
 /// The envelope on stdin, or `None` (already reported) when it is not one.
 fn read_envelope() -> Result<Option<Envelope>, UsageError> {
@@ -125,7 +151,7 @@ fn failed(err: Error) -> Result<Outcome, UsageError> {
 
 pub(crate) fn seal(args: Seal) -> Result<Outcome, UsageError> {
     let (sealer, binding) = args.keys.sealer()?;
-    let plaintext = zeroize::Zeroizing::new(read_stdin()?);
+    let plaintext = read_stdin()?;
     match sealer.seal(&plaintext, &binding) {
         Ok(envelope) => {
             write_stdout(format!("{}\n", envelope.to_armor()).as_bytes())?;
@@ -179,4 +205,19 @@ pub(crate) fn inspect(_: Inspect) -> Result<Outcome, UsageError> {
         .as_bytes(),
     )?;
     Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Input of every size around the chunk and growth boundaries comes back exactly.
+    #[test]
+    fn read_all_returns_every_byte() {
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5, 100_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).unwrap()).collect();
+            let read = read_all(std::io::Cursor::new(&bytes)).unwrap();
+            assert_eq!(read.as_slice(), bytes.as_slice(), "{len}");
+        }
+    }
 }

@@ -69,6 +69,31 @@ fn keys_new_writes_a_private_file_or_stdout() {
     assert_ne!(printed, body, "a fresh key each time");
 }
 
+/// A keyring file others can read still works, with a warning on stderr (nothing on
+/// stdout but the answer); a private one draws no warning.
+#[cfg(unix)]
+#[test]
+fn a_keyring_file_readable_by_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = new_keyring(dir.path());
+    let quiet = palisade(&["keys", "list", "--keyring", &keyring], b"", None);
+    assert!(!text(&ok(&quiet).stderr).contains("warning"));
+    std::fs::set_permissions(&keyring, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for args in [
+        &["keys", "list", "--keyring", &keyring][..],
+        &["seal", "--keyring", &keyring][..],
+    ] {
+        let warned = palisade(args, b"secret", None);
+        let stderr = text(&ok(&warned).stderr);
+        assert!(
+            stderr.contains("readable by group or others (mode 644); chmod 600 it"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!text(&warned.stdout).contains("warning"));
+    }
+}
+
 #[test]
 fn seal_open_rotate_rewrap_retire_and_list() {
     let dir = tempfile::tempdir().unwrap();
