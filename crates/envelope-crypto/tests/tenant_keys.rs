@@ -308,11 +308,20 @@ async fn sqlite_store_shreds_rewraps_and_supports_byok() {
 #[tokio::test]
 async fn sqlite_shred_leaves_no_copy_of_the_wrapped_key_on_disk() {
     use envelope_crypto::SqliteStore;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keys.db");
-    let store = SqliteStore::connect(&format!("sqlite://{}", file.display()))
+    // WAL mode, so the log is part of what must not keep a copy.
+    let pool = SqlitePoolOptions::new()
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal),
+        )
         .await
         .unwrap();
+    let store = SqliteStore::from_pool(pool).await.unwrap();
     let keyring = Keyring::generate().unwrap();
     let tenants = TenantKeys::new(store.clone(), LocalKek::new(&keyring).unwrap());
     for tenant in ["acme", "globex", "initech"] {
@@ -326,6 +335,7 @@ async fn sqlite_shred_leaves_no_copy_of_the_wrapped_key_on_disk() {
     };
     let holds = |bytes: &[u8]| bytes.windows(wrapped.len()).any(|w| w == wrapped);
     // Control: before the shred the key is on disk, in the file or the log.
+    assert!(dir.path().join("keys.db-wal").exists(), "WAL mode");
     assert!(holds(&on_disk()));
     assert!(tenants.shred("globex").await.unwrap());
     assert!(!holds(&on_disk()), "a copy of the shredded key is on disk");
@@ -333,6 +343,89 @@ async fn sqlite_shred_leaves_no_copy_of_the_wrapped_key_on_disk() {
     for tenant in ["acme", "initech"] {
         assert!(tenants.sealer(tenant, "p").await.is_ok());
     }
+}
+
+/// A store that, just before the first replace, shreds the tenant's key and stores
+/// another one in its place: what a shred and a fresh `create` elsewhere do while a
+/// rewrap runs.
+struct ShredsDuringRewrap {
+    inner: MemoryStore,
+    fresh: std::sync::Mutex<Option<WrappedKey>>,
+}
+
+impl WrappedKeyStore for ShredsDuringRewrap {
+    async fn get(&self, tenant: &str) -> Result<Option<WrappedKey>, Error> {
+        self.inner.get(tenant).await
+    }
+
+    async fn insert(&self, key: &WrappedKey) -> Result<bool, Error> {
+        self.inner.insert(key).await
+    }
+
+    async fn replace(&self, expected: &[u8], key: &WrappedKey) -> Result<bool, Error> {
+        let fresh = self.fresh.lock().expect("not poisoned").take();
+        if let Some(fresh) = fresh {
+            assert!(self.inner.delete(&fresh.tenant).await?);
+            assert!(self.inner.insert(&fresh).await?);
+        }
+        self.inner.replace(expected, key).await
+    }
+
+    async fn delete(&self, tenant: &str) -> Result<bool, Error> {
+        self.inner.delete(tenant).await
+    }
+}
+
+/// A rewrap that loses the race to a shred and a fresh key neither puts the shredded
+/// key back nor leaves the fresh one unrewrapped: it rewraps the key now stored.
+#[tokio::test]
+async fn a_rewrap_racing_a_shred_keeps_the_fresh_key_and_rewraps_it() {
+    let mut keyring = Keyring::generate().unwrap();
+    let inner = MemoryStore::new();
+    let tenants = TenantKeys::new(inner.clone(), LocalKek::new(&keyring).unwrap());
+    tenants.create("acme").await.unwrap();
+    let old = inner.get("acme").await.unwrap().unwrap();
+    let shredded = tenants
+        .sealer("acme", "p")
+        .await
+        .unwrap()
+        .seal(b"old", &record(1))
+        .unwrap();
+    tenants.shred("acme").await.unwrap();
+    tenants.create("acme").await.unwrap();
+    let fresh = inner.get("acme").await.unwrap().unwrap();
+    let kept = tenants
+        .sealer("acme", "p")
+        .await
+        .unwrap()
+        .seal(b"new", &record(1))
+        .unwrap();
+    // The rewrap starts from the old key; the fresh one arrives before it writes.
+    assert!(inner.replace(&fresh.wrapped, &old).await.unwrap());
+
+    keyring.rotate().unwrap();
+    let racing = ShredsDuringRewrap {
+        inner: inner.clone(),
+        fresh: std::sync::Mutex::new(Some(fresh.clone())),
+    };
+    let tenants = TenantKeys::new(racing, LocalKek::new(&keyring).unwrap());
+    tenants.rewrap("acme").await.unwrap();
+
+    let stored = inner.get("acme").await.unwrap().unwrap();
+    assert_ne!(stored.wrapped, fresh.wrapped, "the fresh key was rewrapped");
+    assert_eq!(
+        envelope_crypto::Header::peek(&stored.wrapped)
+            .unwrap()
+            .key_version()
+            .get(),
+        2
+    );
+    let sealer = tenants.sealer("acme", "p").await.unwrap();
+    assert_eq!(sealer.open(&kept, &record(1)).unwrap().as_bytes(), b"new");
+    assert!(
+        sealer.open(&shredded, &record(1)).is_err(),
+        "the shredded key stays gone"
+    );
 }
 
 #[cfg(feature = "postgres")]

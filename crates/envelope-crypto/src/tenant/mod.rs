@@ -292,28 +292,33 @@ impl<S: WrappedKeyStore, K: KeyEncryptionKey> TenantKeys<S, K> {
     /// Wraps `tenant`'s data key again (under the KEK's current primary, after a
     /// keyring rotation). The data key, and so every envelope, stays the same.
     ///
-    /// The new wrapping is stored only if the stored one is still the one unwrapped here:
-    /// if the key was rewrapped, or shredded and created afresh, meanwhile, that write
-    /// stands (a shredded key is never put back).
+    /// The new wrapping is stored only if the stored one is still the one unwrapped here
+    /// (a shredded key is never put back). If another write came first (a rewrap
+    /// elsewhere, a shred and a fresh `create`), the key now stored is rewrapped in turn,
+    /// a few times at most, so that on success it is wrapped under this KEK's primary.
     ///
     /// # Errors
     ///
     /// As for [`TenantKeys::sealer`]; [`Error::NoDataKey`] also when the key was shredded
-    /// while this ran.
+    /// while this ran; [`Error::Store`] when other writes kept coming first.
     pub async fn rewrap(&self, tenant: &str) -> Result<()> {
-        let stored = self.stored(tenant).await?;
-        let data_key = self.kek.unwrap(tenant, &stored.wrapped).await?;
-        let wrapped = WrappedKey {
-            wrapped: self.kek.wrap(tenant, &data_key).await?,
-            ..stored.clone()
-        };
-        if self.store.replace(&stored.wrapped, &wrapped).await?
-            || self.store.get(tenant).await?.is_some()
-        {
-            Ok(())
-        } else {
-            Err(Error::NoDataKey(tenant.to_owned()))
+        const ATTEMPTS: usize = 4;
+        for _ in 0..ATTEMPTS {
+            let stored = self.stored(tenant).await?;
+            let data_key = self.kek.unwrap(tenant, &stored.wrapped).await?;
+            let wrapped = WrappedKey {
+                tenant: stored.tenant.clone(),
+                kek: stored.kek.clone(),
+                wrapped: self.kek.wrap(tenant, &data_key).await?,
+                created: stored.created,
+            };
+            if self.store.replace(&stored.wrapped, &wrapped).await? {
+                return Ok(());
+            }
         }
+        Err(Error::store(format!(
+            "tenant {tenant:?}: the wrapped data key changed during each of {ATTEMPTS} rewraps"
+        )))
     }
 
     /// Deletes `tenant`'s wrapped data key: every envelope sealed under it becomes

@@ -27,8 +27,9 @@ const RECORD_MIGRATION: &str =
 /// `from_pool`, `migrate` and [`WrappedKeyStore`] for a store type with a `pool` field
 /// of type `$pool`: its numbered migrations, the statement (if any) that serialises
 /// migrations from several instances, the one (if any) that begins a writing
-/// transaction, and the statements run on the deleting connection before and after a
-/// shred's DELETE.
+/// transaction, and the statements (if any) run on the deleting connection before and
+/// after a shred's DELETE; the one after answers a row whose first column is non-zero
+/// when it could not finish (SQLite's `wal_checkpoint`).
 macro_rules! sql_store {
     (
         $store:ident,
@@ -102,8 +103,8 @@ macro_rules! sql_store {
             }
 
             /// Runs `statement` with a whole row as `$1..$4` (tenant, kek, wrapped,
-            /// created_at); whether it changed exactly one row.
-            /// Runs INSERT (`expected` is `None`) or REPLACE (`Some`, its `$5`) for `key`.
+            /// created_at), and for REPLACE the wrapped bytes expected as `$5`; whether
+            /// it changed exactly one row.
             async fn write(
                 &self,
                 statement: &'static str,
@@ -151,9 +152,9 @@ macro_rules! sql_store {
 
             async fn delete(&self, tenant: &str) -> Result<bool> {
                 let mut connection = self.pool.acquire().await.map_err(Error::store)?;
-                let before: &[&'static str] = $before_delete;
-                for statement in before {
-                    sqlx::raw_sql(*statement)
+                let before: Option<&'static str> = $before_delete;
+                if let Some(statement) = before {
+                    sqlx::raw_sql(statement)
                         .execute(&mut *connection)
                         .await
                         .map_err(Error::store)?;
@@ -163,14 +164,29 @@ macro_rules! sql_store {
                     .execute(&mut *connection)
                     .await
                     .map_err(Error::store)?;
-                let after: &[&'static str] = $after_delete;
-                for statement in after {
-                    sqlx::raw_sql(*statement)
-                        .execute(&mut *connection)
+                let deleted = done.rows_affected() == 1;
+                // The row is gone; what follows only clears copies of it, so its failure
+                // is reported in the log, not as a failed shred.
+                let after: Option<&'static str> = $after_delete;
+                if let Some(statement) = after {
+                    let unfinished = sqlx::query(statement)
+                        .fetch_optional(&mut *connection)
                         .await
-                        .map_err(Error::store)?;
+                        .map(|row| row.and_then(|row| row.try_get::<i64, _>(0).ok()))
+                        .map_err(|e| e.to_string())
+                        .and_then(|busy| match busy {
+                            Some(0) | None => Ok(()),
+                            Some(_) => Err("busy: a reader holds the log".to_owned()),
+                        });
+                    if let Err(error) = unfinished {
+                        tracing::warn!(
+                            tenant,
+                            error,
+                            "shredded key deleted, but copies may remain until the next checkpoint"
+                        );
+                    }
                 }
-                Ok(done.rows_affected() == 1)
+                Ok(deleted)
             }
         }
     };
@@ -186,6 +202,11 @@ mod sqlite {
     ///
     /// [`SqliteStore::connect`] and [`SqliteStore::from_pool`] apply the migrations that
     /// have not run (`migrations/sqlite/`, recorded in `palisade_tenant_key_migrations`).
+    ///
+    /// `connect` sets `secure_delete` on every connection, so SQLite overwrites the bytes
+    /// of a replaced or deleted wrapped key; give a pool passed to `from_pool` the same
+    /// (`SqliteConnectOptions::pragma("secure_delete", "ON")`). Shredding sets it on its
+    /// own connection either way.
     #[derive(Debug, Clone)]
     pub struct SqliteStore {
         pool: SqlitePool,
@@ -201,7 +222,11 @@ mod sqlite {
         pub async fn connect(url: &str) -> Result<Self> {
             let options: SqliteConnectOptions = url.parse().map_err(Error::store)?;
             let pool = SqlitePoolOptions::new()
-                .connect_with(options.create_if_missing(true))
+                .connect_with(
+                    options
+                        .create_if_missing(true)
+                        .pragma("secure_delete", "ON"),
+                )
                 .await
                 .map_err(Error::store)?;
             Self::from_pool(pool).await
@@ -219,11 +244,12 @@ mod sqlite {
         // Takes the write lock before reading, so two migrating processes take turns.
         Some("BEGIN IMMEDIATE"),
         // A deleted row's bytes stay in the file's free space, and older copies of its
-        // page in the write-ahead log, unless SQLite overwrites them: zeros over the row,
-        // then the log copied into the database and cut to nothing (best effort: a
-        // reader still inside the log keeps it until it finishes).
-        &["PRAGMA secure_delete = ON"],
-        &["PRAGMA wal_checkpoint(TRUNCATE)"]
+        // page in the write-ahead log, unless SQLite overwrites them: zeros over the row
+        // (also set for every connection `connect` opens), then, in WAL mode, the log
+        // copied into the database and cut to nothing (a reader still inside the log
+        // keeps it until it finishes; that is logged).
+        Some("PRAGMA secure_delete = ON"),
+        Some("PRAGMA wal_checkpoint(TRUNCATE)")
     );
 }
 
@@ -270,10 +296,10 @@ mod postgres {
         // Serialises concurrent migrations from several instances; released at commit.
         Some("SELECT pg_advisory_xact_lock(7305126853960327473)"),
         None,
-        // PostgreSQL keeps a deleted row in its page until VACUUM reclaims it (see the
-        // crate README on shredding).
-        &[],
-        &[]
+        // PostgreSQL cannot be told to overwrite a deleted row (see the crate README on
+        // shredding).
+        None,
+        None
     );
 }
 
