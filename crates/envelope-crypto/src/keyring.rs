@@ -417,24 +417,25 @@ impl Keyring {
         change: impl FnOnce(&mut Keyring) -> Result<T>,
     ) -> Result<T> {
         let path = path.as_ref();
-        let file_error = |source| Error::KeyringFile {
-            path: path.to_owned(),
-            source,
-        };
         let name = path
             .file_name()
             .map_or_else(|| "keyring".into(), |n| n.to_string_lossy().into_owned());
-        let lock =
-            open_private(&path.with_file_name(format!("{name}.lock"))).map_err(file_error)?;
-        lock.lock().map_err(file_error)?;
+        let lock_path = path.with_file_name(format!("{name}.lock"));
+        let lock_error = |source| Error::KeyringFile {
+            path: lock_path.clone(),
+            source,
+        };
+        let lock = open_private(&lock_path).map_err(lock_error)?;
+        lock.lock().map_err(lock_error)?;
         let mut keyring = Keyring::from_file(path)?;
         let changed = change(&mut keyring)?;
         keyring.replace_file(path)?;
         Ok(changed)
     }
 
-    /// Replaces a keyring file atomically (a new file of mode 0600 renamed over it, and
-    /// the directory synced, so the new keyring outlives a crash once this returns).
+    /// Replaces a keyring file atomically (a new file of mode 0600 renamed over it), then
+    /// syncs the directory so the new keyring outlives a crash. The rename is the change:
+    /// if only the sync fails, the new keyring is in place and a warning is logged.
     ///
     /// # Errors
     ///
@@ -447,11 +448,16 @@ impl Keyring {
             file_name.unwrap_or_else(|| "keyring".into()),
             std::process::id()
         ));
-        let result = write_private(&tmp, &self.to_text(), true)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .and_then(|()| sync_directory_of(path));
+        let result =
+            write_private(&tmp, &self.to_text(), true).and_then(|()| std::fs::rename(&tmp, path));
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
+        } else if let Err(error) = sync_directory_of(path) {
+            tracing::warn!(
+                path = %path.display(),
+                %error,
+                "keyring file replaced, but its directory could not be synced"
+            );
         }
         result.map_err(|source| Error::KeyringFile {
             path: path.to_owned(),
@@ -677,7 +683,7 @@ fn warn_if_readable_by_others(path: &Path) {
             tracing::warn!(
                 path = %path.display(),
                 mode = format_args!("{:o}", meta.permissions().mode() & 0o777),
-                "keyring file is readable by group or others; chmod 600 it"
+                "keyring file is open to group or others; chmod 600 it"
             );
         }
     }
@@ -706,6 +712,8 @@ mod tests {
         let keyring = Keyring::parse(&text).unwrap();
         let written = keyring.to_text();
         assert_eq!(written.as_str(), text);
+        assert!(written.len() <= keyring.text_capacity());
+        // Still the buffer reserved up front: it never grew.
         assert_eq!(written.capacity(), keyring.text_capacity());
     }
 

@@ -90,10 +90,11 @@ type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 /// rotator peeks at the header: an envelope already under the primary is left alone;
 /// any other is rewrapped ([`Sealer::rewrap`]: the plaintext never leaves the crate) and
 /// handed to the `write` callback with the bytes it replaces, so the callback can store
-/// it only where the row is unchanged ([`Rewrapped`]). After each item the cursor moves to its id, so after
-/// a crash or a failure a new rotator made with [`Rotator::resume_after`] and the saved
-/// cursor skips what is done. An envelope that does not open stops the rotation with
-/// [`Error::Rotation`] naming it: fail closed, fix or quarantine it, and resume after it.
+/// it only where the row is unchanged ([`Rewrapped`]). After each item the cursor moves
+/// to its id, so after a crash or a failure a new rotator made with
+/// [`Rotator::resume_after`] and the saved cursor skips what is done. An envelope that
+/// does not open stops the rotation with [`Error::Rotation`] naming it: fail closed, fix
+/// or quarantine it, and resume after it.
 ///
 /// ```
 /// # use envelope_crypto::{Binding, Keyring, Rotator, RotationItem, Written};
@@ -116,7 +117,7 @@ type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 /// let mut rotator = Rotator::new(&sealer).on_progress(|p| eprintln!("{p}"));
 /// let stream = futures_util::stream::iter(rows.into_iter().map(Ok));
 /// let progress = block_on(rotator.run(stream, |rewrapped| {
-///     // In SQL: UPDATE ... SET envelope = new WHERE id = id AND envelope = old.
+///     // In SQL: UPDATE .. SET envelope = new WHERE id = .. AND envelope = old
 ///     written.push((rewrapped.id, rewrapped.new));
 ///     async { Ok(Written::Stored) }
 /// }))?;

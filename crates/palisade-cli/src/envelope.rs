@@ -119,7 +119,8 @@ fn read_all(mut reader: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
     }
 }
 
-/// Bytes read from stdin at a time.
+/// Bytes read from stdin at a time: as large as std's buffer for stdin, so reads go
+/// straight into `chunk` rather than through that buffer, which is never zeroized.
 const CHUNK: usize = 8192;
 
 /// The envelope on stdin, or `None` (already reported) when it is not one.

@@ -91,7 +91,7 @@ pub(crate) fn run(keys: Keys) -> Result<Outcome, UsageError> {
     Ok(Outcome::Success)
 }
 
-/// Warns on stderr when a keyring file is readable by group or others (the library logs
+/// Warns on stderr when a keyring file is open to group or others (the library logs
 /// this through `tracing`, which the CLI does not print).
 pub(crate) fn warn_if_shared(path: &std::path::Path) {
     #[cfg(unix)]
@@ -101,7 +101,7 @@ pub(crate) fn warn_if_shared(path: &std::path::Path) {
             && meta.permissions().mode() & 0o077 != 0
         {
             eprintln!(
-                "palisade: warning: keyring file {} is readable by group or others \
+                "palisade: warning: keyring file {} is open to group or others \
                  (mode {:o}); chmod 600 it",
                 path.display(),
                 meta.permissions().mode() & 0o777

@@ -87,7 +87,7 @@ fn a_keyring_file_readable_by_others_is_warned_about() {
         let warned = palisade(args, b"secret", None);
         let stderr = text(&ok(&warned).stderr);
         assert!(
-            stderr.contains("readable by group or others (mode 644); chmod 600 it"),
+            stderr.contains("open to group or others (mode 644); chmod 600 it"),
             "{args:?}: {stderr}"
         );
         assert!(!text(&warned.stdout).contains("warning"));
