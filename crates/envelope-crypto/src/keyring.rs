@@ -401,6 +401,25 @@ impl Keyring {
         KEYRING_MAGIC.len() + 1 + lines
     }
 
+    /// The permission bits of a keyring file (`0o644`, say) when group or others have
+    /// any access to it; it should be mode 0600. `None` for a private file, one whose
+    /// metadata cannot be read, and on platforms without Unix permissions.
+    /// [`Keyring::from_file`] logs a warning for such a file; a program without a
+    /// `tracing` subscriber (a CLI) can tell its user itself.
+    pub fn shared_file_mode(path: impl AsRef<Path>) -> Option<u32> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+            (mode & 0o077 != 0).then_some(mode)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
     /// Reads a keyring file, changes the keyring with `change`, and replaces the file
     /// ([`Keyring::replace_file`]), holding an exclusive lock on `<file>.lock` beside it
     /// from the read to the rename: two updates at once (two `palisade keys rotate`) take
@@ -674,21 +693,13 @@ fn write_private(path: &Path, text: &str, create_new: bool) -> std::io::Result<(
 }
 
 fn warn_if_readable_by_others(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(
-                path = %path.display(),
-                mode = format_args!("{:o}", meta.permissions().mode() & 0o777),
-                "keyring file is open to group or others; chmod 600 it"
-            );
-        }
+    if let Some(mode) = Keyring::shared_file_mode(path) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:o}"),
+            "keyring file is open to group or others; chmod 600 it"
+        );
     }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 #[cfg(test)]

@@ -94,22 +94,13 @@ pub(crate) fn run(keys: Keys) -> Result<Outcome, UsageError> {
 /// Warns on stderr when a keyring file is open to group or others (the library logs
 /// this through `tracing`, which the CLI does not print).
 pub(crate) fn warn_if_shared(path: &std::path::Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            eprintln!(
-                "palisade: warning: keyring file {} is open to group or others \
-                 (mode {:o}); chmod 600 it",
-                path.display(),
-                meta.permissions().mode() & 0o777
-            );
-        }
+    if let Some(mode) = Keyring::shared_file_mode(path) {
+        eprintln!(
+            "palisade: warning: keyring file {} is open to group or others (mode {mode:o}); \
+             chmod 600 it",
+            path.display()
+        );
     }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 fn usage(err: envelope_crypto::Error) -> UsageError {
