@@ -1,9 +1,11 @@
 //! The TOTP and recovery-code service.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use envelope_crypto::{Binding, Envelope, Sealer};
+use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::env::random_id;
@@ -61,6 +63,9 @@ pub struct Mfa {
     recovery: RecoveryConfig,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    /// Recovery-code hashes that may run at once; further ones wait for a permit.
+    hashing: Arc<Semaphore>,
+    max_concurrent_hashes: NonZeroUsize,
 }
 
 impl fmt::Debug for Mfa {
@@ -70,6 +75,7 @@ impl fmt::Debug for Mfa {
             .field("params", &self.params)
             .field("skew", &self.skew)
             .field("recovery", &self.recovery)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
             .finish_non_exhaustive()
     }
 }
@@ -85,6 +91,7 @@ pub struct MfaBuilder {
     recovery: RecoveryConfig,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    max_concurrent_hashes: NonZeroUsize,
 }
 
 impl MfaBuilder {
@@ -115,6 +122,16 @@ impl MfaBuilder {
     /// The random source (default: the operating system's).
     pub fn random(mut self, random: Arc<dyn Random>) -> Self {
         self.random = random;
+        self
+    }
+
+    /// How many recovery-code hashes run at once (default: the number of CPUs). Each
+    /// argon2id hash holds `m_kib` of memory (19 MiB by default) on tokio's blocking
+    /// pool, which grows to hundreds of threads; without this bound a burst of
+    /// redemption attempts would hold that much memory per attempt. Attempts beyond the
+    /// bound wait their turn.
+    pub fn max_concurrent_hashes(mut self, n: NonZeroUsize) -> Self {
+        self.max_concurrent_hashes = n;
         self
     }
 
@@ -152,6 +169,8 @@ impl MfaBuilder {
             recovery: self.recovery,
             clock: self.clock,
             random: self.random,
+            hashing: Arc::new(Semaphore::new(self.max_concurrent_hashes.get())),
+            max_concurrent_hashes: self.max_concurrent_hashes,
         })
     }
 }
@@ -175,6 +194,8 @@ impl Mfa {
             recovery: RecoveryConfig::default(),
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
+            max_concurrent_hashes: std::thread::available_parallelism()
+                .unwrap_or(NonZeroUsize::MIN),
         }
     }
 
@@ -299,7 +320,7 @@ impl Mfa {
         let set_id = random_id(self.random.as_ref())?;
         let hashes = {
             let (scheme, salt) = (scheme.clone(), salt.clone());
-            blocking(move || {
+            blocking(&self.hashing, move || {
                 normalized
                     .iter()
                     .map(|code| recovery::hash(&scheme, &salt, code))
@@ -341,7 +362,10 @@ impl Mfa {
         };
         let candidate = {
             let (scheme, salt) = (set.scheme.clone(), set.salt.clone());
-            blocking(move || recovery::hash(&scheme, &salt, &normalized)).await?
+            blocking(&self.hashing, move || {
+                recovery::hash(&scheme, &salt, &normalized)
+            })
+            .await?
         };
         let Some(index) = recovery::find(&candidate, &set.codes) else {
             tracing::info!(user = %user, "recovery code rejected");
@@ -447,15 +471,115 @@ impl Mfa {
     }
 }
 
-/// Runs CPU-heavy work off the async runtime when there is one.
+/// Runs hashing off the async runtime when there is one, holding one of `limit`'s
+/// permits until the work is done (also when the caller stops waiting for it).
 async fn blocking<T: Send + 'static>(
+    limit: &Arc<Semaphore>,
     work: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
+    let permit = Arc::clone(limit)
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::Config("the hashing limit was closed".into()))?;
+    let work = move || {
+        let _permit = permit;
+        work()
+    };
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => handle
             .spawn_blocking(work)
             .await
             .map_err(|e| Error::Config(format!("hashing task failed: {e}")))?,
         Err(_) => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Whether a second hash starts while a first one holds its permit under `limit`,
+    /// waiting up to `patience` for it to start.
+    async fn second_starts_alongside_first(limit: usize, patience: Duration) -> bool {
+        let limit = Arc::new(Semaphore::new(limit));
+        let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
+        let (release, released) = mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let (limit, started) = (Arc::clone(&limit), started.clone());
+            async move {
+                blocking(&limit, move || {
+                    started.send("first").expect("the test listens");
+                    released.recv().expect("the test releases the first hash");
+                    Ok(())
+                })
+                .await
+            }
+        });
+        assert_eq!(starts.recv().await, Some("first"));
+        let second = tokio::spawn(async move {
+            blocking(&limit, move || {
+                started.send("second").expect("the test listens");
+                Ok(())
+            })
+            .await
+        });
+        let alongside = tokio::time::timeout(patience, starts.recv()).await.is_ok();
+        release.send(()).expect("the first hash is waiting");
+        first.await.expect("first task").expect("first hash");
+        second.await.expect("second task").expect("second hash");
+        if !alongside {
+            // Released, the second hash runs after all.
+            assert_eq!(starts.recv().await, Some("second"));
+        }
+        alongside
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_beyond_the_limit_wait_for_a_permit() {
+        assert!(!second_starts_alongside_first(1, Duration::from_millis(200)).await);
+        // The same test without the bound sees both run: it can tell the difference.
+        assert!(second_starts_alongside_first(2, Duration::from_secs(30)).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_permit_is_held_until_the_work_ends_even_if_the_caller_leaves() {
+        let limit = Arc::new(Semaphore::new(1));
+        let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
+        let (release, released) = mpsc::channel::<()>();
+        let caller = tokio::spawn({
+            let limit = Arc::clone(&limit);
+            async move {
+                blocking(&limit, move || {
+                    started.send(()).expect("the test listens");
+                    released.recv().expect("the test releases the hash");
+                    Ok(())
+                })
+                .await
+            }
+        });
+        assert_eq!(starts.recv().await, Some(()));
+        caller.abort();
+        assert!(caller.await.expect_err("aborted").is_cancelled());
+        // The hash still runs on the blocking pool, and still holds its permit.
+        assert_eq!(limit.available_permits(), 0);
+        release.send(()).expect("the hash is waiting");
+        let _permit = tokio::time::timeout(Duration::from_secs(30), limit.acquire())
+            .await
+            .expect("the permit comes back when the hash ends")
+            .expect("open semaphore");
+    }
+
+    #[test]
+    fn hashing_runs_without_a_runtime() {
+        use std::task::{Context, Poll, Waker};
+        // Outside tokio the work runs in place: one poll finishes it.
+        let limit = Arc::new(Semaphore::new(1));
+        let mut hash = std::pin::pin!(blocking(&limit, || Ok(7)));
+        let polled = hash.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(polled, Poll::Ready(Ok(7))));
+        assert_eq!(limit.available_permits(), 1);
     }
 }
