@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rate_limit::{LoginAttempt, LoginCheck};
+use rate_limit::{LoginAttempt, LoginCheck, LoginLimiter};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use session_tokens::{Aal, Session, SessionRequest, TenantId, UserId};
@@ -171,7 +171,7 @@ pub(crate) async fn login(
     let email = email_address(&input.email)?;
     let agent = user_agent(&headers);
 
-    let attempt = begin_attempt(&state, &client, &format!("{tenant}/{email}")).await?;
+    let attempt = begin_attempt(&state.logins, &client, &format!("{tenant}/{email}")).await?;
 
     let user = state.db.user_by_email(&tenant, &email).await?;
     let verified = match &user {
@@ -227,15 +227,15 @@ pub(crate) async fn login(
     sign_in(&state, &user, &client, agent, None).await
 }
 
-/// Counts a sign-in attempt for `account` from `client` against the login limits: 10
-/// failures per client IP and 20 per `account` (from every address) in 15 minutes.
+/// Counts a sign-in attempt for `account` from `client` against `limiter`: the password
+/// limits (10 failures per client IP and 20 per `account` from every address in 15
+/// minutes) or the second factor's (20 per account a day).
 pub(crate) async fn begin_attempt<'a>(
-    state: &'a AppState,
+    limiter: &'a LoginLimiter<Arc<Limits>>,
     client: &ClientAddr,
     account: &str,
 ) -> Result<LoginAttempt<'a, Arc<Limits>>, ApiError> {
-    match state
-        .logins
+    match limiter
         .begin(client.key.as_bytes(), account.as_bytes())
         .await?
     {
@@ -354,7 +354,7 @@ pub(crate) async fn change_password(
 ) -> Result<Response, ApiError> {
     let user = signed_in_user(&state, &session).await?;
     let attempt = begin_attempt(
-        &state,
+        &state.logins,
         &client,
         &format!("password:{}/{}", user.tenant, user.id),
     )

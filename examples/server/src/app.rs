@@ -148,6 +148,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         audit,
         audit_key,
         logins: limits::login_limiter(Arc::clone(&limits))?,
+        second_factor_logins: limits::second_factor_limiter(Arc::clone(&limits))?,
         client_ip: limits::client_ip(),
         replay,
         webhook_secrets,

@@ -1,5 +1,5 @@
 //! Rate limits: the tower layer with its ceilings in front of every route, and the login
-//! limiter (per client IP and per account; a success refunds only its own attempt) inside
+//! limiters (per client IP and per account; a success refunds only its own attempt) inside
 //! the password, second-factor and password-change handlers.
 
 use std::net::{IpAddr, SocketAddr};
@@ -116,6 +116,20 @@ pub(crate) fn layer(limits: Arc<Limits>) -> Result<RateLimitLayer<Arc<Limits>>, 
 /// resets it.
 pub(crate) fn login_limiter(limits: Arc<Limits>) -> Result<LoginLimiter<Arc<Limits>>, StartError> {
     let per_account = policy("login-account", 20, 15 * 60)?;
+    Ok(LoginLimiter::new(limits, Policy::login()).per_account(per_account))
+}
+
+/// The second-factor limiter: the same 10 failures per 15 minutes per client address, and
+/// per account, from every address together, 20 a day (`mfa-account`; GCRA, so one more
+/// every 72 minutes). Whoever reaches this step knows the password. At the password
+/// step's 20 per 15 minutes they could try 1 920 codes a day, with three six-digit codes
+/// valid at any time about a 1 in 170 chance of a hit every day; at 20 a day it is about
+/// 1 in 17 000. They can also keep the step closed to the account's owner, as they could
+/// at the faster rate: the way out is a new password.
+pub(crate) fn second_factor_limiter(
+    limits: Arc<Limits>,
+) -> Result<LoginLimiter<Arc<Limits>>, StartError> {
+    let per_account = policy("mfa-account", 20, 24 * 60 * 60)?;
     Ok(LoginLimiter::new(limits, Policy::login()).per_account(per_account))
 }
 

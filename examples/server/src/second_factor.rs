@@ -135,10 +135,10 @@ pub(crate) struct SecondFactor {
 }
 
 /// `POST /api/login/mfa`: the challenge from the password step and a TOTP code (or an
-/// unused recovery code). Failures count against the login limits, per client address
-/// and per account (from every address together, so a known password and many
-/// addresses do not buy more guesses at the code); a replayed TOTP code or a used
-/// recovery code fails.
+/// unused recovery code). Failures count per client address and, from every address
+/// together, per account: 20 a day, so a known password and many addresses do not buy
+/// more guesses at the code (`limits::second_factor_limiter`); a replayed TOTP code or a
+/// used recovery code fails.
 pub(crate) async fn login_second_factor(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -149,7 +149,12 @@ pub(crate) async fn login_second_factor(
         .challenges
         .open(&input.challenge, now())
         .ok_or(ApiError::Unauthorized)?;
-    let attempt = begin_attempt(&state, &client, &format!("mfa:{tenant}/{user_id}")).await?;
+    let attempt = begin_attempt(
+        &state.second_factor_logins,
+        &client,
+        &format!("mfa:{tenant}/{user_id}"),
+    )
+    .await?;
     let agent = user_agent(&headers);
     let user = state
         .db

@@ -28,7 +28,10 @@ pub(crate) struct Inner {
     pub(crate) tenant_keys: Arc<TenantKeys<KeyStore, LocalKek>>,
     pub(crate) audit: Audit,
     pub(crate) audit_key: audit_chain::VerifyingKey,
+    /// Failed passwords, at sign-in and on a password change.
     pub(crate) logins: LoginLimiter<Arc<Limits>>,
+    /// Failed second-factor codes, with a daily budget per account.
+    pub(crate) second_factor_logins: LoginLimiter<Arc<Limits>>,
     pub(crate) client_ip: ClientIp,
     pub(crate) replay: Arc<dyn ReplayGuard>,
     pub(crate) webhook_secrets: Arc<crate::webhooks::SealedSecrets>,
