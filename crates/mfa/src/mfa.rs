@@ -499,35 +499,43 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    use tokio::sync::mpsc::UnboundedSender;
+    use tokio::task::JoinHandle;
+
     use super::*;
+
+    /// Spawns a hash under `limit` that sends `name` on `started` once it runs, then holds
+    /// its permit until the returned sender sends or is dropped.
+    fn spawn_hash(
+        limit: &Arc<Semaphore>,
+        started: &UnboundedSender<&'static str>,
+        name: &'static str,
+    ) -> (JoinHandle<Result<(), Error>>, mpsc::Sender<()>) {
+        let (release, released) = mpsc::channel::<()>();
+        let (limit, started) = (Arc::clone(limit), started.clone());
+        let task = tokio::spawn(async move {
+            blocking(&limit, move || {
+                started.send(name).expect("the test listens");
+                // A message or a dropped sender: either releases the hash.
+                let _ = released.recv();
+                Ok(())
+            })
+            .await
+        });
+        (task, release)
+    }
 
     /// Whether a second hash starts while a first one holds its permit under `limit`,
     /// waiting up to `patience` for it to start.
     async fn second_starts_alongside_first(limit: usize, patience: Duration) -> bool {
         let limit = Arc::new(Semaphore::new(limit));
         let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
-        let (release, released) = mpsc::channel::<()>();
-        let first = tokio::spawn({
-            let (limit, started) = (Arc::clone(&limit), started.clone());
-            async move {
-                blocking(&limit, move || {
-                    started.send("first").expect("the test listens");
-                    released.recv().expect("the test releases the first hash");
-                    Ok(())
-                })
-                .await
-            }
-        });
+        let (first, release_first) = spawn_hash(&limit, &started, "first");
         assert_eq!(starts.recv().await, Some("first"));
-        let second = tokio::spawn(async move {
-            blocking(&limit, move || {
-                started.send("second").expect("the test listens");
-                Ok(())
-            })
-            .await
-        });
+        // The second hash does not wait for a release once it runs.
+        let (second, _) = spawn_hash(&limit, &started, "second");
         let alongside = tokio::time::timeout(patience, starts.recv()).await.is_ok();
-        release.send(()).expect("the first hash is waiting");
+        release_first.send(()).expect("the first hash is waiting");
         first.await.expect("first task").expect("first hash");
         second.await.expect("second task").expect("second hash");
         if !alongside {
@@ -548,19 +556,8 @@ mod tests {
     async fn a_permit_is_held_until_the_work_ends_even_if_the_caller_leaves() {
         let limit = Arc::new(Semaphore::new(1));
         let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
-        let (release, released) = mpsc::channel::<()>();
-        let caller = tokio::spawn({
-            let limit = Arc::clone(&limit);
-            async move {
-                blocking(&limit, move || {
-                    started.send(()).expect("the test listens");
-                    released.recv().expect("the test releases the hash");
-                    Ok(())
-                })
-                .await
-            }
-        });
-        assert_eq!(starts.recv().await, Some(()));
+        let (caller, release) = spawn_hash(&limit, &started, "hash");
+        assert_eq!(starts.recv().await, Some("hash"));
         caller.abort();
         assert!(caller.await.expect_err("aborted").is_cancelled());
         // The hash still runs on the blocking pool, and still holds its permit.
