@@ -45,6 +45,18 @@ struct Span {
     authenticated_at: u64,
 }
 
+impl Span {
+    /// The times of `record`, for a replacement that neither re-authenticates nor
+    /// extends it.
+    fn kept(record: &SessionRecord) -> Self {
+        Self {
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            authenticated_at: record.authenticated_at,
+        }
+    }
+}
+
 /// Issues, verifies and revokes sessions. Cheap to clone: clones share keys, store and
 /// configuration.
 ///
@@ -550,8 +562,9 @@ impl SessionManager {
         Ok(revoked)
     }
 
-    /// Signs out everywhere: revokes every session of `current`'s user, `current` included.
-    /// Returns how many were revoked.
+    /// Signs out everywhere: revokes every session of `current`'s user, `current` included,
+    /// and bumps the user's generation, so a session being issued or replaced at this
+    /// moment dies too. Returns how many were revoked.
     ///
     /// # Errors
     ///
@@ -560,40 +573,49 @@ impl SessionManager {
         self.revoke_user(current.tenant(), current.user()).await
     }
 
-    /// Signs out every other device: revokes every session of `current`'s user except
-    /// `current`. Returns how many were revoked.
+    /// Signs out every other device: revokes every session of `current`'s user, bumps the
+    /// user's generation (so a session being issued or replaced at this moment dies too)
+    /// and issues a replacement for `current` with a new session id and everything else
+    /// kept, as [`SessionManager::rotate`] does. Returns the replacement, whose cookie
+    /// must be set on the response, and how many other sessions were revoked.
+    ///
+    /// If `current` expired or was revoked while the request ran, the others are still
+    /// signed out and the generation bumped, but no replacement is issued.
     ///
     /// # Errors
     ///
-    /// [`Error::Store`].
-    pub async fn revoke_others(&self, current: &Session) -> Result<u64, Error> {
+    /// [`Error::Invalid`] when `current` expired or was revoked meanwhile;
+    /// [`Error::Store`], [`Error::Random`]. On an error after the bump the user is signed
+    /// out everywhere, which is the safe side.
+    pub async fn revoke_others(&self, current: &Session) -> Result<(Issued, u64), Error> {
+        let (tenant, user) = (current.tenant(), current.user());
         let revoked = self
             .inner
             .store
-            .revoke_all(
-                current.tenant(),
-                current.user(),
-                Some(current.handle()),
-                self.now(),
-            )
+            .revoke_all(tenant, user, Some(current.handle()), self.now())
             .await?;
-        tracing::info!(tenant = %current.tenant(), user = %current.user(), revoked, "other sessions revoked");
-        Ok(revoked)
+        tracing::info!(%tenant, %user, revoked, "other sessions revoked");
+        let span = Span::kept(&current.record);
+        let issued = self
+            .renew_under_new_generation(current, Some(span), "other sessions signed out")
+            .await?;
+        Ok((issued, revoked))
     }
 
     /// Administrator action (a lost device, a suspended account): revokes every session of
-    /// a user. Returns how many were revoked.
+    /// a user and bumps the user's generation, so a sign-in that is storing its session at
+    /// this moment gets a dead one. Returns how many were revoked.
     ///
     /// # Errors
     ///
     /// [`Error::Store`].
     pub async fn revoke_user(&self, tenant: &TenantId, user: &UserId) -> Result<u64, Error> {
-        let revoked = self
-            .inner
-            .store
-            .revoke_all(tenant, user, None, self.now())
-            .await?;
-        tracing::info!(%tenant, %user, revoked, "all sessions of user revoked");
+        let store = &self.inner.store;
+        // The count first; the bump then also kills whatever is stored after it under an
+        // earlier generation (a sign-in or step-up that read the generation before).
+        let revoked = store.revoke_all(tenant, user, None, self.now()).await?;
+        let generation = store.bump_generation(tenant, user, self.now()).await?;
+        tracing::info!(%tenant, %user, revoked, generation, "all sessions of user revoked");
         Ok(revoked)
     }
 
@@ -613,10 +635,24 @@ impl SessionManager {
     /// [`Error::Store`], [`Error::Random`]. On an error after the bump the user is signed
     /// out everywhere, which is the safe side.
     pub async fn password_changed(&self, current: &Session) -> Result<Issued, Error> {
+        self.renew_under_new_generation(current, None, "password changed: sessions invalidated")
+            .await
+    }
+
+    /// Revokes `current`, bumps its user's generation (every session of the user dies) and
+    /// issues `current`'s replacement under the new generation: authenticated now, or
+    /// with the times of `span`. When `current` expired or was revoked meanwhile, the bump
+    /// still happens and nothing is issued.
+    async fn renew_under_new_generation(
+        &self,
+        current: &Session,
+        span: Option<Span>,
+        event: &'static str,
+    ) -> Result<Issued, Error> {
         let now = self.now();
         let expired = now >= current.record.expires_at;
         // Before the bump, which revokes every session of the user: `false` when `current`
-        // was revoked meanwhile, and for the second of two changes from one session.
+        // was revoked meanwhile, and for the second of two renewals from one session.
         let live = !expired
             && self
                 .inner
@@ -628,7 +664,7 @@ impl SessionManager {
             .store
             .bump_generation(current.tenant(), current.user(), now)
             .await?;
-        tracing::info!(tenant = %current.tenant(), user = %current.user(), generation, "password changed: sessions invalidated");
+        tracing::info!(tenant = %current.tenant(), user = %current.user(), generation, "{event}");
         if expired {
             return Err(Error::invalid(Reason::Expired));
         }
@@ -640,7 +676,7 @@ impl SessionManager {
             current.aal(),
             current.amr().to_vec(),
             generation,
-            None,
+            span,
         )
         .await
     }
@@ -707,18 +743,12 @@ impl SessionManager {
     /// [`Error::Invalid`] when `current` was revoked or has expired meanwhile;
     /// [`Error::Store`], [`Error::Random`].
     pub async fn rotate(&self, current: &Session) -> Result<Issued, Error> {
-        let record = &current.record;
-        let span = Span {
-            created_at: record.created_at,
-            expires_at: record.expires_at,
-            authenticated_at: record.authenticated_at,
-        };
         let amr = current.amr().to_vec();
         self.replace(
             current,
             current.aal(),
             amr,
-            Some(span),
+            Some(Span::kept(&current.record)),
             "session id rotated",
         )
         .await

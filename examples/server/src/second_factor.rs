@@ -8,7 +8,7 @@ use std::sync::Arc;
 use audit_chain::{Action, Event};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use envelope_crypto::{Binding, Envelope, Keyring, Sealer};
 use mfa::{Mfa, MfaStore};
@@ -231,13 +231,14 @@ pub(crate) struct Confirm {
 
 /// `POST /api/mfa/totp/confirm`: the first code from the app turns the enrollment on and
 /// signs out every other session of the user (made with the password alone, perhaps
-/// by whoever prompted turning a second factor on); the answer carries a fresh set of
-/// recovery codes, shown this once, and how many sessions were signed out.
+/// by whoever prompted turning a second factor on); this device goes on under a new
+/// session id, set as a new cookie. The answer carries a fresh set of recovery codes,
+/// shown this once, and how many sessions were signed out.
 pub(crate) async fn totp_confirm(
     State(state): State<AppState>,
     session: Session,
     Json(input): Json<Confirm>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let who = session_user(&session)?;
     match state
         .mfa
@@ -249,7 +250,7 @@ pub(crate) async fn totp_confirm(
         Err(mfa::Error::Invalid) => return Err(ApiError::Forbidden("the code is wrong")),
         Err(other) => return Err(other.into()),
     }
-    let signed_out = state.sessions.revoke_others(&session).await?;
+    let (kept, signed_out) = state.sessions.revoke_others(&session).await?;
     let codes = state.mfa.recovery_generate(&who).await?;
     let enrolled = Action::custom("account.mfa.enrolled")?;
     state
@@ -258,11 +259,15 @@ pub(crate) async fn totp_confirm(
             Event::new(tenant_of(&session)?, actor_of(&session), enrolled).detail("factor", "totp"),
         )
         .await?;
-    Ok(Json(json!({
+    let cookie = state.sessions.cookie(&kept)?;
+    let mut response = Json(json!({
         "totp": true,
         "recovery_codes": codes.iter().collect::<Vec<_>>(),
         "other_sessions_signed_out": signed_out,
-    })))
+    }))
+    .into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -61,17 +61,22 @@ pub(crate) async fn revoke(
     Ok(Json(json!({ "revoked": 1 })))
 }
 
-/// `POST /api/sessions/revoke-others`: signs out every other device.
+/// `POST /api/sessions/revoke-others`: signs out every other device. This device goes on
+/// under a new session id (a session being issued at this moment elsewhere dies too), so
+/// the answer sets a new cookie.
 pub(crate) async fn revoke_others(
     State(state): State<AppState>,
     session: Session,
-) -> Result<Json<Value>, ApiError> {
-    let count = state.sessions.revoke_others(&session).await?;
+) -> Result<Response, ApiError> {
+    let (kept, count) = state.sessions.revoke_others(&session).await?;
     let event = Event::session_revoked(tenant_of(&session)?, actor_of(&session), "others")
         .detail("how", "revoke_others")
         .detail("count", count);
     state.audit.record(event).await?;
-    Ok(Json(json!({ "revoked": count })))
+    let cookie = state.sessions.cookie(&kept)?;
+    let mut response = Json(json!({ "revoked": count })).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 /// `POST /api/signout`: ends this session and clears the cookie.

@@ -447,15 +447,23 @@ pub(crate) async fn manager_contract(store: Arc<dyn SessionStore>) -> TestResult
         Some(Reason::Revoked)
     );
 
-    // Revoke all but the current session.
+    // Revoke all but the current session, which goes on under a new sid with its times
+    // kept; the old token of the current session stops working.
     let desktop = manager.issue(request("acme", "alice")).await?;
-    assert_eq!(
-        manager.revoke_others(&session).await?,
-        2,
-        "desktop and idle tablet"
-    );
+    let (laptop, revoked) = manager.revoke_others(&session).await?;
+    assert_eq!(revoked, 2, "desktop and idle tablet");
     assert!(manager.verify(desktop.token().expose()).await.is_err());
-    assert!(manager.verify(laptop.token().expose()).await.is_ok());
+    let replaced = session;
+    let session = manager.verify(laptop.token().expose()).await?;
+    assert_ne!(session.handle(), replaced.handle());
+    assert_eq!(session.label(), Some("laptop"));
+    assert_eq!(session.created_at(), replaced.created_at());
+    assert_eq!(session.expires_at(), replaced.expires_at());
+    assert_eq!(session.authenticated_at(), replaced.authenticated_at());
+    assert_eq!(
+        listed(&manager.list(&session).await?),
+        [(*session.handle(), true)]
+    );
 
     // Step up: a new sid at a higher level; the old token stops working.
     manager.require_aal(&session, Aal::Aal1)?;

@@ -1,10 +1,10 @@
-//! Sign-ins that meet trouble in the store: a password change in the middle, a cap that
-//! cannot be applied.
+//! Sign-ins that meet trouble in the store: a password change, an administrator's
+//! revocation or a sign-out of other devices in the middle, a cap that cannot be applied.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use session_tokens::{Error, KeySet, Reason};
+use session_tokens::{Aal, Error, Issued, KeySet, Reason, SessionManager};
 
 use crate::support::*;
 
@@ -16,12 +16,7 @@ async fn a_session_issued_during_a_password_change_dies_too() {
     let current = manager.issue(request("acme", "alice")).await.unwrap();
 
     // A second sign-in reads generation 0, signs its token, and stalls before storing.
-    store.stall_next_insert.store(true, Ordering::SeqCst);
-    let racing = tokio::spawn({
-        let manager = manager.clone();
-        async move { manager.issue(request("acme", "alice")).await }
-    });
-    store.insert_stalled.notified().await;
+    let racing = stalled_sign_in(&store, &manager).await;
 
     // Meanwhile the password changes: generation 1, every stored session revoked.
     let renewed = manager.password_changed(current.session()).await.unwrap();
@@ -29,12 +24,102 @@ async fn a_session_issued_during_a_password_change_dies_too() {
     store.release_insert.notify_one();
     let racing = racing.await.unwrap().unwrap();
 
-    let refused = manager.verify(racing.token().expose()).await.unwrap_err();
+    assert_dead_beside_the_only_live(&manager, &racing, &renewed).await;
+}
+
+/// Starts `issue` for alice and returns once it has signed its token and stalled before
+/// storing the record (under the generation it read before stalling).
+async fn stalled_sign_in(
+    store: &FaultyStore,
+    manager: &SessionManager,
+) -> tokio::task::JoinHandle<Result<Issued, Error>> {
+    store.stall_next_insert.store(true, Ordering::SeqCst);
+    let racing = tokio::spawn({
+        let manager = manager.clone();
+        async move { manager.issue(request("acme", "alice")).await }
+    });
+    store.insert_stalled.notified().await;
+    racing
+}
+
+/// `dead` is refused for its stale generation, and `live` verifies and is the only
+/// session its user has listed.
+async fn assert_dead_beside_the_only_live(manager: &SessionManager, dead: &Issued, live: &Issued) {
+    let refused = manager.verify(dead.token().expose()).await.unwrap_err();
     assert_eq!(refused.rejection(), Some(Reason::StaleGeneration));
-    let renewed_session = manager.verify(renewed.token().expose()).await.unwrap();
-    let listed = manager.list(&renewed_session).await.unwrap();
-    assert_eq!(listed.len(), 1, "the stale session is not listed either");
-    assert_eq!(listed[0].handle(), renewed_session.handle());
+    let live = manager.verify(live.token().expose()).await.unwrap();
+    let listed = manager.list(&live).await.unwrap();
+    assert_eq!(listed.len(), 1, "the stale session is not listed");
+    assert_eq!(listed[0].handle(), live.handle());
+}
+
+#[tokio::test]
+async fn a_session_issued_during_an_administrator_revocation_dies_too() {
+    let store = Arc::new(FaultyStore::default());
+    let clock = ManualClock::new();
+    let manager = manager(Arc::clone(&store), &clock);
+    let earlier = manager.issue(request("acme", "alice")).await.unwrap();
+    let racing = stalled_sign_in(&store, &manager).await;
+
+    // The account is suspended while the sign-in is between its checks and its insert.
+    let revoked = manager
+        .revoke_user(&tenant("acme"), &user("alice"))
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1, "the stalled record is not stored yet");
+    store.release_insert.notify_one();
+    let racing = racing.await.unwrap().unwrap();
+
+    for token in [&racing, &earlier] {
+        let refused = manager.verify(token.token().expose()).await.unwrap_err();
+        assert_eq!(refused.rejection(), Some(Reason::StaleGeneration));
+    }
+    let listed = manager
+        .list_user(&tenant("acme"), &user("alice"))
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
+#[tokio::test]
+async fn a_session_issued_while_signing_out_other_devices_dies_too() {
+    let store = Arc::new(FaultyStore::default());
+    let clock = ManualClock::new();
+    let manager = manager(Arc::clone(&store), &clock);
+    let current = manager.issue(request("acme", "alice")).await.unwrap();
+    let racing = stalled_sign_in(&store, &manager).await;
+
+    let (kept, revoked) = manager.revoke_others(current.session()).await.unwrap();
+    assert_eq!(revoked, 0, "the stalled record is not stored yet");
+    store.release_insert.notify_one();
+    let racing = racing.await.unwrap().unwrap();
+
+    assert_dead_beside_the_only_live(&manager, &racing, &kept).await;
+}
+
+#[tokio::test]
+async fn a_step_up_during_an_administrator_revocation_dies_too() {
+    let store = Arc::new(FaultyStore::default());
+    let clock = ManualClock::new();
+    let manager = manager(Arc::clone(&store), &clock);
+    let current = manager.issue(request("acme", "alice")).await.unwrap();
+
+    // The step-up revokes the old session and stalls before storing its replacement.
+    store.stall_next_insert.store(true, Ordering::SeqCst);
+    let stepping = tokio::spawn({
+        let (manager, session) = (manager.clone(), current.session().clone());
+        async move { manager.step_up(&session, Aal::Aal2, ["otp"]).await }
+    });
+    store.insert_stalled.notified().await;
+    manager
+        .revoke_user(&tenant("acme"), &user("alice"))
+        .await
+        .unwrap();
+    store.release_insert.notify_one();
+    let stepped = stepping.await.unwrap().unwrap();
+
+    let refused = manager.verify(stepped.token().expose()).await.unwrap_err();
+    assert_eq!(refused.rejection(), Some(Reason::StaleGeneration));
 }
 
 #[tokio::test]

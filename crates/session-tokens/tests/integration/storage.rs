@@ -151,19 +151,24 @@ async fn cross_instance_revocation_is_seen_by_the_next_verify() {
         Some(Reason::Revoked)
     );
 
-    // Revoke all but the current one.
-    assert_eq!(a.revoke_others(phone.session()).await.unwrap(), 1);
+    // Revoke all but the current one, which is replaced.
+    let (phone_again, revoked) = a.revoke_others(phone.session()).await.unwrap();
+    assert_eq!(revoked, 1);
     assert_eq!(
         reason(b.verify(tablet.token().expose()).await),
-        Some(Reason::Revoked)
+        Some(Reason::StaleGeneration)
     );
-    assert!(b.verify(phone.token().expose()).await.is_ok());
-
-    // Revoke all.
-    assert_eq!(a.revoke_all(phone.session()).await.unwrap(), 1);
     assert_eq!(
         reason(b.verify(phone.token().expose()).await),
-        Some(Reason::Revoked)
+        Some(Reason::StaleGeneration)
+    );
+    assert!(b.verify(phone_again.token().expose()).await.is_ok());
+
+    // Revoke all.
+    assert_eq!(a.revoke_all(phone_again.session()).await.unwrap(), 1);
+    assert_eq!(
+        reason(b.verify(phone_again.token().expose()).await),
+        Some(Reason::StaleGeneration)
     );
 
     // Password change: the other sessions die everywhere; the re-issued one lives.
@@ -192,6 +197,6 @@ async fn cross_instance_revocation_is_seen_by_the_next_verify() {
     );
     assert_eq!(
         reason(b.verify(renewed.token().expose()).await),
-        Some(Reason::Revoked)
+        Some(Reason::StaleGeneration)
     );
 }

@@ -91,6 +91,10 @@ async fn enroll(router: &Router) -> Enrolled {
     assert_eq!(confirmed.json()["other_sessions_signed_out"], 1);
     let earlier = Call::get("/api/mfa").cookie(&earlier).send(router).await;
     assert_eq!(earlier.status, StatusCode::UNAUTHORIZED);
+    // This device goes on under a new session id; its old cookie is dead.
+    let replaced = Call::get("/api/mfa").cookie(&cookie).send(router).await;
+    assert_eq!(replaced.status, StatusCode::UNAUTHORIZED);
+    let cookie = confirmed.session_cookie();
 
     let factors = Call::get("/api/mfa")
         .cookie(&cookie)

@@ -84,6 +84,27 @@ pub(crate) async fn sessions_flow(router: &Router) {
     assert_eq!(logins.len(), 2);
     assert_eq!(logins[0]["ip"], "203.0.113.7");
 
+    // Sign out every other device: the tablet's cookie dies, and this device goes on
+    // under a new session id, its old cookie dead too.
+    let tablet = login(router, "acme", "alice@acme.example").await;
+    let others = Call::post("/api/sessions/revoke-others")
+        .cookie(&laptop)
+        .send(router)
+        .await;
+    assert_eq!(others.status, StatusCode::OK, "{:?}", others.json());
+    assert_eq!(others.json(), json!({ "revoked": 1 }));
+    let replaced = laptop;
+    let laptop = others.session_cookie();
+    assert_ne!(laptop, replaced);
+    for (cookie, status) in [
+        (&tablet, StatusCode::UNAUTHORIZED),
+        (&replaced, StatusCode::UNAUTHORIZED),
+        (&laptop, StatusCode::OK),
+    ] {
+        let me = Call::get("/api/me").cookie(cookie).send(router).await;
+        assert_eq!(me.status, status);
+    }
+
     // Sign out: the cookie is cleared and dead.
     let out = Call::post("/api/signout")
         .cookie(&laptop)
