@@ -4,7 +4,7 @@ use std::fmt;
 
 use argon2::password_hash::phc;
 use subtle::ConstantTimeEq;
-use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+use unicode_normalization::{IsNormalized, is_nfkc_quick};
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -327,7 +327,8 @@ impl Hasher {
         }
         let normalized = match (self.normalization, std::str::from_utf8(password)) {
             (Normalization::Nfkc, Ok(text)) if is_nfkc_quick(text.chars()) != IsNormalized::Yes => {
-                Zeroizing::new(text.nfkc().collect::<String>().into_bytes())
+                let mut normalized = crate::normalize::nfkc(text);
+                Zeroizing::new(std::mem::take(&mut *normalized).into_bytes())
             }
             _ => Zeroizing::new(password.to_vec()),
         };

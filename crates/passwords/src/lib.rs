@@ -4,6 +4,7 @@
 mod error;
 mod hash;
 mod hasher;
+mod normalize;
 mod params;
 mod pepper;
 mod policy;

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
-use zeroize::Zeroizing;
 
 use crate::Error;
 
@@ -41,7 +40,9 @@ impl fmt::Display for Violation {
 ///
 /// Characters are counted as Unicode scalar values after NFKC normalization (the same
 /// normalization [`Hasher`](crate::Hasher) applies by default), so `é` counts once whether
-/// it was typed composed or decomposed. Spaces and every Unicode character are allowed.
+/// it was typed composed or decomposed. The minimum must also hold before compatibility
+/// mappings (in NFC), so that a symbol NFKC expands into many characters (`ﷺ` into
+/// eighteen, `⑽` into four) counts once. Spaces and every Unicode character are allowed.
 ///
 /// The common-password list is the 30,000-entry password dictionary of the
 /// [`zxcvbn`](https://docs.rs/zxcvbn) crate (a Rust port of Dropbox's estimator): a password
@@ -111,10 +112,14 @@ impl Policy {
                 max: self.max_chars,
             }]);
         }
-        let normalized = Zeroizing::new(password.nfkc().collect::<String>());
+        let normalized = crate::normalize::nfkc(password);
         let chars = normalized.chars().count();
+        // The minimum holds for the text as typed (composed, NFC) as well: compatibility
+        // mappings expand one symbol into many characters (U+FDFA into eighteen, `⑽`
+        // into four), which would let one or two typed symbols pass as eight characters.
+        let typed = password.nfc().count();
         let mut violations = Vec::new();
-        if chars < self.min_chars {
+        if chars.min(typed) < self.min_chars {
             violations.push(Violation::TooShort {
                 min: self.min_chars,
             });
@@ -278,7 +283,7 @@ mod tests {
     }
 
     #[test]
-    fn length_is_counted_in_characters_after_nfkc() {
+    fn length_is_counted_in_characters_after_nfkc_and_the_minimum_as_typed_too() {
         let policy = Policy::new();
         // Eight accented letters, decomposed: sixteen code points before NFKC, eight after.
         let decomposed = "e\u{301}".repeat(8);
@@ -287,6 +292,23 @@ mod tests {
             policy.check("e\u{301}".repeat(7).as_str()),
             Err(vec![Violation::TooShort { min: 8 }])
         );
+        // One or two symbols that NFKC expands to eight characters or more are still one
+        // or two characters as typed.
+        for expanding in ["\u{fdfa}", "\u{247d}\u{247d}", "\u{2167}\u{2167}"] {
+            assert!(expanding.nfkc().count() >= 8, "{expanding}");
+            assert_eq!(
+                policy.check(expanding),
+                Err(vec![Violation::TooShort { min: 8 }]),
+                "{expanding}"
+            );
+        }
+        // Halfwidth katakana with a halfwidth voicing mark: two code points as typed, one
+        // character after NFKC, the form that is hashed.
+        assert_eq!(
+            policy.check(&"\u{ff76}\u{ff9e}".repeat(7)),
+            Err(vec![Violation::TooShort { min: 8 }])
+        );
+        assert_eq!(policy.check(&"\u{ff76}\u{ff9e}".repeat(8)), Ok(()));
         assert_eq!(policy.check(&"ü".repeat(128)), Ok(()));
         assert_eq!(
             policy.check(&"ü".repeat(129)),
@@ -413,8 +435,12 @@ mod tests {
         #[test]
         fn length_reasons_match_the_normalized_length(password in "\\PC{0,140}") {
             let chars = password.nfkc().count();
+            let typed = password.nfc().count();
             let reasons = Policy::new().check(&password).err().unwrap_or_default();
-            proptest::prop_assert_eq!(reasons.contains(&Violation::TooShort { min: 8 }), chars < 8);
+            proptest::prop_assert_eq!(
+                reasons.contains(&Violation::TooShort { min: 8 }),
+                chars < 8 || typed < 8
+            );
             proptest::prop_assert_eq!(reasons.contains(&Violation::TooLong { max: 128 }), chars > 128);
         }
     }
