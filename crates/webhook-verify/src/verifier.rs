@@ -567,9 +567,12 @@ impl VerifierBuilder {
         self
     }
 
-    /// Rejects a second delivery of the same message. Share one guard (a Redis one
-    /// across instances) between verifiers freely: each integration's keys are in a
-    /// namespace of their own. With a guard, [`build`](Self::build) needs:
+    /// Rejects a second delivery of the same message. One guard (a Redis one across
+    /// instances) can serve several verifiers: each integration's keys are in a
+    /// namespace of their own. A [`MemoryReplayGuard`](crate::MemoryReplayGuard)'s
+    /// capacity is shared by all of them, though: where a tenant holds their own
+    /// integration's secret, they could fill it (see the crate's threat model). With a
+    /// guard, [`build`](Self::build) needs:
     ///
     /// - a [`namespace`](Self::namespace) when the secrets are fixed (with a secret
     ///   source, the integration id is the namespace);

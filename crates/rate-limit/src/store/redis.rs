@@ -33,6 +33,8 @@ static REFUND: LazyLock<redis::Script> =
 /// One Redis server (or a primary with replicas), version 5 or later (scripts that read
 /// `TIME` and then write are replicated by their effects), is supported; in Redis Cluster
 /// the keys of one check could live on different nodes and the script would be refused.
+/// The server must run with `maxmemory-policy noeviction`: under an eviction policy it may
+/// drop a counter under memory pressure, and that key starts again with a full burst.
 ///
 /// # Example
 ///

@@ -17,6 +17,9 @@ use crate::secret::BoxFuture;
 /// adds one second, and a margin for clock differences between the instances
 /// ([`VerifierBuilder::replay_clock_margin`](crate::VerifierBuilder::replay_clock_margin)).
 /// When Redis cannot be reached the delivery is refused.
+///
+/// The Redis server must run with `maxmemory-policy noeviction`: under an eviction policy
+/// it may drop a remembered key under memory pressure, and the delivery verifies again.
 #[derive(Clone)]
 pub struct RedisReplayGuard {
     connection: ConnectionManager,
