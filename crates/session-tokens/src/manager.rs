@@ -584,7 +584,8 @@ impl SessionManager {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] when `current` expired or was revoked meanwhile;
+    /// [`Error::Invalid`] when `current` expired or was revoked meanwhile, or is of an
+    /// earlier generation than the user's ([`Reason::StaleGeneration`]);
     /// [`Error::Store`], [`Error::Random`]. On an error after the bump the user is signed
     /// out everywhere, which is the safe side.
     pub async fn revoke_others(&self, current: &Session) -> Result<(Issued, u64), Error> {
@@ -631,7 +632,8 @@ impl SessionManager {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] when `current` expired or was revoked meanwhile;
+    /// [`Error::Invalid`] when `current` expired or was revoked meanwhile, or is of an
+    /// earlier generation than the user's ([`Reason::StaleGeneration`]);
     /// [`Error::Store`], [`Error::Random`]. On an error after the bump the user is signed
     /// out everywhere, which is the safe side.
     pub async fn password_changed(&self, current: &Session) -> Result<Issued, Error> {
@@ -641,8 +643,8 @@ impl SessionManager {
 
     /// Revokes `current`, bumps its user's generation (every session of the user dies) and
     /// issues `current`'s replacement under the new generation: authenticated now, or
-    /// with the times of `span`. When `current` expired or was revoked meanwhile, the bump
-    /// still happens and nothing is issued.
+    /// with the times of `span`. When `current` expired, was revoked or was not of the
+    /// user's latest generation, the bump still happens and nothing is issued.
     async fn renew_under_new_generation(
         &self,
         current: &Session,
@@ -670,6 +672,13 @@ impl SessionManager {
         }
         if !live {
             return Err(Error::invalid(Reason::Revoked));
+        }
+        // `current` must have been of the generation just replaced. A record stored
+        // under an earlier one (a sign-in that raced an administrator's revocation) is
+        // unrevoked but dead, and must not come back as a live session; nor is one
+        // renewed when another bump came in between (the safe side).
+        if current.record.generation.checked_add(1) != Some(generation) {
+            return Err(Error::invalid(Reason::StaleGeneration));
         }
         self.reissue(
             current,

@@ -45,10 +45,16 @@ async fn stalled_sign_in(
 /// `dead` is refused for its stale generation, and `live` verifies and is the only
 /// session its user has listed.
 async fn assert_dead_beside_the_only_live(manager: &SessionManager, dead: &Issued, live: &Issued) {
-    let refused = manager.verify(dead.token().expose()).await.unwrap_err();
+    let refused = manager
+        .verify(dead.token().expose())
+        .await
+        .expect_err("the stale session is refused");
     assert_eq!(refused.rejection(), Some(Reason::StaleGeneration));
-    let live = manager.verify(live.token().expose()).await.unwrap();
-    let listed = manager.list(&live).await.unwrap();
+    let live = manager
+        .verify(live.token().expose())
+        .await
+        .expect("the live session verifies");
+    let listed = manager.list(&live).await.expect("the list");
     assert_eq!(listed.len(), 1, "the stale session is not listed");
     assert_eq!(listed[0].handle(), live.handle());
 }
@@ -79,6 +85,40 @@ async fn a_session_issued_during_an_administrator_revocation_dies_too() {
         .await
         .unwrap();
     assert!(listed.is_empty(), "{listed:?}");
+}
+
+/// A sign-in whose record landed after an administrator's revocation is dead; signing
+/// out other devices or changing the password from it must not bring it back.
+#[tokio::test]
+async fn a_session_stale_from_birth_is_not_renewed() {
+    for password_change in [false, true] {
+        let store = Arc::new(FaultyStore::default());
+        let clock = ManualClock::new();
+        let manager = manager(Arc::clone(&store), &clock);
+        let racing = stalled_sign_in(&store, &manager).await;
+        manager
+            .revoke_user(&tenant("acme"), &user("alice"))
+            .await
+            .unwrap();
+        store.release_insert.notify_one();
+        let stale = racing.await.unwrap().unwrap();
+
+        let refused = if password_change {
+            manager.password_changed(stale.session()).await.unwrap_err()
+        } else {
+            manager.revoke_others(stale.session()).await.unwrap_err()
+        };
+        assert_eq!(
+            refused.rejection(),
+            Some(Reason::StaleGeneration),
+            "password change: {password_change}"
+        );
+        let listed = manager
+            .list_user(&tenant("acme"), &user("alice"))
+            .await
+            .unwrap();
+        assert!(listed.is_empty(), "{listed:?}");
+    }
 }
 
 #[tokio::test]
