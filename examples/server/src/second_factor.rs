@@ -250,8 +250,9 @@ pub(crate) async fn totp_confirm(
         Err(mfa::Error::Invalid) => return Err(ApiError::Forbidden("the code is wrong")),
         Err(other) => return Err(other.into()),
     }
-    let (kept, signed_out) = state.sessions.revoke_others(&session).await?;
-    let codes = state.mfa.recovery_generate(&who).await?;
+    // The factor is on from here: audited and given its recovery codes first, so that a
+    // failure signing out the other devices (this session ended meanwhile, the store
+    // went away) cannot leave it on without either.
     let enrolled = Action::custom("account.mfa.enrolled")?;
     state
         .audit
@@ -259,6 +260,8 @@ pub(crate) async fn totp_confirm(
             Event::new(tenant_of(&session)?, actor_of(&session), enrolled).detail("factor", "totp"),
         )
         .await?;
+    let codes = state.mfa.recovery_generate(&who).await?;
+    let (kept, signed_out) = state.sessions.revoke_others(&session).await?;
     let cookie = state.sessions.cookie(&kept)?;
     let mut response = Json(json!({
         "totp": true,
