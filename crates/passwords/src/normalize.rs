@@ -8,7 +8,9 @@ use zeroize::Zeroizing;
 /// Collecting the normalizer's output would grow the string by reallocation, freeing on
 /// each step a buffer that holds a prefix of the password, which nothing clears (the
 /// normalizer gives no size hint). The normalized length is measured first instead, and
-/// the output written into a buffer of exactly that size.
+/// the output written into a buffer of exactly that size. (The normalizer's own working
+/// buffers hold a few characters at a time and spill to the heap only for runs of more
+/// than four combining marks; they are out of reach here.)
 pub(crate) fn nfkc(text: &str) -> Zeroizing<String> {
     let len = text.nfkc().map(char::len_utf8).sum();
     let mut out = Zeroizing::new(String::with_capacity(len));

@@ -569,8 +569,9 @@ impl VerifierBuilder {
 
     /// Rejects a second delivery of the same message. One guard (a Redis one across
     /// instances) can serve several verifiers: each integration's keys are in a
-    /// namespace of their own. A [`MemoryReplayGuard`](crate::MemoryReplayGuard)'s
-    /// capacity is shared by all of them, though: where a tenant holds their own
+    /// namespace of their own. The guard's capacity (a
+    /// [`MemoryReplayGuard`](crate::MemoryReplayGuard)'s key limit, a Redis server's
+    /// `maxmemory`) is shared by all of them, though: where a tenant holds their own
     /// integration's secret, they could fill it (see the crate's threat model). With a
     /// guard, [`build`](Self::build) needs:
     ///
