@@ -21,6 +21,7 @@ use crate::audit::{actor_of, tenant_of};
 use crate::db::UserRow;
 use crate::error::ApiError;
 use crate::limits::{ClientAddr, Limits};
+use crate::sessions::with_session_cookie;
 use crate::state::AppState;
 
 /// Longest email address accepted (the SMTP path limit).
@@ -391,8 +392,5 @@ pub(crate) async fn change_password(
         ))
         .await?;
     let issued = state.sessions.password_changed(&session).await?;
-    let cookie = state.sessions.cookie(&issued)?;
-    let mut response = Json(json!({ "password_changed": true })).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
+    with_session_cookie(&state, &issued, json!({ "password_changed": true }))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use audit_chain::{Action, Event};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use envelope_crypto::{Binding, Envelope, Keyring, Sealer};
 use mfa::{Mfa, MfaStore};
@@ -23,6 +23,7 @@ use crate::audit::{actor_of, tenant_of};
 use crate::db::{Db, UserRow};
 use crate::error::{ApiError, StartError};
 use crate::limits::ClientAddr;
+use crate::sessions::with_session_cookie;
 use crate::state::AppState;
 
 /// The service's name in authenticator apps.
@@ -250,9 +251,9 @@ pub(crate) async fn totp_confirm(
         Err(mfa::Error::Invalid) => return Err(ApiError::Forbidden("the code is wrong")),
         Err(other) => return Err(other.into()),
     }
-    // The factor is on from here: audited and given its recovery codes first, so that a
-    // failure signing out the other devices (this session ended meanwhile, the store
-    // went away) cannot leave it on without either.
+    // The factor is on from here: audited first, so that a failure signing out the other
+    // devices (this session ended meanwhile, the store went away) cannot leave it on
+    // unrecorded. (Its recovery codes are then made but not shown.)
     let enrolled = Action::custom("account.mfa.enrolled")?;
     state
         .audit
@@ -262,15 +263,12 @@ pub(crate) async fn totp_confirm(
         .await?;
     let codes = state.mfa.recovery_generate(&who).await?;
     let (kept, signed_out) = state.sessions.revoke_others(&session).await?;
-    let cookie = state.sessions.cookie(&kept)?;
-    let mut response = Json(json!({
+    let body = json!({
         "totp": true,
         "recovery_codes": codes.iter().collect::<Vec<_>>(),
         "other_sessions_signed_out": signed_out,
-    }))
-    .into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
+    });
+    with_session_cookie(&state, &kept, body)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use session_tokens::{Session, SessionHandle};
+use session_tokens::{Issued, Session, SessionHandle};
 
 use crate::audit::{actor_of, tenant_of};
 use crate::error::ApiError;
@@ -73,10 +73,7 @@ pub(crate) async fn revoke_others(
         .detail("how", "revoke_others")
         .detail("count", count);
     state.audit.record(event).await?;
-    let cookie = state.sessions.cookie(&kept)?;
-    let mut response = Json(json!({ "revoked": count })).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
+    with_session_cookie(&state, &kept, json!({ "revoked": count }))
 }
 
 /// `POST /api/signout`: ends this session and clears the cookie.
@@ -106,6 +103,19 @@ pub(crate) async fn sign_out_all(
         .detail("count", count);
     state.audit.record(event).await?;
     Ok(cleared(&state, json!({ "revoked": count })))
+}
+
+/// `body`, setting the cookie of `issued`: the answer to a request that renewed its
+/// session (a new session id), whose old cookie no longer works.
+pub(crate) fn with_session_cookie(
+    state: &AppState,
+    issued: &Issued,
+    body: Value,
+) -> Result<Response, ApiError> {
+    let cookie = state.sessions.cookie(issued)?;
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 fn cleared(state: &AppState, body: Value) -> Response {

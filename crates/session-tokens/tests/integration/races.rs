@@ -42,6 +42,35 @@ async fn stalled_sign_in(
     racing
 }
 
+/// A sign-in for alice whose record lands just after an administrator revoked her
+/// sessions (the account is suspended while the sign-in is between its checks and its
+/// insert): the sign-in's session, and what `revoke_user` counted.
+async fn sign_in_raced_by_revoke_user(
+    store: &FaultyStore,
+    manager: &SessionManager,
+) -> (Issued, u64) {
+    let racing = stalled_sign_in(store, manager).await;
+    let revoked = manager
+        .revoke_user(&tenant("acme"), &user("alice"))
+        .await
+        .expect("revoke_user");
+    store.release_insert.notify_one();
+    let issued = racing
+        .await
+        .expect("the sign-in task")
+        .expect("the sign-in");
+    (issued, revoked)
+}
+
+/// Alice has no session left to list.
+async fn assert_no_sessions_listed(manager: &SessionManager) {
+    let listed = manager
+        .list_user(&tenant("acme"), &user("alice"))
+        .await
+        .expect("the list");
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
 /// `dead` is refused for its stale generation, and `live` verifies and is the only
 /// session its user has listed.
 async fn assert_dead_beside_the_only_live(manager: &SessionManager, dead: &Issued, live: &Issued) {
@@ -65,26 +94,14 @@ async fn a_session_issued_during_an_administrator_revocation_dies_too() {
     let clock = ManualClock::new();
     let manager = manager(Arc::clone(&store), &clock);
     let earlier = manager.issue(request("acme", "alice")).await.unwrap();
-    let racing = stalled_sign_in(&store, &manager).await;
-
-    // The account is suspended while the sign-in is between its checks and its insert.
-    let revoked = manager
-        .revoke_user(&tenant("acme"), &user("alice"))
-        .await
-        .unwrap();
+    let (racing, revoked) = sign_in_raced_by_revoke_user(&store, &manager).await;
     assert_eq!(revoked, 1, "the stalled record is not stored yet");
-    store.release_insert.notify_one();
-    let racing = racing.await.unwrap().unwrap();
 
     for token in [&racing, &earlier] {
         let refused = manager.verify(token.token().expose()).await.unwrap_err();
         assert_eq!(refused.rejection(), Some(Reason::StaleGeneration));
     }
-    let listed = manager
-        .list_user(&tenant("acme"), &user("alice"))
-        .await
-        .unwrap();
-    assert!(listed.is_empty(), "{listed:?}");
+    assert_no_sessions_listed(&manager).await;
 }
 
 /// A sign-in whose record landed after an administrator's revocation is dead; signing
@@ -95,13 +112,7 @@ async fn a_session_stale_from_birth_is_not_renewed() {
         let store = Arc::new(FaultyStore::default());
         let clock = ManualClock::new();
         let manager = manager(Arc::clone(&store), &clock);
-        let racing = stalled_sign_in(&store, &manager).await;
-        manager
-            .revoke_user(&tenant("acme"), &user("alice"))
-            .await
-            .unwrap();
-        store.release_insert.notify_one();
-        let stale = racing.await.unwrap().unwrap();
+        let (stale, _) = sign_in_raced_by_revoke_user(&store, &manager).await;
 
         let refused = if password_change {
             manager.password_changed(stale.session()).await.unwrap_err()
@@ -113,11 +124,7 @@ async fn a_session_stale_from_birth_is_not_renewed() {
             Some(Reason::StaleGeneration),
             "password change: {password_change}"
         );
-        let listed = manager
-            .list_user(&tenant("acme"), &user("alice"))
-            .await
-            .unwrap();
-        assert!(listed.is_empty(), "{listed:?}");
+        assert_no_sessions_listed(&manager).await;
     }
 }
 
