@@ -345,43 +345,26 @@ pub(crate) struct PasswordChange {
 
 /// `POST /api/password`: checks the current password, the policy, stores the new
 /// hash, ends every other session of the user and re-issues this one (new cookie).
-/// Wrong current passwords count against the login limits, per client and per account:
-/// a stolen session cookie does not buy unlimited guesses at the password.
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     client: ClientAddr,
+    headers: HeaderMap,
     session: Session,
     Json(input): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let user = signed_in_user(&state, &session).await?;
-    let attempt = begin_attempt(
-        &state.logins,
-        &client,
-        &format!("password:{}/{}", user.tenant, user.id),
-    )
-    .await?;
-    match state
-        .passwords
-        .verify(input.current_password.expose(), &user.password_hash)
-        .await
-    {
-        Ok(_) => attempt.succeeded().await?,
-        // 403, not 401: the session is fine, and a client must not sign out over it.
-        Err(passwords::Error::Invalid) => {
-            attempt.failed();
-            return Err(ApiError::Forbidden("the current password is wrong"));
-        }
-        Err(other) => return Err(other.into()),
-    }
+    reauthenticate(&state, &client, &headers, &user, &input.current_password).await?;
     check_policy(&state, input.new_password.expose()).await?;
     let hash = state.passwords.hash(input.new_password.expose()).await?;
     state
         .db
         .set_password_hash(&user.tenant, &user.id, hash.as_str())
         .await?;
-    // Recorded as soon as the hash is stored: the change stands even if the session was
-    // revoked while the request ran (then `password_changed` signs the user out
-    // everywhere and issues nothing: 401).
+    // The change stands from here. Signing the other sessions out (and, if this one was
+    // revoked while the request ran, signing the user out everywhere: 401) and recording
+    // the change are each attempted whatever the other's outcome: a failing audit store
+    // must not keep alive the sessions of whoever prompted the change.
+    let renewed = state.sessions.password_changed(&session).await;
     let changed = Action::custom("account.password.changed")?;
     state
         .audit
@@ -391,6 +374,51 @@ pub(crate) async fn change_password(
             changed,
         ))
         .await?;
-    let issued = state.sessions.password_changed(&session).await?;
-    with_session_cookie(&state, &issued, json!({ "password_changed": true }))
+    with_session_cookie(&state, &renewed?, json!({ "password_changed": true }))
+}
+
+/// Checks `password` as the signed-in `user`'s current one, before a change to how the
+/// account signs in (its password, its second factor): a stolen session cookie alone
+/// does not make those changes. Wrong passwords count against the login limits, per
+/// client and per account, so the cookie does not buy unlimited guesses either, and
+/// each is audited as a failed sign-in (`step: reauthenticate`): a session whose
+/// holder does not know the password is what a stolen cookie looks like.
+///
+/// # Errors
+///
+/// 403 for a wrong password (not 401: the session is fine, and a client must not sign
+/// out over it); 429 once the limits are spent.
+pub(crate) async fn reauthenticate(
+    state: &AppState,
+    client: &ClientAddr,
+    headers: &HeaderMap,
+    user: &UserRow,
+    password: &SecretText,
+) -> Result<(), ApiError> {
+    let attempt = begin_attempt(
+        &state.logins,
+        client,
+        &format!("password:{}/{}", user.tenant, user.id),
+    )
+    .await?;
+    match state
+        .passwords
+        .verify(password.expose(), &user.password_hash)
+        .await
+    {
+        Ok(_) => Ok(attempt.succeeded().await?),
+        Err(passwords::Error::Invalid) => {
+            attempt.failed();
+            let event = Event::login_failed(
+                audit_chain::TenantId::new(&user.tenant)?,
+                format!("user:{}", user.id),
+                client.ip,
+                user_agent(headers),
+            )
+            .detail("step", "reauthenticate");
+            state.audit.record(event).await?;
+            Err(ApiError::Forbidden("the current password is wrong"))
+        }
+        Err(other) => Err(other.into()),
+    }
 }

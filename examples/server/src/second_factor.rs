@@ -17,7 +17,8 @@ use serde_json::json;
 use session_tokens::Session;
 
 use crate::accounts::{
-    SecondFactorUsed, SecretText, begin_attempt, now, reject, sign_in, signed_in_user, user_agent,
+    SecondFactorUsed, SecretText, begin_attempt, now, reauthenticate, reject, sign_in,
+    signed_in_user, user_agent,
 };
 use crate::audit::{actor_of, tenant_of};
 use crate::db::{Db, UserRow};
@@ -228,18 +229,24 @@ pub(crate) async fn totp_enroll(
 #[derive(Debug, Deserialize)]
 pub(crate) struct Confirm {
     code: SecretText,
+    current_password: SecretText,
 }
 
-/// `POST /api/mfa/totp/confirm`: the first code from the app turns the enrollment on and
-/// signs out every other session of the user (made with the password alone, perhaps
-/// by whoever prompted turning a second factor on); this device goes on under a new
-/// session id, set as a new cookie. The answer carries a fresh set of recovery codes,
-/// shown this once, and how many sessions were signed out.
+/// `POST /api/mfa/totp/confirm`: the account's current password (a session alone does
+/// not change how the account signs in; [`reauthenticate`]) and the first code from the
+/// app turn the enrollment on and sign out every other session of the user (made with
+/// the password alone, perhaps by whoever prompted turning a second factor on); this
+/// device goes on under a new session id, set as a new cookie. The answer carries a
+/// fresh set of recovery codes, shown this once, and how many sessions were signed out.
 pub(crate) async fn totp_confirm(
     State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
     session: Session,
     Json(input): Json<Confirm>,
 ) -> Result<Response, ApiError> {
+    let user = signed_in_user(&state, &session).await?;
+    reauthenticate(&state, &client, &headers, &user, &input.current_password).await?;
     let who = session_user(&session)?;
     match state
         .mfa
@@ -251,9 +258,13 @@ pub(crate) async fn totp_confirm(
         Err(mfa::Error::Invalid) => return Err(ApiError::Forbidden("the code is wrong")),
         Err(other) => return Err(other.into()),
     }
-    // The factor is on from here: audited first, so that a failure signing out the other
-    // devices (this session ended meanwhile, the store went away) cannot leave it on
-    // unrecorded. (Its recovery codes are then made but not shown.)
+    // The factor is on from here. Signing out the other devices and recording it are
+    // each attempted whatever the other's outcome: a failing audit store must not keep
+    // alive the sessions of whoever prompted the change, and a failure signing out (this
+    // session ended meanwhile, the store went away) must not leave the factor on
+    // unrecorded. Either failure fails the request; the user then signs in again, with
+    // the factor, and the recovery codes are made on a success only.
+    let signed_out = state.sessions.revoke_others(&session).await;
     let enrolled = Action::custom("account.mfa.enrolled")?;
     state
         .audit
@@ -261,8 +272,8 @@ pub(crate) async fn totp_confirm(
             Event::new(tenant_of(&session)?, actor_of(&session), enrolled).detail("factor", "totp"),
         )
         .await?;
+    let (kept, signed_out) = signed_out?;
     let codes = state.mfa.recovery_generate(&who).await?;
-    let (kept, signed_out) = state.sessions.revoke_others(&session).await?;
     let body = json!({
         "totp": true,
         "recovery_codes": codes.iter().collect::<Vec<_>>(),

@@ -8,7 +8,8 @@ use mfa::{TotpParams, TotpSecret, totp_code};
 use serde_json::json;
 
 use crate::support::{
-    Answer, Call, PASSWORD, TestApp, audit_entries, login, post_credentials, signup,
+    Answer, Call, PASSWORD, TestApp, audit_entries, fail_audit_appends, login, post_credentials,
+    signup,
 };
 
 const TENANT: &str = "acme";
@@ -65,7 +66,7 @@ async fn enroll(router: &Router) -> Enrolled {
 
     let wrong = Call::post("/api/mfa/totp/confirm")
         .cookie(&cookie)
-        .json(json!({ "code": "000000" }))
+        .json(json!({ "code": "000000", "current_password": PASSWORD }))
         .send(router)
         .await;
     // (A 1 in 10^6 chance that 000000 is the right code; then this test fails once.)
@@ -74,10 +75,31 @@ async fn enroll(router: &Router) -> Enrolled {
     // A session from before the second factor: confirming it ends this one.
     let earlier = login(router, TENANT, EMAIL).await;
 
+    // The right code without the account's password: a session cookie alone does not
+    // turn a second factor on (and the code is not spent). From another address, so
+    // the failure leaves this client's login limit whole for the tests that count it.
     let confirmed_at = unix_now();
+    let code = code_at(&secret, confirmed_at);
+    let cookie_only = Call::post("/api/mfa/totp/confirm")
+        .peer("198.51.100.23:41000")
+        .cookie(&cookie)
+        .json(json!({ "code": code, "current_password": "not the password" }))
+        .send(router)
+        .await;
+    assert_eq!(cookie_only.status, StatusCode::FORBIDDEN);
+    let factors = Call::get("/api/mfa")
+        .cookie(&cookie)
+        .send(router)
+        .await
+        .json();
+    assert_eq!(factors["totp"], false);
+    let failed = audit_entries(router, &cookie, "auth.login.failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["details"]["step"], "reauthenticate");
+
     let confirmed = Call::post("/api/mfa/totp/confirm")
         .cookie(&cookie)
-        .json(json!({ "code": code_at(&secret, confirmed_at) }))
+        .json(json!({ "code": code, "current_password": PASSWORD }))
         .send(router)
         .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.json());
@@ -166,8 +188,14 @@ async fn totp_users_sign_in_in_two_steps() {
     assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
 
     let failed = audit_entries(&router, &cookie, "auth.login.failed").await;
-    assert_eq!(failed.len(), 2, "the wrong code and the replay: {failed:?}");
-    assert!(failed.iter().all(|e| e["details"]["factor"] == "totp"));
+    let second_step_failures = failed
+        .iter()
+        .filter(|e| e["details"]["factor"] == "totp")
+        .count();
+    assert_eq!(
+        second_step_failures, 2,
+        "the wrong code and the replay: {failed:?}"
+    );
     let succeeded = audit_entries(&router, &cookie, "auth.login.succeeded").await;
     assert!(
         succeeded.iter().any(|e| e["details"]["factor"] == "totp"),
@@ -238,4 +266,32 @@ async fn wrong_codes_from_many_addresses_count_against_the_account() {
         "{:?}",
         limited.headers
     );
+}
+
+/// The audit store failing when TOTP is confirmed does not keep the sessions from
+/// before the second factor alive: the request fails, and they have ended.
+#[tokio::test]
+async fn confirming_totp_ends_other_sessions_even_when_the_audit_fails() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, TENANT, EMAIL).await;
+    let cookie = login(&router, TENANT, EMAIL).await;
+    let earlier = login(&router, TENANT, EMAIL).await;
+    let started = Call::post("/api/mfa/totp")
+        .cookie(&cookie)
+        .send(&router)
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{:?}", started.json());
+    let secret = TotpSecret::from_base32(started.json()["secret"].as_str().expect("a secret"))
+        .expect("a base32 secret");
+
+    fail_audit_appends(&app).await;
+    let confirmed = Call::post("/api/mfa/totp/confirm")
+        .cookie(&cookie)
+        .json(json!({ "code": code_at(&secret, unix_now()), "current_password": PASSWORD }))
+        .send(&router)
+        .await;
+    assert_eq!(confirmed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let earlier = Call::get("/api/mfa").cookie(&earlier).send(&router).await;
+    assert_eq!(earlier.status, StatusCode::UNAUTHORIZED);
 }

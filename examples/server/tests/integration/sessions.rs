@@ -4,7 +4,9 @@ use axum::Router;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{Call, PASSWORD, TestApp, audit_entries, login, post_credentials, signup};
+use crate::support::{
+    Call, PASSWORD, TestApp, audit_entries, fail_audit_appends, login, post_credentials, signup,
+};
 
 /// The whole sessions flow, against whichever backend `router` uses.
 pub(crate) async fn sessions_flow(router: &Router) {
@@ -232,6 +234,37 @@ async fn password_change_ends_other_sessions_and_reissues_this_one() {
 
     let entries = audit_entries(&router, &reissued, "account.password.changed").await;
     assert_eq!(entries.len(), 1);
+    // The wrong current password is on record as a failed sign-in of the account.
+    let failed = audit_entries(&router, &reissued, "auth.login.failed").await;
+    let reauthentications = failed
+        .iter()
+        .filter(|e| e["details"]["step"] == "reauthenticate")
+        .count();
+    assert_eq!(reauthentications, 1, "{failed:?}");
+}
+
+/// The audit store failing when the password changes does not keep the other sessions
+/// alive: the request fails, and every session (the ones of whoever prompted the
+/// change among them) has ended.
+#[tokio::test]
+async fn password_change_ends_other_sessions_even_when_the_audit_fails() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    let laptop = login(&router, "acme", "alice@acme.example").await;
+    let thief = login(&router, "acme", "alice@acme.example").await;
+
+    fail_audit_appends(&app).await;
+    let changed = Call::post("/api/password")
+        .cookie(&laptop)
+        .json(json!({ "current_password": PASSWORD, "new_password": "a new long passphrase here" }))
+        .send(&router)
+        .await;
+    assert_eq!(changed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    for dead in [&laptop, &thief] {
+        let answer = Call::get("/api/me").cookie(dead).send(&router).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
 }
 
 #[tokio::test]

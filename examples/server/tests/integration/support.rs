@@ -162,6 +162,25 @@ pub(crate) async fn post_credentials(
         .await
 }
 
+/// From now on every audit append of `app` fails (its SQLite database refuses new log
+/// entries), while everything else works: for what a request does when it cannot be
+/// recorded.
+pub(crate) async fn fail_audit_appends(app: &TestApp) {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(app.dir.path().join(example_server::SQLITE_FILE));
+    let mut db = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("the app's database opens");
+    sqlx::query(
+        "CREATE TRIGGER audit_down BEFORE INSERT ON audit_entries \
+         BEGIN SELECT RAISE(ABORT, 'the audit store is down'); END",
+    )
+    .execute(&mut db)
+    .await
+    .expect("the trigger is created");
+}
+
 /// Signs `email` up as the first account of `tenant`.
 pub(crate) async fn signup(router: &Router, tenant: &str, email: &str) {
     let answer = post_credentials(router, "/api/signup", tenant, email, PASSWORD).await;
