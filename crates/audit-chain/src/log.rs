@@ -19,8 +19,9 @@ use crate::verify::check_leaf;
 pub const DEFAULT_ORIGIN_PREFIX: &str = "palisade-audit";
 /// Leaves read from the store per batch when a tenant's tree is loaded.
 const LOAD_BATCH: usize = 4096;
-/// Attempts of an append that loses races with another writer of the same log.
-const CONFLICT_RETRIES: usize = 3;
+/// Attempts of an append that loses races with other writers of the same log (other
+/// instances on one database). Each lost race reads only the entries the winners wrote.
+const CONFLICT_RETRIES: usize = 16;
 
 /// What the log assigned to an appended event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,14 +295,44 @@ impl<S: Store, C: Clock> AuditLog<S, C> {
             return Err(Error::Closed);
         };
         let result = f(state).await;
-        if matches!(
-            result,
-            Err(Error::Conflict | Error::Closed | Error::Io(_) | Error::Store(_))
-        ) {
-            // The store may hold more or less than the tree: reload on next use.
+        let keep = match &result {
+            // Another writer appended first: read what it wrote, a short tail, rather
+            // than the whole log again. Anything else (the store holds less, a read
+            // fails, the tail does not check) reloads on next use.
+            Err(Error::Conflict) => matches!(self.catch_up(tenant, state).await, Ok(true)),
+            Err(Error::Closed | Error::Io(_) | Error::Store(_)) => false,
+            _ => true,
+        };
+        if !keep {
             *guard = None;
         }
         result
+    }
+
+    /// Adds to `state` the entries other writers appended after its end, each checked
+    /// as [`AuditLog::load`] checks them; whether there were any.
+    async fn catch_up(&self, tenant: &TenantId, state: &mut TenantState) -> Result<bool, Error> {
+        let tenant_bytes = tenant.as_str().as_bytes();
+        let mut previous_time = state
+            .last_time
+            .and_then(|time| time.to_string().as_bytes().try_into().ok());
+        let start = state.tree.size();
+        loop {
+            let batch = self
+                .inner
+                .store
+                .read(tenant, state.tree.size(), LOAD_BATCH)
+                .await?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            for leaf in &batch {
+                check_leaf(leaf, state.tree.size(), tenant_bytes, &mut previous_time)?;
+                state.tree.push(Hash::leaf(leaf));
+            }
+            state.last_time = Some(Entry::from_leaf_bytes(last)?.recorded_at());
+        }
+        Ok(state.tree.size() > start)
     }
 
     /// Appends one event; returns once it is durable.

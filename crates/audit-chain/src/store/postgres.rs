@@ -96,6 +96,22 @@ impl PostgresStore {
         tx.commit().await.map_err(Self::map_err)
     }
 
+    /// The transaction of an append, holding the tenant's advisory lock until it ends:
+    /// instances appending to one tenant's log take turns instead of racing for the next
+    /// index, so an append loses only to a writer that committed before it began.
+    async fn begin_append(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, Error> {
+        let mut tx = self.pool.begin().await.map_err(Self::map_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('palisade-audit/' || $1, 0))")
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(Self::map_err)?;
+        Ok(tx)
+    }
+
     /// PostgreSQL's plan for a query (`EXPLAIN`), one line per row: shows which index
     /// serves it.
     ///

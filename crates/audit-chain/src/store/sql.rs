@@ -140,7 +140,7 @@ macro_rules! sql_store {
                 let Some(first) = records.first().map(|r| r.entry().index()) else {
                     return Ok(());
                 };
-                let mut tx = self.pool.begin().await.map_err(Self::map_err)?;
+                let mut tx = self.begin_append(tenant).await?;
                 let next: i64 = sqlx::query_scalar(
                     "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries WHERE tenant = $1",
                 )

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::event::TenantId;
 
 /// The SQLite schema, applied by [`SqliteStore::migrate`]. Entries and checkpoints are
-/// append-only: triggers refuse UPDATE and DELETE (SQLite has no TRUNCATE).
+/// append-only: triggers refuse UPDATE, DELETE and REPLACE (SQLite has no TRUNCATE).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS audit_entries (
         tenant TEXT NOT NULL,
@@ -40,6 +40,15 @@ pub const SQLITE_MIGRATIONS: &[&str] = &[
     "CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
      BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+     BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
+    // `REPLACE` (and `INSERT OR REPLACE`) deletes the row it collides with without
+    // firing DELETE triggers (unless `recursive_triggers` is on, which a connection
+    // chooses for itself): an insert onto a taken key is refused before it runs.
+    "CREATE TRIGGER IF NOT EXISTS audit_entries_no_replace BEFORE INSERT ON audit_entries
+     WHEN EXISTS (SELECT 1 FROM audit_entries WHERE tenant = NEW.tenant AND idx = NEW.idx)
+     BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_replace BEFORE INSERT ON audit_checkpoints
+     WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit_checkpoints WHERE id = NEW.id)
      BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
 ];
 
@@ -96,6 +105,20 @@ impl SqliteStore {
                 .map_err(Self::map_err)?;
         }
         Ok(())
+    }
+
+    /// The transaction of an append: `BEGIN IMMEDIATE` takes the write lock at once, so
+    /// a writer that finds it taken waits (up to the busy timeout) instead of failing
+    /// with `SQLITE_BUSY` when its read of the log's end would have to turn into a write
+    /// (a deferred transaction cannot wait for that).
+    async fn begin_append(
+        &self,
+        _tenant: &TenantId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, Error> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Self::map_err)
     }
 
     /// SQLite's plan for a query (`EXPLAIN QUERY PLAN`), one line per step: shows which
