@@ -53,7 +53,8 @@ pub enum Written {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
-    /// Items at or before the resume cursor, passed over without a look.
+    /// Items at or before the resume cursor, found already under the primary version
+    /// (one there that is not is rewrapped and counted in `rewrapped`).
     pub skipped: u64,
     /// Items already under the primary version, left alone.
     pub current: u64,
@@ -66,7 +67,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Items handled since the cursor: `current + rewrapped + changed`.
+    /// Items handled, all but the skipped: `current + rewrapped + changed`.
     pub fn done(&self) -> u64 {
         self.current + self.rewrapped + self.changed
     }
@@ -82,7 +83,7 @@ impl Display for Progress {
     }
 }
 
-type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
+type ProgressFn<'a, Id> = Box<dyn FnMut(&Progress, &Id) + Send + 'a>;
 
 /// Rewraps a stream of envelopes onto the primary key version, resumably.
 ///
@@ -91,10 +92,15 @@ type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 /// any other is rewrapped ([`Sealer::rewrap`]: the plaintext never leaves the crate) and
 /// handed to the `write` callback with the bytes it replaces, so the callback can store
 /// it only where the row is unchanged ([`Rewrapped`]). After each item the cursor moves
-/// to its id, so after a crash or a failure a new rotator made with
-/// [`Rotator::resume_after`] and the saved cursor skips what is done. An envelope that
-/// does not open stops the rotation with [`Error::Rotation`] naming it: fail closed, fix
-/// or quarantine it, and resume after it.
+/// to its id and the progress callback gets both ([`Rotator::on_progress`]): save the
+/// cursor there, and after a crash or a failure a new rotator made with
+/// [`Rotator::resume_after`] takes a stream of the items after it (`WHERE id > $cursor
+/// ORDER BY id`). Ids must sort in the stream as they do in Rust (`Ord`): for text ids
+/// in PostgreSQL, `ORDER BY id COLLATE "C"`. The rotator never passes over an envelope
+/// on its word: one at or before the resume cursor is still looked at, and rewrapped if
+/// it is not under the primary. An envelope that does not open stops the rotation with
+/// [`Error::Rotation`] naming it: fail closed, fix or quarantine it, and resume after
+/// it.
 ///
 /// ```
 /// # use envelope_crypto::{Binding, Keyring, Rotator, RotationItem, Written};
@@ -114,7 +120,7 @@ type ProgressFn<'a> = Box<dyn FnMut(&Progress) + Send + 'a>;
 /// keyring.rotate()?;
 /// let sealer = keyring.sealer("oauth.token")?;
 /// let mut written = Vec::new();
-/// let mut rotator = Rotator::new(&sealer).on_progress(|p| eprintln!("{p}"));
+/// let mut rotator = Rotator::new(&sealer).on_progress(|p, cursor| eprintln!("{p}; at {cursor}"));
 /// let stream = futures_util::stream::iter(rows.into_iter().map(Ok));
 /// let progress = block_on(rotator.run(stream, |rewrapped| {
 ///     // In SQL: UPDATE .. SET envelope = new WHERE id = .. AND envelope = old
@@ -130,7 +136,7 @@ pub struct Rotator<'a, Id> {
     cursor: Option<Id>,
     resume_from: Option<Id>,
     progress: Progress,
-    report: Option<ProgressFn<'a>>,
+    report: Option<ProgressFn<'a, Id>>,
 }
 
 impl<Id: fmt::Debug> fmt::Debug for Rotator<'_, Id> {
@@ -157,8 +163,9 @@ where
         }
     }
 
-    /// A rotator that passes over every item whose id is at or before `cursor` (the
-    /// [`Rotator::cursor`] saved from an earlier run).
+    /// A rotator that resumes after `cursor` (the [`Rotator::cursor`] saved from an
+    /// earlier run): items at or before it that are already under the primary are
+    /// counted as skipped; any that is not is rewrapped all the same.
     pub fn resume_after(sealer: &'a Sealer, cursor: Id) -> Self {
         Self {
             cursor: Some(cursor.clone()),
@@ -167,9 +174,10 @@ where
         }
     }
 
-    /// Calls `report` after every item with the progress so far.
+    /// Calls `report` after every item with the progress so far and the cursor to save
+    /// (the id of the item just done, or the resume cursor where that is later).
     #[must_use]
-    pub fn on_progress(mut self, report: impl FnMut(&Progress) + Send + 'a) -> Self {
+    pub fn on_progress(mut self, report: impl FnMut(&Progress, &Id) + Send + 'a) -> Self {
         self.report = Some(Box::new(report));
         self
     }
@@ -190,7 +198,7 @@ where
     /// # Errors
     ///
     /// An error of the stream, as it is; [`Error::Rotation`] naming the item when its
-    /// envelope does not parse or open, when its id is not above the previous one, or
+    /// envelope does not parse or open, when its id is not above the previous item's, or
     /// when `write` fails. The cursor then still names the last item done.
     pub async fn run<S, W, F>(&mut self, items: S, mut write: W) -> Result<Progress>
     where
@@ -199,25 +207,27 @@ where
         F: Future<Output = Result<Written>>,
     {
         let mut items = pin!(items);
+        let mut previous: Option<Id> = None;
         while let Some(item) = poll_fn(|cx| items.as_mut().poll_next(cx)).await {
             let item = item?;
-            if self
-                .resume_from
-                .as_ref()
-                .is_some_and(|from| item.id <= *from)
-            {
-                self.progress.skipped += 1;
-                continue;
-            }
-            if self.cursor.as_ref().is_some_and(|last| item.id <= *last) {
+            if previous.as_ref().is_some_and(|last| item.id <= *last) {
                 return Err(failed(
                     &item.id,
                     Error::store("item ids must arrive in strictly ascending order"),
                 ));
             }
+            previous = Some(item.id.clone());
+            let resumed_past = self
+                .resume_from
+                .as_ref()
+                .is_some_and(|from| item.id <= *from);
             let header = Header::peek(&item.envelope).map_err(|e| failed(&item.id, e))?;
             if header.key_version() == self.sealer.primary() {
-                self.progress.current += 1;
+                if resumed_past {
+                    self.progress.skipped += 1;
+                } else {
+                    self.progress.current += 1;
+                }
             } else {
                 let new = self
                     .sealer
@@ -233,9 +243,11 @@ where
                     Written::Changed => self.progress.changed += 1,
                 }
             }
-            self.cursor = Some(item.id);
-            if let Some(report) = &mut self.report {
-                report(&self.progress);
+            if self.cursor.as_ref().is_none_or(|cursor| item.id > *cursor) {
+                self.cursor = Some(item.id);
+            }
+            if let (Some(report), Some(cursor)) = (&mut self.report, &self.cursor) {
+                report(&self.progress, cursor);
             }
         }
         tracing::info!(
