@@ -566,6 +566,19 @@ fn format_time(t: SystemTime) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
+/// Decodes a key written in padded standard base64, into a buffer that is zeroized on
+/// every path (a key with a typo in its last character is still nearly all key).
+/// Canonical text only: `data_encoding` also accepts padded groups one after another
+/// (`AA==AA==` for two bytes), which re-encode to something shorter, and that is refused
+/// here along with non-zero trailing bits.
+fn decode_key(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let input = text.as_bytes();
+    let mut bytes = Zeroizing::new(vec![0u8; BASE64.decode_len(input.len()).ok()?]);
+    let len = BASE64.decode_mut(input, &mut bytes).ok()?;
+    bytes.truncate(len);
+    (BASE64.encode_len(len) == input.len()).then_some(bytes)
+}
+
 fn parse_record(record: &str) -> std::result::Result<(KeyVersion, Entry), String> {
     let fields: Vec<&str> = record.split_ascii_whitespace().collect();
     let [version, state, created, key] = fields[..] else {
@@ -602,10 +615,8 @@ fn parse_record(record: &str) -> std::result::Result<(KeyVersion, Entry), String
         }
         None
     } else {
-        let bytes = BASE64
-            .decode(key.as_bytes())
-            .map(Zeroizing::new)
-            .map_err(|_| format!("version {version}: the key is not padded standard base64"))?;
+        let bytes = decode_key(key)
+            .ok_or_else(|| format!("version {version}: the key is not padded standard base64"))?;
         if bytes.len() < MIN_KEY_LEN {
             return Err(format!(
                 "version {version}: the key has {} bytes; at least {MIN_KEY_LEN} are required",
@@ -735,6 +746,30 @@ mod tests {
             let text = format!("{KEYRING_MAGIC}\n{bad} primary 2025-01-01T00:00:00Z {key}");
             let err = Keyring::parse(&text).unwrap_err().to_string();
             assert!(err.contains("is not a number"), "{bad}: {err}");
+        }
+    }
+
+    /// A key's text is canonical padded base64 or an error: not padded groups one after
+    /// another (which `data_encoding` decodes, to fewer bytes), not non-zero trailing
+    /// bits, not the URL alphabet, not unpadded.
+    #[test]
+    fn keys_must_be_canonical_base64() {
+        let canonical = BASE64.encode(&[7u8; 32]);
+        let line = |key: &str| format!("{KEYRING_MAGIC}\n1 primary 2025-01-01T00:00:00Z {key}");
+        assert!(Keyring::parse(&line(&canonical)).is_ok());
+        let mut trailing_bits = canonical.clone().into_bytes();
+        trailing_bits[42] = b'd'; // 'c' (011100) becomes 'd' (011101): a bit past the key.
+        for bad in [
+            "AA==".repeat(32),
+            String::from_utf8(trailing_bits).unwrap(),
+            BASE64
+                .encode(&[0xfbu8; 33])
+                .replace('+', "-")
+                .replace('/', "_"),
+            canonical.trim_end_matches('=').to_owned(),
+        ] {
+            let err = Keyring::parse(&line(&bad)).unwrap_err().to_string();
+            assert!(err.contains("not padded standard base64"), "{bad}: {err}");
         }
     }
 

@@ -271,7 +271,11 @@ impl<S: WrappedKeyStore, K: KeyEncryptionKey> TenantKeys<S, K> {
     /// another is refused.
     ///
     /// Each call reads the store and unwraps the key; keep the sealer while it is
-    /// needed.
+    /// needed, and no longer than a shred may take to reach this instance: a sealer
+    /// holds the tenant's keys in memory and goes on sealing and opening after
+    /// [`TenantKeys::shred`] (here or on another instance) deleted the stored key. Take
+    /// one per request or job, or cache it with a short expiry that every instance
+    /// shares, and drop it when the tenant is shredded.
     ///
     /// # Errors
     ///
@@ -322,7 +326,8 @@ impl<S: WrappedKeyStore, K: KeyEncryptionKey> TenantKeys<S, K> {
     }
 
     /// Deletes `tenant`'s wrapped data key: every envelope sealed under it becomes
-    /// unopenable, for good. Returns whether there was a key.
+    /// unopenable, for good, once no sealer taken before the shred is still held (see
+    /// [`TenantKeys::sealer`]). Returns whether there was a key.
     ///
     /// # Errors
     ///
