@@ -189,7 +189,7 @@ pub(crate) async fn login(
             .map(|_| None),
     };
     let account_found = user.is_some();
-    let (user, upgrade) = match (user, verified) {
+    let (mut user, upgrade) = match (user, verified) {
         (Some(user), Ok(upgrade)) => (user, upgrade),
         (_, Err(passwords::Error::Invalid)) | (None, Ok(_)) => {
             // Failures are audited in the tenant's log when the tenant exists (it does
@@ -218,6 +218,8 @@ pub(crate) async fn login(
             .set_password_hash(&user.tenant, &user.id, new_hash.as_str())
             .await?;
         tracing::info!(user = %user.id, "password hash upgraded on login");
+        // The second factor's challenge is tied to the stored hash: the new one.
+        user.password_hash = new_hash.as_str().to_owned();
     }
     attempt.succeeded().await?;
 

@@ -1,5 +1,6 @@
-//! The application's own tables (tenants, accounts, integrations, sealed server keys),
-//! on the same SQLite file or PostgreSQL database as the crates' stores.
+//! The application's own tables (tenants, accounts, integrations, sealed server keys,
+//! spent sign-in challenges), on the same SQLite file or PostgreSQL database as the
+//! crates' stores.
 //!
 //! Every statement is static text through sqlx's runtime API, written once with `$n`
 //! placeholders, which both SQLite and PostgreSQL accept.
@@ -45,6 +46,10 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS app_server_keys (
         name TEXT PRIMARY KEY,
         envelope TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS app_spent_challenges (
+        id TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
     )",
 ];
 
@@ -297,6 +302,35 @@ impl Db {
             .bind(id)
             .bind(credential)
             .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Whether the sign-in challenge `id` has completed a sign-in already.
+    pub(crate) async fn challenge_spent(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let sql = "SELECT id FROM app_spent_challenges WHERE id = $1";
+        let row = with_pool!(self, pool => sqlx::query(sql).bind(id).fetch_optional(pool).await?.is_some());
+        Ok(row)
+    }
+
+    /// Records that the sign-in challenge `id` (usable until `expires_at`) completed a
+    /// sign-in; `false` when another request spent it first. Challenges past their
+    /// expiry are forgotten here: they no longer open anyway.
+    pub(crate) async fn spend_challenge(
+        &self,
+        id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let purge = "DELETE FROM app_spent_challenges WHERE expires_at < $1";
+        with_pool!(self, pool => sqlx::query(purge).bind(now).execute(pool).await.map(|_| ()))?;
+        let sql = "INSERT INTO app_spent_challenges (id, expires_at) VALUES ($1, $2)
+                   ON CONFLICT (id) DO NOTHING";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(id)
+            .bind(expires_at)
             .execute(pool)
             .await?
             .rows_affected());

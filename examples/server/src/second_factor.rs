@@ -1,7 +1,9 @@
 //! Second factors: TOTP, with recovery codes as the way back in. A user with a
 //! confirmed TOTP factor signs in in two steps: the right password answers with a
 //! short-lived sealed challenge instead of a session, and `POST /api/login/mfa` with
-//! that challenge and a TOTP or recovery code issues the session, at AAL2.
+//! that challenge and a TOTP or recovery code issues the session, at AAL2. A challenge
+//! completes one sign-in (spent ones are recorded until they expire) and dies with the
+//! password it was made for.
 
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use serde_json::json;
 use session_tokens::Session;
 
 use crate::accounts::{
-    SecondFactorUsed, SecretText, begin_attempt, now, reauthenticate, reject, sign_in,
+    SecondFactorUsed, SecretText, begin_attempt, now, random_id, reauthenticate, reject, sign_in,
     signed_in_user, user_agent,
 };
 use crate::audit::{actor_of, tenant_of};
@@ -71,28 +73,67 @@ impl Challenges {
         })
     }
 
-    /// A challenge for `user`, valid for five minutes from `now`.
+    /// A challenge for `user`, valid for five minutes from `now`, once.
     fn issue(&self, user: &UserRow, now: i64) -> Result<String, ApiError> {
         let expires = now.saturating_add(CHALLENGE_TTL_SECS);
-        let text = format!("{}\n{}\n{expires}", user.tenant, user.id);
+        let id = random_id()?;
+        let password = password_fingerprint(&user.password_hash);
+        let text = format!("{}\n{}\n{expires}\n{id}\n{password}", user.tenant, user.id);
         Ok(self
             .sealer
             .seal(text.as_bytes(), &Binding::new())?
             .to_armor())
     }
 
-    /// The tenant and user id of an unexpired challenge; `None` for anything else.
-    fn open(&self, challenge: &str, now: i64) -> Option<(String, String)> {
+    /// An unexpired challenge; `None` for anything else.
+    fn open(&self, challenge: &str, now: i64) -> Option<Challenge> {
         let envelope = Envelope::from_armor(challenge).ok()?;
         let opened = self.sealer.open(&envelope, &Binding::new()).ok()?;
         let text = std::str::from_utf8(opened.as_bytes()).ok()?;
         let mut fields = text.split('\n');
-        let (tenant, user, expires) = (fields.next()?, fields.next()?, fields.next()?);
-        if fields.next().is_some() || expires.parse::<i64>().ok()? < now {
+        let mut field = || fields.next().map(str::to_owned);
+        let (tenant, user, expires, id, password) =
+            (field()?, field()?, field()?, field()?, field()?);
+        let expires = expires.parse::<i64>().ok()?;
+        if field().is_some() || expires < now {
             return None;
         }
-        Some((tenant.to_owned(), user.to_owned()))
+        Some(Challenge {
+            tenant,
+            user,
+            expires,
+            id,
+            password,
+        })
     }
+}
+
+/// What an issued challenge holds.
+#[derive(Debug, PartialEq, Eq)]
+struct Challenge {
+    tenant: String,
+    user: String,
+    /// Unix seconds.
+    expires: i64,
+    /// Random: names the challenge once it is spent.
+    id: String,
+    /// The [`password_fingerprint`] of the password hash that the password step checked.
+    password: String,
+}
+
+impl Challenge {
+    /// Whether the password that was checked for this challenge is still the user's: a
+    /// password change (or reset) voids the challenges made with the old one.
+    fn password_is_current(&self, user: &UserRow) -> bool {
+        self.password == password_fingerprint(&user.password_hash)
+    }
+}
+
+/// A short digest of a stored password hash, to tell whether it changed. The hash is
+/// not a secret of the client's (it never leaves the server, and this travels sealed).
+fn password_fingerprint(password_hash: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(password_hash.as_bytes())[..16])
 }
 
 /// The user's id in the `mfa` store: `<tenant>/<user id>`. A tenant name is at most 64
@@ -147,22 +188,28 @@ pub(crate) async fn login_second_factor(
     headers: HeaderMap,
     Json(input): Json<SecondFactor>,
 ) -> Result<Response, ApiError> {
-    let (tenant, user_id) = state
+    let challenge = state
         .challenges
         .open(&input.challenge, now())
         .ok_or(ApiError::Unauthorized)?;
     let attempt = begin_attempt(
         &state.second_factor_logins,
         &client,
-        &format!("mfa:{tenant}/{user_id}"),
+        &format!("mfa:{}/{}", challenge.tenant, challenge.user),
     )
     .await?;
     let agent = user_agent(&headers);
     let user = state
         .db
-        .user_by_id(&tenant, &user_id)
+        .user_by_id(&challenge.tenant, &challenge.user)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    // A challenge completes one sign-in, with the password it was made for; spent or
+    // stale, it is refused before any code is looked at (and so before a recovery code
+    // could be used up on it).
+    if !challenge.password_is_current(&user) || state.db.challenge_spent(&challenge.id).await? {
+        return reject(&state, attempt, None).await;
+    }
     let who = mfa_user(&user.tenant, &user.id)?;
     let code = input.code.expose().trim();
     // Up to 8 digits is a TOTP code (6 to 8 digits, or a wrong one); recovery codes are
@@ -187,6 +234,14 @@ pub(crate) async fn login_second_factor(
         }
         Err(other) => return Err(other.into()),
     };
+    if !state
+        .db
+        .spend_challenge(&challenge.id, challenge.expires, now())
+        .await?
+    {
+        // Another request with this challenge won the race.
+        return reject(&state, attempt, None).await;
+    }
     attempt.succeeded().await?;
     let used = SecondFactorUsed {
         factor,
@@ -300,13 +355,34 @@ mod tests {
     fn challenges_expire_after_five_minutes() {
         let challenges = Challenges::new(&Keyring::generate().unwrap()).unwrap();
         let issued = challenges.issue(&user(), 1_000).unwrap();
-        let expected = Some(("acme".to_owned(), "0123abcd".to_owned()));
-        assert_eq!(challenges.open(&issued, 1_000), expected);
+        let opened = challenges.open(&issued, 1_000).unwrap();
+        assert_eq!(
+            (opened.tenant.as_str(), opened.user.as_str()),
+            ("acme", "0123abcd")
+        );
+        assert_eq!(opened.expires, 1_000 + CHALLENGE_TTL_SECS);
+        assert!(opened.password_is_current(&user()));
         assert_eq!(
             challenges.open(&issued, 1_000 + CHALLENGE_TTL_SECS),
-            expected
+            Some(opened)
         );
         assert_eq!(challenges.open(&issued, 1_001 + CHALLENGE_TTL_SECS), None);
+    }
+
+    /// Each challenge has its own id, and one made before a password change is not
+    /// current after it.
+    #[test]
+    fn challenges_are_distinct_and_tied_to_the_password() {
+        let challenges = Challenges::new(&Keyring::generate().unwrap()).unwrap();
+        let open = |issued: String| challenges.open(&issued, 1_000).unwrap();
+        let first = open(challenges.issue(&user(), 1_000).unwrap());
+        let second = open(challenges.issue(&user(), 1_000).unwrap());
+        assert_ne!(first.id, second.id);
+        let changed = UserRow {
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$another".into(),
+            ..user()
+        };
+        assert!(!first.password_is_current(&changed));
     }
 
     /// Only what `issue` seals opens: not a sealed text with another shape, and not a
@@ -317,9 +393,9 @@ mod tests {
         let challenges = Challenges::new(&keyring).unwrap();
         let sealer = keyring.sealer(CHALLENGE_PURPOSE).unwrap();
         for text in [
-            "acme\n0123abcd\n2000\nextra",
-            "acme\n0123abcd",
-            "acme\n0123abcd\nsoon",
+            "acme\n0123abcd\n2000\nid\npassword\nextra",
+            "acme\n0123abcd\n2000\nid",
+            "acme\n0123abcd\nsoon\nid\npassword",
         ] {
             let forged = sealer
                 .seal(text.as_bytes(), &Binding::new())

@@ -54,3 +54,20 @@ async fn two_instances_share_sessions_and_revocations() {
     let entries = crate::support::audit_entries(&one.router, &cookie, "auth.*").await;
     assert_eq!(entries.len(), 3, "two sign-ins and a sign-out: {entries:?}");
 }
+
+/// A sign-in challenge spent on one instance is refused on the other.
+#[tokio::test]
+async fn a_challenge_completes_one_sign_in_across_instances() {
+    use crate::second_factor::{enroll, password_step, second_step};
+    let Some((config, _db, _dir)) = config("example_server_challenges").await else {
+        return;
+    };
+    let one = build(&config).await.expect("first instance");
+    let two = build(&config).await.expect("second instance");
+    let enrolled = enroll(&one.router).await;
+    let challenge = password_step(&one.router).await;
+    let first = second_step(&one.router, &challenge, &enrolled.recovery_codes[0]).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.json());
+    let again = second_step(&two.router, &challenge, &enrolled.recovery_codes[1]).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+}

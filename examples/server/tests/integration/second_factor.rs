@@ -29,13 +29,13 @@ fn code_at(secret: &TotpSecret, time: u64) -> String {
 
 /// A user who has turned TOTP on: the app's secret, the recovery codes shown at
 /// confirmation, and the Unix time of the code that confirmed it.
-struct Enrolled {
-    secret: TotpSecret,
-    recovery_codes: Vec<String>,
-    confirmed_at: u64,
+pub(crate) struct Enrolled {
+    pub(crate) secret: TotpSecret,
+    pub(crate) recovery_codes: Vec<String>,
+    pub(crate) confirmed_at: u64,
 }
 
-async fn enroll(router: &Router) -> Enrolled {
+pub(crate) async fn enroll(router: &Router) -> Enrolled {
     signup(router, TENANT, EMAIL).await;
     let cookie = login(router, TENANT, EMAIL).await;
 
@@ -135,7 +135,7 @@ async fn enroll(router: &Router) -> Enrolled {
 }
 
 /// The password step: asks for the second factor, sets no cookie; returns the challenge.
-async fn password_step(router: &Router) -> String {
+pub(crate) async fn password_step(router: &Router) -> String {
     let answer = post_credentials(router, "/api/login", TENANT, EMAIL, PASSWORD).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.json());
     assert!(
@@ -148,7 +148,7 @@ async fn password_step(router: &Router) -> String {
     body["challenge"].as_str().expect("a challenge").to_owned()
 }
 
-async fn second_step(router: &Router, challenge: &str, code: &str) -> Answer {
+pub(crate) async fn second_step(router: &Router, challenge: &str, code: &str) -> Answer {
     Call::post("/api/login/mfa")
         .json(json!({ "challenge": challenge, "code": code }))
         .send(router)
@@ -183,9 +183,17 @@ async fn totp_users_sign_in_in_two_steps() {
     let me = Call::get("/api/me").cookie(&cookie).send(&router).await;
     assert_eq!(me.json()["aal"], 2);
 
-    // The same code again, even with the same challenge: a replay.
-    let replayed = second_step(&router, &challenge, &code).await;
+    // The same code again, with a fresh challenge: a replay.
+    let fresh = password_step(&router).await;
+    let replayed = second_step(&router, &fresh, &code).await;
     assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+
+    // The spent challenge again, with an unused recovery code: refused before the code
+    // is looked at, so the code is not used up.
+    let spent = second_step(&router, &challenge, &enrolled.recovery_codes[0]).await;
+    assert_eq!(spent.status, StatusCode::UNAUTHORIZED);
+    let factors = Call::get("/api/mfa").cookie(&cookie).send(&router).await;
+    assert_eq!(factors.json()["recovery_codes_left"], 10);
 
     let failed = audit_entries(&router, &cookie, "auth.login.failed").await;
     let second_step_failures = failed
@@ -201,6 +209,29 @@ async fn totp_users_sign_in_in_two_steps() {
         succeeded.iter().any(|e| e["details"]["factor"] == "totp"),
         "{succeeded:?}"
     );
+}
+
+/// A challenge made with the old password dies with it: whoever learned the password
+/// and got that far cannot finish the sign-in after the owner changed it.
+#[tokio::test]
+async fn a_password_change_voids_earlier_challenges() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    let enrolled = enroll(&router).await;
+    let stolen = password_step(&router).await;
+
+    let owner = password_step(&router).await;
+    let signed_in = second_step(&router, &owner, &enrolled.recovery_codes[0]).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.json());
+    let changed = Call::post("/api/password")
+        .cookie(&signed_in.session_cookie())
+        .json(json!({ "current_password": PASSWORD, "new_password": "a new long passphrase here" }))
+        .send(&router)
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.json());
+
+    let late = second_step(&router, &stolen, &enrolled.recovery_codes[1]).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
