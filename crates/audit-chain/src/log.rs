@@ -414,7 +414,13 @@ impl<S: Store, C: Clock> AuditLog<S, C> {
             self.forget(&tenant).await;
             return Err(err);
         }
-        self.checkpoint_if_due(&tenant).await?;
+        // The entries are durable: the append has succeeded, whatever becomes of the
+        // checkpoint it makes due (an error here would have the caller append them
+        // again). A checkpoint that fails stays due: the next append or
+        // `checkpoint_due` signs it.
+        if let Err(err) = self.checkpoint_if_due(&tenant).await {
+            tracing::warn!(tenant = %tenant, error = %err, "automatic checkpoint failed; it stays due");
+        }
         Ok(receipts)
     }
 

@@ -11,7 +11,7 @@ use audit_chain::{
 use common::{event, signer, tenant};
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
@@ -525,4 +525,67 @@ async fn a_log_loading_while_another_signs_loads() {
         .await
         .expect("verifies");
     assert_eq!(verified.size, 5);
+}
+
+/// A store whose checkpoints cannot be written (entries can).
+#[derive(Clone, Default)]
+struct NoCheckpoints {
+    inner: MemoryStore,
+}
+
+impl Store for NoCheckpoints {
+    async fn append(&self, tenant: &TenantId, records: &[Record]) -> Result<(), Error> {
+        self.inner.append(tenant, records).await
+    }
+
+    async fn sync(&self, tenant: &TenantId) -> Result<(), Error> {
+        self.inner.sync(tenant).await
+    }
+
+    async fn read(&self, tenant: &TenantId, from: u64, max: usize) -> Result<Vec<Vec<u8>>, Error> {
+        self.inner.read(tenant, from, max).await
+    }
+
+    async fn put_checkpoint(&self, _: &TenantId, _: u64, _: &str) -> Result<(), Error> {
+        Err(Error::Store("the checkpoint table is full".into()))
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId) -> Result<Vec<String>, Error> {
+        self.inner.checkpoints(tenant).await
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantId>, Error> {
+        self.inner.tenants().await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, Error> {
+        self.inner.query(query).await
+    }
+}
+
+/// An append whose entries are durable succeeds even when the checkpoint it makes due
+/// cannot be stored: an error would have the caller append the same events again.
+#[tokio::test]
+async fn a_failed_automatic_checkpoint_does_not_fail_a_durable_append() {
+    let store = NoCheckpoints::default();
+    let log = AuditLog::builder(store.clone())
+        .signer(common::signer())
+        .checkpoint_every(NonZeroU64::new(1).expect("not zero"))
+        .build()
+        .expect("valid configuration");
+    let acme = tenant("acme");
+    for i in 0..3 {
+        let receipt = log
+            .append(event(&acme, i))
+            .await
+            .expect("the entry is durable");
+        assert_eq!(receipt.index, i);
+    }
+    let verified = Verifier::new()
+        .verify_log(&store.inner, &acme)
+        .await
+        .expect("verifies");
+    assert_eq!(verified.size, 3);
+    // An explicit checkpoint still reports the failure.
+    assert!(matches!(log.checkpoint(&acme).await, Err(Error::Store(_))));
 }
