@@ -106,16 +106,25 @@ fn new(args: NewArgs) -> Result<Outcome, UsageError> {
     Ok(Outcome::Success)
 }
 
+/// Writes the QR code (it holds the secret) readable by its owner only: a new file is
+/// made with mode 0600, an existing one is set to 0600 before anything is written to
+/// it, and a symbolic link is refused rather than followed to wherever it points.
 #[cfg(unix)]
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other(
+            "it is a symbolic link; name the file itself",
+        ));
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(bytes)
 }
 

@@ -167,3 +167,44 @@ fn new_prints_a_secret_and_uri_that_agree() {
     ]));
     assert_ne!(again.lines().next().unwrap(), secret);
 }
+
+/// The QR code holds the secret: an existing file is made private before it is written,
+/// and a symbolic link is refused, not followed.
+#[cfg(unix)]
+#[test]
+fn new_writes_the_qr_code_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let new = |qr: &std::path::Path| {
+        palisade(&[
+            "totp",
+            "new",
+            "--issuer",
+            "ACME Co",
+            "--account",
+            "alice@example.com",
+            "--qr",
+            qr.to_str().unwrap(),
+        ])
+    };
+    let existing = dir.path().join("existing.svg");
+    std::fs::write(&existing, "old").unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = new(&existing);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let mode = std::fs::metadata(&existing).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&existing).unwrap().contains("<svg"));
+
+    let target = dir.path().join("target.svg");
+    std::fs::write(&target, "untouched").unwrap();
+    let link = dir.path().join("link.svg");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let output = new(&link);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        output.stdout.is_empty(),
+        "no secret printed when the QR code is refused"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+}
