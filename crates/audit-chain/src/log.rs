@@ -20,8 +20,11 @@ pub const DEFAULT_ORIGIN_PREFIX: &str = "palisade-audit";
 /// Leaves read from the store per batch when a tenant's tree is loaded.
 const LOAD_BATCH: usize = 4096;
 /// Attempts of an append that loses races with other writers of the same log (other
-/// instances on one database). Each lost race reads only the entries the winners wrote.
-const CONFLICT_RETRIES: usize = 16;
+/// instances on one database). Each lost race means another writer appended meanwhile,
+/// and reads only the entries it wrote, so an append keeps trying while the log moves
+/// on under it (a writer that won once may win many times in a row: its view is the
+/// fresh one); the bound only stops a store that keeps refusing for another reason.
+const CONFLICT_RETRIES: usize = 1_000;
 
 /// What the log assigned to an appended event.
 #[derive(Debug, Clone, PartialEq, Eq)]
