@@ -368,6 +368,25 @@ async fn sqlite_store() {
         .await
         .expect("the log is untouched");
     assert_eq!(verified.size, N + 110);
+    // Whoever drops a trigger can edit the columns a query filters on; the leaf then
+    // contradicts the row, and the query says so rather than answer with it.
+    for sql in [
+        "DROP TRIGGER audit_entries_no_update",
+        "UPDATE audit_entries SET actor = 'mallory' WHERE tenant = 'acme' AND idx = 0",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    forged_actor_is_caught(&store).await;
+}
+
+/// After entry 0 of acme was moved to actor `mallory` in its `actor` column alone: a
+/// query by that actor fails verification instead of listing it.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn forged_actor_is_caught<S: Store>(store: &S) {
+    let found = store
+        .query(&Query::new(tenant("acme")).actor("mallory"))
+        .await;
+    assert!(matches!(found, Err(Error::Verification(_))), "{found:?}");
 }
 
 /// Appenders of several tenants at once, and of one tenant from two logs (two
@@ -437,6 +456,13 @@ async fn postgres_store() {
         .await
         .expect("count");
     assert_eq!(count as u64, N + 110 + 5);
+    for sql in [
+        "DROP TRIGGER audit_entries_append_only ON audit_entries",
+        "UPDATE audit_entries SET actor = 'mallory' WHERE tenant = 'acme' AND idx = 0",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    forged_actor_is_caught(&store).await;
 }
 
 #[cfg(feature = "postgres")]

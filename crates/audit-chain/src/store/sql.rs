@@ -263,7 +263,21 @@ macro_rules! sql_store {
                 let entries = leaves
                     .iter()
                     .take(query.limit as usize)
-                    .map(|leaf| Entry::from_leaf_bytes(leaf))
+                    .map(|leaf| {
+                        // The columns the rows were found by sit beside the leaf, outside
+                        // the tree: an entry whose leaf does not match the query was found
+                        // by an edited column, and the page would be a lie.
+                        let entry = Entry::from_leaf_bytes(leaf)?;
+                        if query.matches(&entry) {
+                            Ok(entry)
+                        } else {
+                            Err(Error::verification(format!(
+                                "entry {} of {} does not say what its columns say",
+                                entry.index(),
+                                query.tenant
+                            )))
+                        }
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Page::new(entries, more))
             }
