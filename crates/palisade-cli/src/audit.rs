@@ -402,8 +402,30 @@ async fn verify(
         None => None,
     };
     let trusted = trusted_checkpoint(trusted, key.as_ref())?;
+    // A pinned checkpoint names its log: with one, a log that is gone is a rollback to
+    // nothing (exit 1), not a usage error, and its origin names the tenant.
+    if let Some(pinned) = &trusted
+        && pinned.size() > 0
+        && !dir.is_dir()
+    {
+        println!(
+            "invalid: rolled back: no log at {}, and the trusted checkpoint covers {} entries",
+            dir.display(),
+            pinned.size()
+        );
+        return Ok(Outcome::Failed);
+    }
     let store = open_reader(dir)?;
-    let tenant = pick_tenant(&store, dir, tenant).await?;
+    let pinned_tenant = trusted.as_ref().and_then(|pinned| {
+        pinned
+            .origin()
+            .strip_prefix(audit_chain::DEFAULT_ORIGIN_PREFIX)
+            .and_then(|rest| rest.strip_prefix('/'))
+    });
+    let tenant = match (&tenant.name, pinned_tenant) {
+        (None, Some(name)) => TenantId::new(name).map_err(usage)?,
+        _ => pick_tenant(&store, dir, tenant).await?,
+    };
     let mut verifier = key.map_or_else(Verifier::new, Verifier::with_key);
     if let Some(trusted) = trusted {
         verifier = verifier.pin(trusted);

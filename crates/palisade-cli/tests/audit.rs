@@ -349,6 +349,49 @@ fn several_tenants_need_a_choice_and_bad_flags_are_usage_errors() {
     let out = palisade(&["audit", "verify", "--log", log_s, "--tenant", "a"], "");
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).starts_with("ok 2 "), "{}", stdout(&out));
+
+    // A trusted checkpoint names its tenant; a log gone since it was signed is a
+    // rollback (exit 1), not a usage error.
+    let (key, public) = (dir.path().join("key"), dir.path().join("key.pub"));
+    let out = palisade(&["audit", "keygen", "--out", path(&key)], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = palisade(
+        &[
+            "audit",
+            "checkpoint",
+            "--log",
+            log_s,
+            "--key",
+            path(&key),
+            "--tenant",
+            "b",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let trusted = dir.path().join("b.checkpoint");
+    std::fs::write(&trusted, stdout(&out)).expect("write");
+    let pinned = |log: &str| {
+        let args = [
+            "audit",
+            "verify",
+            "--log",
+            log,
+            "--public-key",
+            path(&public),
+        ];
+        palisade(&[&args[..], &["--trusted", path(&trusted)]].concat(), "")
+    };
+    let out = pinned(log_s);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("ok 1 "), "{}", stdout(&out));
+    let out = pinned(path(&dir.path().join("gone")));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("invalid: rolled back"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(
         palisade(
             &[
