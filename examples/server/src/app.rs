@@ -30,6 +30,12 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 const MAX_SESSIONS_PER_USER: usize = 32;
 /// Deliveries the in-memory replay guard remembers at once.
 const REPLAY_CAPACITY: usize = 100_000;
+/// Deliveries of one integration it remembers at once (about 15 a second sustained over
+/// the 661 seconds each is remembered): a tenant flooding its own integration with
+/// validly signed deliveries fills this, not the whole guard, and the other tenants'
+/// webhooks go on. (Ten such integrations would fill the guard: production runs on
+/// Redis, with its own memory limit.)
+const REPLAY_QUOTA_PER_INTEGRATION: usize = 10_000;
 /// The name in the audit checkpoint key (`<name>+<id>+<key>`).
 const AUDIT_KEY_NAME: &str = "example-server";
 
@@ -128,7 +134,9 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         None => {
             backends.push("rate limits and webhook replay guard: in memory".to_owned());
             let capacity = NonZeroUsize::new(REPLAY_CAPACITY).unwrap_or(NonZeroUsize::MIN);
-            Arc::new(MemoryReplayGuard::new(capacity))
+            let quota =
+                NonZeroUsize::new(REPLAY_QUOTA_PER_INTEGRATION).unwrap_or(NonZeroUsize::MIN);
+            Arc::new(MemoryReplayGuard::new(capacity).namespace_quota(quota))
         }
     };
 

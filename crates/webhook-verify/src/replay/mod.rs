@@ -66,9 +66,71 @@ pub trait ReplayGuard: Send + Sync + 'static {
 /// forgetting a key early (which would let a replay through). Size it for the peak
 /// delivery rate times the timestamp window. Only verified deliveries are recorded,
 /// so senders without the secret cannot fill it.
+///
+/// Where tenants hold their own integrations' secrets, one of them can fill a shared
+/// guard with validly signed deliveries; [`MemoryReplayGuard::namespace_quota`] caps
+/// what each namespace (each verifier's, such as an integration id: the part of a key
+/// before its last `:`) may hold, so a full namespace refuses only its own deliveries.
 pub struct MemoryReplayGuard {
     capacity: NonZeroUsize,
-    seen: Mutex<HashMap<String, i64>>,
+    quota: Option<NonZeroUsize>,
+    state: Mutex<Seen>,
+}
+
+/// The keys held, with when each expires, and how many each namespace holds.
+#[derive(Default)]
+struct Seen {
+    expires: HashMap<String, i64>,
+    per_namespace: HashMap<String, usize>,
+}
+
+/// The namespace of a key: what comes before its last `:` (the verifier's keys are
+/// `<namespace>:<hex digest>`), or nothing.
+fn namespace_of(key: &str) -> &str {
+    key.rsplit_once(':').map_or("", |(namespace, _)| namespace)
+}
+
+impl Seen {
+    fn insert(&mut self, key: &str, expires: i64) {
+        if self.expires.insert(key.to_owned(), expires).is_none() {
+            *self
+                .per_namespace
+                .entry(namespace_of(key).to_owned())
+                .or_default() += 1;
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if self.expires.remove(key).is_some() {
+            self.uncount(namespace_of(key));
+        }
+    }
+
+    fn uncount(&mut self, namespace: &str) {
+        if let Some(count) = self.per_namespace.get_mut(namespace) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_namespace.remove(namespace);
+            }
+        }
+    }
+
+    /// Forgets every key that expired before `now`.
+    fn sweep(&mut self, now: i64) {
+        let per_namespace = &mut self.per_namespace;
+        self.expires.retain(|key, expires| {
+            let keep = now <= *expires;
+            if !keep && let Some(count) = per_namespace.get_mut(namespace_of(key)) {
+                *count -= 1;
+            }
+            keep
+        });
+        per_namespace.retain(|_, count| *count > 0);
+    }
+
+    fn held_by(&self, namespace: &str) -> usize {
+        self.per_namespace.get(namespace).copied().unwrap_or(0)
+    }
 }
 
 impl MemoryReplayGuard {
@@ -76,13 +138,23 @@ impl MemoryReplayGuard {
     pub fn new(capacity: NonZeroUsize) -> Self {
         Self {
             capacity,
-            seen: Mutex::new(HashMap::new()),
+            quota: None,
+            state: Mutex::new(Seen::default()),
         }
+    }
+
+    /// Caps the keys each namespace may hold at `quota` (and no more than the capacity):
+    /// a namespace at its quota refuses its own deliveries with [`Error::ReplayGuard`]
+    /// until its keys expire, and the others go on.
+    #[must_use]
+    pub fn namespace_quota(mut self, quota: NonZeroUsize) -> Self {
+        self.quota = Some(quota);
+        self
     }
 
     /// How many keys are held, expired ones included until the next sweep.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().expires.len()
     }
 
     /// Whether no key is held.
@@ -90,10 +162,10 @@ impl MemoryReplayGuard {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
-        // Every critical section leaves the map consistent, so a poisoned lock holds
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
+        // Every critical section leaves the maps consistent, so a poisoned lock holds
         // usable data.
-        self.seen
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -101,20 +173,33 @@ impl MemoryReplayGuard {
     /// A key recorded at `now` with `ttl` is a replay up to and including `now + ttl`.
     fn check(&self, key: &str, now: i64, ttl: i64) -> Result<Freshness, Error> {
         let mut seen = self.lock();
-        if let Some(&expires) = seen.get(key) {
+        let namespace = namespace_of(key);
+        if let Some(&expires) = seen.expires.get(key) {
             if now <= expires {
                 return Ok(Freshness::Replayed);
             }
-        } else if seen.len() >= self.capacity.get() {
-            seen.retain(|_, expires| now <= *expires);
-            if seen.len() >= self.capacity.get() {
+        } else {
+            let over_quota = |seen: &Seen| {
+                self.quota
+                    .is_some_and(|q| seen.held_by(namespace) >= q.get())
+            };
+            let full = |seen: &Seen| seen.expires.len() >= self.capacity.get();
+            if full(&seen) || over_quota(&seen) {
+                seen.sweep(now);
+            }
+            if full(&seen) {
                 return Err(Error::ReplayGuard(format!(
                     "memory replay guard is full ({} unexpired keys): raise its capacity",
                     self.capacity
                 )));
             }
+            if over_quota(&seen) {
+                return Err(Error::ReplayGuard(format!(
+                    "namespace {namespace:?} holds its quota of unexpired keys in the memory replay guard"
+                )));
+            }
         }
-        seen.insert(key.to_owned(), now.saturating_add(ttl.max(1)));
+        seen.insert(key, now.saturating_add(ttl.max(1)));
         Ok(Freshness::Fresh)
     }
 }
@@ -140,6 +225,7 @@ impl fmt::Debug for MemoryReplayGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryReplayGuard")
             .field("capacity", &self.capacity)
+            .field("namespace_quota", &self.quota)
             .field("len", &self.len())
             .finish()
     }
@@ -190,5 +276,28 @@ mod tests {
         assert_eq!(guard.check("c", 11, 10).unwrap(), Freshness::Fresh);
         assert_eq!(guard.check("b", 12, 10).unwrap(), Freshness::Replayed);
         assert_eq!(guard.len(), 2);
+    }
+
+    /// A namespace that fills its quota refuses only its own keys; the others go on,
+    /// and its room comes back as its keys expire or are forgotten.
+    #[tokio::test]
+    async fn a_namespace_at_its_quota_refuses_only_its_own_keys() {
+        let guard = guard(8).namespace_quota(NonZeroUsize::new(2).unwrap());
+        assert_eq!(guard.check("evil:1", 0, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("evil:2", 5, 10).unwrap(), Freshness::Fresh);
+        assert!(matches!(
+            guard.check("evil:3", 6, 10),
+            Err(Error::ReplayGuard(message)) if message.contains("\"evil\"")
+        ));
+        assert_eq!(guard.check("acme:1", 6, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a:b:1", 6, 10).unwrap(), Freshness::Fresh);
+        // Replays are still told apart at the quota.
+        assert_eq!(guard.check("evil:2", 7, 10).unwrap(), Freshness::Replayed);
+        // "evil:1" expires after 10: its room comes back.
+        assert_eq!(guard.check("evil:3", 11, 10).unwrap(), Freshness::Fresh);
+        guard.forget("evil:2").await.unwrap();
+        assert_eq!(guard.check("evil:4", 12, 10).unwrap(), Freshness::Fresh);
+        assert!(guard.check("evil:5", 12, 10).is_err());
+        assert_eq!(guard.len(), 4);
     }
 }
