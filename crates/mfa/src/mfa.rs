@@ -379,7 +379,16 @@ impl Mfa {
             tracing::warn!(user = %user, "recovery code used twice");
             return Err(Error::Invalid);
         }
-        let left = set.codes.len().saturating_sub(1);
+        // Read again: another code may have been redeemed since the set was read (the
+        // hash takes a while). If the read fails, the code is used all the same: the
+        // count from before is the best left to report.
+        let left = match self.store.recovery(user).await {
+            Ok(current) => current.map_or(0, |current| current.codes.len()),
+            Err(err) => {
+                tracing::warn!(user = %user, error = %err, "recovery codes left: not read again");
+                set.codes.len().saturating_sub(1)
+            }
+        };
         tracing::info!(user = %user, left, "recovery code redeemed");
         Ok(Verified {
             method: Method::RecoveryCode,

@@ -491,6 +491,19 @@ impl WebAuthn {
                 .update_credential(user, &id, &data, counter, self.clock.now())
                 .await?
         {
+            // The store refuses when another sign-in stored a counter at least as high
+            // since the record was read, and when the credential was removed meanwhile:
+            // only the first is an alarm.
+            if !regressed
+                && !self
+                    .store
+                    .credentials(user)
+                    .await?
+                    .iter()
+                    .any(|c| c.id == id)
+            {
+                return Err(Error::Invalid);
+            }
             tracing::warn!(user = %user, credential = id, "webauthn counter went backwards");
             return Err(Error::CounterRegression { credential: id });
         }

@@ -168,6 +168,34 @@ pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
         other => panic!("{name}: counter regression not reported: {other:?}"),
     }
 
+    // Two sign-ins started and finished together, one answered by the token and one by a
+    // clone with the same counter: each is ahead of the counter its own ceremony saw and,
+    // when both read the credential before either stored, of the stored one too. Only
+    // the store's refusal to take a counter that is not above the one stored meanwhile
+    // tells them apart: exactly one goes through.
+    let mut clone =
+        SoftToken::from_cbor(&token.to_cbor().expect("webauthn step")).expect("webauthn step");
+    let start = || rp.start_authentication(&hana, CredentialKind::SecurityKey);
+    let (first, first_challenge) = start().await.expect("webauthn step");
+    let (second, second_challenge) = start().await.expect("webauthn step");
+    let by_token = token
+        .do_authentication(origin(), first_challenge)
+        .expect("webauthn step");
+    let by_clone = clone
+        .do_authentication(origin(), second_challenge)
+        .expect("webauthn step");
+    let (a, b) = tokio::join!(
+        rp.finish_authentication(&hana, &first, CredentialKind::SecurityKey, &by_token),
+        rp.finish_authentication(&hana, &second, CredentialKind::SecurityKey, &by_clone),
+    );
+    match (a, b) {
+        (Ok(_), Err(Error::CounterRegression { credential }))
+        | (Err(Error::CounterRegression { credential }), Ok(_)) => {
+            assert_eq!(credential, key.id);
+        }
+        other => panic!("{name}: racing clone not reported: {other:?}"),
+    }
+
     // Listed, renamed, removed.
     let listed = rp.list(&hana).await.expect("webauthn step");
     assert_eq!(listed.len(), 2);
