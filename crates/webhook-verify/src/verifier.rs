@@ -55,8 +55,9 @@ pub struct Verified {
     id: Option<String>,
     timestamp: Option<i64>,
     secret_index: usize,
-    /// The replay guard's key, when one recorded the delivery (see [`Verifier::release`]).
-    replay_key: Option<Arc<str>>,
+    /// The replay guard's key and the token it was recorded under, when one recorded
+    /// the delivery (see [`Verifier::release`]).
+    replay_key: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl Verified {
@@ -246,14 +247,26 @@ impl Verifier {
         let mut verified = checked.verified;
         if let Some(replay) = &self.replay {
             let key = replay_key(&replay.namespace, checked.signed_id, &checked.pieces);
-            let freshness = replay
+            let token = replay_token()?;
+            let freshness = match replay
                 .guard
-                .check_and_remember(&key, from_unix_seconds(now), replay.ttl)
-                .await?;
+                .check_and_remember(&key, &token, from_unix_seconds(now), replay.ttl)
+                .await
+            {
+                Ok(freshness) => freshness,
+                Err(error) => {
+                    // The record may have been written before the answer was lost: take
+                    // it back (only ours: it holds our token), so the sender's retry of
+                    // this refused delivery is not refused as a replay. If that fails
+                    // too, the key expires on its own.
+                    let _ = replay.guard.forget(&key, &token).await;
+                    return Err(error);
+                }
+            };
             if freshness == Freshness::Replayed {
                 return Err(Error::Invalid(Rejection::Replayed));
             }
-            verified.replay_key = Some(Arc::from(key));
+            verified.replay_key = Some((Arc::from(key), Arc::from(token)));
         }
         Ok(verified)
     }
@@ -289,14 +302,17 @@ impl Verifier {
     ///
     /// Keys are recorded before the handler runs, so a retry that arrives while it
     /// still runs is rejected as a replay; the sender retries later. A handler that
-    /// fails after a side effect must be idempotent, as the retry runs it again.
+    /// fails after a side effect must be idempotent, as the retry runs it again. Only
+    /// the record this delivery made is forgotten: the guard holds it under a random
+    /// token of this verification, so releasing twice, or late, never forgets the record
+    /// of a later delivery with the same key.
     ///
     /// # Errors
     ///
     /// [`Error::ReplayGuard`] when the guard cannot answer: the key then expires on its
     /// own, and retries are rejected until then.
     pub async fn release(&self, verified: &Verified) -> Result<(), Error> {
-        let (Some(replay), Some(key)) = (&self.replay, &verified.replay_key) else {
+        let (Some(replay), Some((key, token))) = (&self.replay, &verified.replay_key) else {
             return Ok(());
         };
         // `<namespace>:<64 hex digits>`: the whole namespace must be this verifier's.
@@ -309,7 +325,7 @@ impl Verifier {
         }
         replay
             .guard
-            .forget(key)
+            .forget(key, token)
             .await
             .inspect_err(|error| self.log(error))
     }
@@ -462,6 +478,14 @@ impl Verifier {
             }
         }
     }
+}
+
+/// A random token for one attempt to record a key: 128 bits, hex.
+fn replay_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::ReplayGuard(format!("no randomness for a replay token: {e}")))?;
+    Ok(hex::encode(bytes))
 }
 
 /// `<namespace>:<hex SHA-256>` of the signed id, or of the signed bytes when the

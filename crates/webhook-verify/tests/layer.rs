@@ -415,15 +415,77 @@ impl ReplayGuard for Down {
     fn check_and_remember<'a>(
         &'a self,
         _: &'a str,
+        _: &'a str,
         _: SystemTime,
         _: Duration,
     ) -> BoxFuture<'a, Result<Freshness, Error>> {
         Box::pin(async { Err(Error::ReplayGuard("store is down".into())) })
     }
 
-    fn forget<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+    fn forget<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async { Err(Error::ReplayGuard("store is down".into())) })
     }
+}
+
+/// A guard whose first write lands but whose answer is lost (a timeout after Redis
+/// applied the `SET`): the delivery is refused, and must not stay recorded.
+struct LosesFirstReply {
+    inner: MemoryReplayGuard,
+    lost: AtomicUsize,
+}
+
+impl ReplayGuard for LosesFirstReply {
+    fn check_and_remember<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Freshness, Error>> {
+        Box::pin(async move {
+            let answer = self.inner.check_and_remember(key, token, now, ttl).await;
+            if self.lost.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(Error::ReplayGuard("timed out waiting for the reply".into()));
+            }
+            answer
+        })
+    }
+
+    fn forget<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        self.inner.forget(key, token)
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_refused_for_a_lost_reply_is_not_left_recorded() {
+    let case = case("stripe");
+    let seen = Seen::default();
+    let guard = Arc::new(LosesFirstReply {
+        inner: MemoryReplayGuard::new(NonZeroUsize::new(16).unwrap()),
+        lost: AtomicUsize::new(0),
+    });
+    let verifier = case
+        .guarded(&ManualClock::new(NOW), guard.clone())
+        .build()
+        .unwrap();
+    let app = app(verifier, &seen);
+    let body = case.body(NOW);
+    let headers = case.sign(&body, NOW);
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(guard.inner.is_empty(), "the lost write was taken back");
+    // The sender's retry goes through, once.
+    assert_eq!(
+        send(&app, request(&headers, body.clone())).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, request(&headers, body)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -124,22 +124,43 @@ async fn redis_keys_expire_after_their_ttl_and_can_be_forgotten() {
     let guard = guard(&redis).await;
     let now = std::time::SystemTime::now();
     assert_eq!(
-        guard.check_and_remember("k", now, secs(1)).await.unwrap(),
+        guard
+            .check_and_remember("k", "t", now, secs(1))
+            .await
+            .unwrap(),
         Freshness::Fresh
     );
     assert_eq!(
-        guard.check_and_remember("k", now, secs(1)).await.unwrap(),
+        guard
+            .check_and_remember("k", "t", now, secs(1))
+            .await
+            .unwrap(),
         Freshness::Replayed
     );
     // Generous margin: Redis expires keys on its own clock.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
-        guard.check_and_remember("k", now, secs(1)).await.unwrap(),
+        guard
+            .check_and_remember("k", "t", now, secs(1))
+            .await
+            .unwrap(),
         Freshness::Fresh
     );
-    guard.forget("k").await.unwrap();
+    // Forgotten only under the token it was recorded with.
+    guard.forget("k", "another").await.unwrap();
     assert_eq!(
-        guard.check_and_remember("k", now, secs(60)).await.unwrap(),
+        guard
+            .check_and_remember("k", "u", now, secs(60))
+            .await
+            .unwrap(),
+        Freshness::Replayed
+    );
+    guard.forget("k", "t").await.unwrap();
+    assert_eq!(
+        guard
+            .check_and_remember("k", "t", now, secs(60))
+            .await
+            .unwrap(),
         Freshness::Fresh
     );
 }

@@ -34,29 +34,35 @@ pub enum Freshness {
 /// of at least the whole timestamp window (max age plus max future skew) plus one
 /// second plus the clock margin ([`Verifier::replay_ttl`](crate::Verifier::replay_ttl)).
 pub trait ReplayGuard: Send + Sync + 'static {
-    /// Remembers `key` until `now + ttl`, that last second included, and says whether
-    /// it was already remembered.
+    /// Remembers `key` until `now + ttl`, that last second included, under `token` (a
+    /// random value of this one attempt), and says whether it was already remembered.
     ///
     /// # Errors
     ///
     /// [`Error::ReplayGuard`] when the store cannot answer; the delivery is then
-    /// refused.
+    /// refused. The key may have been recorded all the same (a reply lost after the
+    /// write): the verifier then asks the guard to [`forget`](Self::forget) it under
+    /// the same token, so the sender's retry is not refused as a replay.
     fn check_and_remember<'a>(
         &'a self,
         key: &'a str,
+        token: &'a str,
         now: SystemTime,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Freshness, Error>>;
 
-    /// Forgets `key`, so that the next delivery with it is fresh: called when the
-    /// handler failed to process a delivery that was recorded, so the sender's retry is
-    /// accepted ([`Verifier::release`](crate::Verifier::release)).
+    /// Forgets `key` if it is still remembered under `token`, so that the next delivery
+    /// with it is fresh: called when the handler failed to process a delivery that was
+    /// recorded, so the sender's retry is accepted
+    /// ([`Verifier::release`](crate::Verifier::release)), and when recording it failed.
+    /// A key remembered under another token (a later delivery's, recorded after this
+    /// one expired or was forgotten) stays.
     ///
     /// # Errors
     ///
     /// [`Error::ReplayGuard`] when the store cannot answer; the key then stays until it
     /// expires, and retries are rejected as replays until then.
-    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>>;
+    fn forget<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), Error>>;
 }
 
 /// A replay guard in this process's memory, for single-instance services and tests.
@@ -77,10 +83,11 @@ pub struct MemoryReplayGuard {
     state: Mutex<Seen>,
 }
 
-/// The keys held, with when each expires, and how many each namespace holds.
+/// The keys held, with when each expires and the token it was recorded under, and how
+/// many each namespace holds.
 #[derive(Default)]
 struct Seen {
-    expires: HashMap<String, i64>,
+    expires: HashMap<String, (i64, Box<str>)>,
     per_namespace: HashMap<String, usize>,
 }
 
@@ -91,8 +98,12 @@ fn namespace_of(key: &str) -> &str {
 }
 
 impl Seen {
-    fn insert(&mut self, key: &str, expires: i64) {
-        if self.expires.insert(key.to_owned(), expires).is_none() {
+    fn insert(&mut self, key: &str, expires: i64, token: &str) {
+        if self
+            .expires
+            .insert(key.to_owned(), (expires, token.into()))
+            .is_none()
+        {
             *self
                 .per_namespace
                 .entry(namespace_of(key).to_owned())
@@ -100,8 +111,14 @@ impl Seen {
         }
     }
 
-    fn remove(&mut self, key: &str) {
-        if self.expires.remove(key).is_some() {
+    /// Removes `key` if it was recorded under `token`.
+    fn remove(&mut self, key: &str, token: &str) {
+        if self
+            .expires
+            .get(key)
+            .is_some_and(|(_, held)| held.as_ref() == token)
+        {
+            self.expires.remove(key);
             self.uncount(namespace_of(key));
         }
     }
@@ -118,7 +135,7 @@ impl Seen {
     /// Forgets every key that expired before `now`.
     fn sweep(&mut self, now: i64) {
         let per_namespace = &mut self.per_namespace;
-        self.expires.retain(|key, expires| {
+        self.expires.retain(|key, (expires, _)| {
             let keep = now <= *expires;
             if !keep && let Some(count) = per_namespace.get_mut(namespace_of(key)) {
                 *count -= 1;
@@ -171,10 +188,10 @@ impl MemoryReplayGuard {
     }
 
     /// A key recorded at `now` with `ttl` is a replay up to and including `now + ttl`.
-    fn check(&self, key: &str, now: i64, ttl: i64) -> Result<Freshness, Error> {
+    fn check(&self, key: &str, token: &str, now: i64, ttl: i64) -> Result<Freshness, Error> {
         let mut seen = self.lock();
         let namespace = namespace_of(key);
-        if let Some(&expires) = seen.expires.get(key) {
+        if let Some(&(expires, _)) = seen.expires.get(key) {
             if now <= expires {
                 return Ok(Freshness::Replayed);
             }
@@ -199,7 +216,7 @@ impl MemoryReplayGuard {
                 )));
             }
         }
-        seen.insert(key, now.saturating_add(ttl.max(1)));
+        seen.insert(key, now.saturating_add(ttl.max(1)), token);
         Ok(Freshness::Fresh)
     }
 }
@@ -208,15 +225,16 @@ impl ReplayGuard for MemoryReplayGuard {
     fn check_and_remember<'a>(
         &'a self,
         key: &'a str,
+        token: &'a str,
         now: SystemTime,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Freshness, Error>> {
-        let result = self.check(key, unix_seconds(now), duration_seconds(ttl));
+        let result = self.check(key, token, unix_seconds(now), duration_seconds(ttl));
         Box::pin(std::future::ready(result))
     }
 
-    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
-        self.lock().remove(key);
+    fn forget<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        self.lock().remove(key, token);
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -242,39 +260,61 @@ mod tests {
     #[test]
     fn a_key_is_fresh_once_then_replayed_through_its_last_second() {
         let guard = guard(8);
-        assert_eq!(guard.check("a", 100, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("a", 109, 10).unwrap(), Freshness::Replayed);
-        assert_eq!(guard.check("b", 109, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("a", 110, 10).unwrap(), Freshness::Replayed);
-        assert_eq!(guard.check("a", 111, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a", "t", 100, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a", "t", 109, 10).unwrap(), Freshness::Replayed);
+        assert_eq!(guard.check("b", "t", 109, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a", "t", 110, 10).unwrap(), Freshness::Replayed);
+        assert_eq!(guard.check("a", "t", 111, 10).unwrap(), Freshness::Fresh);
+    }
+
+    /// A key is forgotten only under the token it was recorded with: a late release of
+    /// an earlier delivery does not forget the record of a later one.
+    #[tokio::test]
+    async fn a_key_is_forgotten_only_under_its_own_token() {
+        let guard = guard(8);
+        assert_eq!(
+            guard.check("a", "first", 100, 10).unwrap(),
+            Freshness::Fresh
+        );
+        guard.forget("a", "first").await.unwrap();
+        assert_eq!(
+            guard.check("a", "second", 101, 10).unwrap(),
+            Freshness::Fresh
+        );
+        guard.forget("a", "first").await.unwrap();
+        assert_eq!(
+            guard.check("a", "third", 102, 10).unwrap(),
+            Freshness::Replayed
+        );
+        assert_eq!(guard.len(), 1);
     }
 
     #[tokio::test]
     async fn a_forgotten_key_is_fresh_again() {
         let guard = guard(8);
-        assert_eq!(guard.check("a", 100, 10).unwrap(), Freshness::Fresh);
-        guard.forget("a").await.unwrap();
+        assert_eq!(guard.check("a", "t", 100, 10).unwrap(), Freshness::Fresh);
+        guard.forget("a", "t").await.unwrap();
         assert!(guard.is_empty());
-        assert_eq!(guard.check("a", 101, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("a", 102, 10).unwrap(), Freshness::Replayed);
+        assert_eq!(guard.check("a", "t", 101, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a", "t", 102, 10).unwrap(), Freshness::Replayed);
     }
 
     #[test]
     fn a_full_guard_sweeps_expired_keys_and_refuses_rather_than_forget() {
         let guard = guard(2);
-        assert_eq!(guard.check("a", 0, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("b", 5, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a", "t", 0, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("b", "t", 5, 10).unwrap(), Freshness::Fresh);
         assert!(matches!(
-            guard.check("c", 6, 10),
+            guard.check("c", "t", 6, 10),
             Err(Error::ReplayGuard(_))
         ));
         // "a" is remembered through 10: at 11 the sweep makes room, "b" stays.
         assert!(matches!(
-            guard.check("c", 10, 10),
+            guard.check("c", "t", 10, 10),
             Err(Error::ReplayGuard(_))
         ));
-        assert_eq!(guard.check("c", 11, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("b", 12, 10).unwrap(), Freshness::Replayed);
+        assert_eq!(guard.check("c", "t", 11, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("b", "t", 12, 10).unwrap(), Freshness::Replayed);
         assert_eq!(guard.len(), 2);
     }
 
@@ -283,21 +323,30 @@ mod tests {
     #[tokio::test]
     async fn a_namespace_at_its_quota_refuses_only_its_own_keys() {
         let guard = guard(8).namespace_quota(NonZeroUsize::new(2).unwrap());
-        assert_eq!(guard.check("evil:1", 0, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("evil:2", 5, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("evil:1", "t", 0, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("evil:2", "t", 5, 10).unwrap(), Freshness::Fresh);
         assert!(matches!(
-            guard.check("evil:3", 6, 10),
+            guard.check("evil:3", "t", 6, 10),
             Err(Error::ReplayGuard(message)) if message.contains("\"evil\"")
         ));
-        assert_eq!(guard.check("acme:1", 6, 10).unwrap(), Freshness::Fresh);
-        assert_eq!(guard.check("a:b:1", 6, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("acme:1", "t", 6, 10).unwrap(), Freshness::Fresh);
+        assert_eq!(guard.check("a:b:1", "t", 6, 10).unwrap(), Freshness::Fresh);
         // Replays are still told apart at the quota.
-        assert_eq!(guard.check("evil:2", 7, 10).unwrap(), Freshness::Replayed);
+        assert_eq!(
+            guard.check("evil:2", "t", 7, 10).unwrap(),
+            Freshness::Replayed
+        );
         // "evil:1" expires after 10: its room comes back.
-        assert_eq!(guard.check("evil:3", 11, 10).unwrap(), Freshness::Fresh);
-        guard.forget("evil:2").await.unwrap();
-        assert_eq!(guard.check("evil:4", 12, 10).unwrap(), Freshness::Fresh);
-        assert!(guard.check("evil:5", 12, 10).is_err());
+        assert_eq!(
+            guard.check("evil:3", "t", 11, 10).unwrap(),
+            Freshness::Fresh
+        );
+        guard.forget("evil:2", "t").await.unwrap();
+        assert_eq!(
+            guard.check("evil:4", "t", 12, 10).unwrap(),
+            Freshness::Fresh
+        );
+        assert!(guard.check("evil:5", "t", 12, 10).is_err());
         assert_eq!(guard.len(), 4);
     }
 }

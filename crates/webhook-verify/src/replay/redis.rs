@@ -9,8 +9,10 @@ use super::{Freshness, ReplayGuard};
 use crate::Error;
 use crate::secret::BoxFuture;
 
-/// A replay guard in Redis: one `SET key 1 NX EX ttl` per verified delivery, so any
+/// A replay guard in Redis: one `SET key token NX EX ttl` per verified delivery, so any
 /// number of verifier instances sharing the server reject each other's replays.
+/// Forgetting a key deletes it only while it holds the token it was recorded under (one
+/// script, so atomically): a late release never forgets a later delivery's record.
 ///
 /// Keys are `<prefix><key>` and expire on their own. Redis keeps time for the expiry
 /// and counts it in real time, while windows count whole seconds: the verifier's TTL
@@ -51,10 +53,14 @@ fn unavailable(err: redis::RedisError) -> Error {
     Error::ReplayGuard(format!("redis: {err}"))
 }
 
+/// Deletes `KEYS[1]` if it holds `ARGV[1]`.
+const FORGET_IF_OURS: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
 impl ReplayGuard for RedisReplayGuard {
     fn check_and_remember<'a>(
         &'a self,
         key: &'a str,
+        token: &'a str,
         _now: SystemTime,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Freshness, Error>> {
@@ -62,7 +68,7 @@ impl ReplayGuard for RedisReplayGuard {
             let mut connection = self.connection.clone();
             let set: Option<String> = redis::cmd("SET")
                 .arg(format!("{}{key}", self.prefix))
-                .arg(1)
+                .arg(token)
                 .arg("NX")
                 .arg("EX")
                 .arg(ttl.as_secs().max(1))
@@ -77,11 +83,14 @@ impl ReplayGuard for RedisReplayGuard {
         })
     }
 
-    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+    fn forget<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let _: i64 = redis::cmd("DEL")
+            let _: i64 = redis::cmd("EVAL")
+                .arg(FORGET_IF_OURS)
+                .arg(1)
                 .arg(format!("{}{key}", self.prefix))
+                .arg(token)
                 .query_async(&mut connection)
                 .await
                 .map_err(unavailable)?;
