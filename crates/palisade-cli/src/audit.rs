@@ -426,11 +426,34 @@ async fn verify(
         (None, Some(name)) => TenantId::new(name).map_err(usage)?,
         _ => pick_tenant(&store, dir, tenant).await?,
     };
+    let signed = key.is_some();
     let mut verifier = key.map_or_else(Verifier::new, Verifier::with_key);
     if let Some(trusted) = trusted {
         verifier = verifier.pin(trusted);
     }
-    report(verifier.verify_log(&store, &tenant).await)
+    let result = verifier.verify_log(&store, &tenant).await;
+    if let Ok(verified) = &result {
+        note_unsigned_entries(verified, signed);
+    }
+    report(result)
+}
+
+/// With a public key, says on stderr how much of the log no signed checkpoint covers:
+/// those entries are checked for consistency only, and whoever can write the directory
+/// could have written them (the answer is still `ok`: a log is never signed up to its
+/// last entry between checkpoints).
+fn note_unsigned_entries(verified: &Verified, signed: bool) {
+    let covered = verified
+        .checkpoint
+        .as_ref()
+        .map_or(0, |newest| newest.checkpoint().size());
+    if signed && covered < verified.size {
+        eprintln!(
+            "note: a signed checkpoint covers {covered} of the {} entries; the last {} are not signed yet",
+            verified.size,
+            verified.size - covered
+        );
+    }
 }
 
 async fn export(dir: &Path, out: Option<&Path>, tenant: TenantArg) -> Result<Outcome, UsageError> {

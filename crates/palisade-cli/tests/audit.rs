@@ -392,6 +392,30 @@ fn several_tenants_need_a_choice_and_bad_flags_are_usage_errors() {
         "{}",
         stdout(&out)
     );
+    assert!(
+        !stderr(&pinned(log_s)).contains("note:"),
+        "b is signed throughout"
+    );
+    // With a key, entries no signed checkpoint covers are named on stderr; still ok.
+    let out = palisade(
+        &[
+            "audit",
+            "verify",
+            "--log",
+            log_s,
+            "--tenant",
+            "a",
+            "--public-key",
+            path(&public),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("covers 0 of the 2 entries"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         palisade(
             &[
