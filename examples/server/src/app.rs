@@ -157,7 +157,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         audit_key,
         logins: limits::login_limiter(Arc::clone(&limits))?,
         second_factor_logins: limits::second_factor_limiter(Arc::clone(&limits))?,
-        client_ip: limits::client_ip(),
+        client_ip: limits::client_ip(&config.trusted_proxies),
         replay,
         webhook_secrets,
         mfa,
@@ -208,6 +208,7 @@ async fn session_manager(
 }
 
 fn router(state: AppState, limits: Arc<Limits>) -> Result<Router, StartError> {
+    let client_ip = state.client_ip.clone();
     // Sign-up and sign-in change state without a session: the CSRF guard runs as a
     // layer (login CSRF). Routes taking a `Session` get the guard from the extractor.
     let without_session = Router::new()
@@ -256,7 +257,7 @@ fn router(state: AppState, limits: Arc<Limits>) -> Result<Router, StartError> {
         .merge(with_session)
         .with_state(state)
         // Outermost: a request over the ceiling never reaches the routes.
-        .layer(limits::layer(limits)?))
+        .layer(limits::layer(limits, client_ip)?))
 }
 
 async fn index() -> &'static str {

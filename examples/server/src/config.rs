@@ -20,6 +20,9 @@ pub const REDIS_URL_VAR: &str = "REDIS_URL";
 /// The prefix of every Redis key the server writes (default `palisade:`), so deployments
 /// can share one Redis server.
 pub const REDIS_PREFIX_VAR: &str = "PALISADE_REDIS_PREFIX";
+/// Comma-separated networks (or addresses) of the load balancers and proxies in front of
+/// the server, trusted to append the client's address to `X-Forwarded-For`.
+pub const TRUSTED_PROXIES_VAR: &str = "PALISADE_TRUSTED_PROXIES";
 
 /// The default listening address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -79,6 +82,9 @@ pub struct Config {
     /// The prefix of every Redis key: rate limits under `<prefix>rl:`, the webhook replay
     /// guard under `<prefix>wh:`.
     pub redis_prefix: String,
+    /// The proxies trusted to report the client's address in `X-Forwarded-For`; none by
+    /// default (the peer address is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -92,6 +98,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redacted(&self.database_url))
             .field("redis_url", &redacted(&self.redis_url))
             .field("redis_prefix", &self.redis_prefix)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -114,6 +121,11 @@ pub enum ConfigError {
     /// A listening address that does not parse.
     #[error("PALISADE_ADDR must be an address and port such as 127.0.0.1:8080, got {0:?}")]
     Addr(String),
+    /// A trusted proxy that is not a network or an address.
+    #[error(
+        "PALISADE_TRUSTED_PROXIES must be comma-separated networks or addresses such as 10.0.0.0/8, 2001:db8::1; got {0:?}"
+    )]
+    TrustedProxy(String),
     /// A database or Redis URL of the wrong kind.
     #[error("{var} must be a {kind} URL ({prefix}...)")]
     Url {
@@ -188,6 +200,10 @@ impl Config {
         let redis_prefix = get(REDIS_PREFIX_VAR)
             .map(|prefix| prefix.trim().to_owned())
             .unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_owned());
+        let trusted_proxies = get(TRUSTED_PROXIES_VAR)
+            .map(|list| parse_networks(&list))
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             environment,
             addr,
@@ -196,6 +212,7 @@ impl Config {
             database_url,
             redis_url,
             redis_prefix,
+            trusted_proxies,
         })
     }
 
@@ -211,6 +228,20 @@ impl Config {
             database_url: None,
             redis_url: None,
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// Comma-separated networks, each `addr/prefix` or a bare address (one host).
+fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::TrustedProxy(item.to_owned()))
+        })
+        .collect()
 }

@@ -69,14 +69,18 @@ impl Store for Limits {
     }
 }
 
-/// Client addresses: the connection's peer (axum's `ConnectInfo`), with no proxy
-/// trusted. Behind a load balancer, list it in `ClientIp::trust_proxies`.
-pub(crate) fn client_ip() -> ClientIp {
-    ClientIp::new().peer_from(|extensions| {
-        extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
-    })
+/// Client addresses: the connection's peer (axum's `ConnectInfo`), or, when the peer is
+/// one of the `trusted` proxies (`PALISADE_TRUSTED_PROXIES`), the address they report in
+/// `X-Forwarded-For`. Without trusted proxies behind a load balancer, every client would
+/// share its address, and its limits.
+pub(crate) fn client_ip(trusted: &[ipnet::IpNet]) -> ClientIp {
+    ClientIp::new()
+        .trust_proxies(trusted.iter().copied())
+        .peer_from(|extensions| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip())
+        })
 }
 
 /// The layer in front of every route, before any handler runs:
@@ -90,9 +94,12 @@ pub(crate) fn client_ip() -> ClientIp {
 ///
 /// The first two fail open: a Redis outage does not take the whole API down, while the
 /// limits that guard passwords and sign-ups fail closed.
-pub(crate) fn layer(limits: Arc<Limits>) -> Result<RateLimitLayer<Arc<Limits>>, StartError> {
+pub(crate) fn layer(
+    limits: Arc<Limits>,
+    client_ip: ClientIp,
+) -> Result<RateLimitLayer<Arc<Limits>>, StartError> {
     RateLimitLayer::builder(limits)
-        .client_ip(client_ip())
+        .client_ip(client_ip)
         .rule(
             Rule::new(Policy::api_origin(), Key::origin())
                 .skip_when_key_missing()

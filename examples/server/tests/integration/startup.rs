@@ -82,9 +82,66 @@ fn defaults_and_bad_values() {
         &[("DATABASE_URL", "mysql://db")][..],
         &[("REDIS_URL", "http://cache")][..],
         &[("PALISADE_KEYRING", "x"), ("PALISADE_KEYRING_FILE", "y")][..],
+        &[("PALISADE_TRUSTED_PROXIES", "10.0.0.0/8, load-balancer")][..],
+        &[("PALISADE_TRUSTED_PROXIES", "10.0.0.0/33")][..],
     ] {
         assert!(Config::from_lookup(lookup(vars)).is_err(), "{vars:?}");
     }
+    assert!(
+        config.trusted_proxies.is_empty(),
+        "no proxy is trusted by default"
+    );
+    let proxied = Config::from_lookup(lookup(&[(
+        "PALISADE_TRUSTED_PROXIES",
+        " 10.0.0.0/8, 2001:db8::1 ,",
+    )]))
+    .expect("networks and bare addresses");
+    let proxies: Vec<String> = proxied
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "2001:db8::1/128"]);
+}
+
+/// Behind a trusted proxy, the client is the address the proxy reports: it is what the
+/// audit log records (and what the per-client limits count). Anyone else's
+/// `X-Forwarded-For` is ignored.
+#[tokio::test]
+async fn a_trusted_proxy_reports_the_client_address() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut config = Config::development(dir.path());
+    // `Call` sends from 203.0.113.7: the proxy.
+    config.trusted_proxies = vec!["203.0.113.0/24".parse().expect("a network")];
+    let app = build(&config).await.expect("the app builds");
+    let router = app.router.clone();
+    signup(&router, "acme", "alice@acme.example").await;
+    let signed_in = Call::post("/api/login")
+        .header("x-forwarded-for", "192.0.2.1, 198.51.100.5")
+        .json(crate::support::credentials(
+            "acme",
+            "alice@acme.example",
+            crate::support::PASSWORD,
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.json());
+    let cookie = signed_in.session_cookie();
+    let spoofed = Call::post("/api/login")
+        .peer("192.0.2.50:5000")
+        .header("x-forwarded-for", "198.51.100.77")
+        .json(crate::support::credentials(
+            "acme",
+            "alice@acme.example",
+            crate::support::PASSWORD,
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(spoofed.status, StatusCode::OK);
+    let entries = crate::support::audit_entries(&router, &cookie, "auth.login.succeeded").await;
+    let ips: Vec<&str> = entries.iter().filter_map(|e| e["ip"].as_str()).collect();
+    // Newest first: the untrusted peer as it is, then the client behind the proxy.
+    assert_eq!(ips, ["192.0.2.50", "198.51.100.5"]);
 }
 
 #[test]
