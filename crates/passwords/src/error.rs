@@ -21,6 +21,12 @@ pub enum Error {
         max: usize,
     },
 
+    /// bcrypt was asked to hash a password with a NUL byte. bcrypt repeats the password
+    /// and a NUL over 72 bytes, so `a` and `a\0a` would hash alike: such a password is
+    /// refused for bcrypt (and never verifies against a bcrypt hash). Nothing was hashed.
+    #[error("bcrypt cannot hash a password containing a NUL byte")]
+    NulByte,
+
     /// The stored hash is not a well-formed hash string of a supported scheme.
     #[error("malformed password hash: {0}")]
     MalformedHash(&'static str),

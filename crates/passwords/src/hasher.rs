@@ -144,6 +144,9 @@ impl Hasher {
                         max: BCRYPT_MAX_PASSWORD_LEN,
                     });
                 }
+                if input.contains(&0) {
+                    return Err(Error::NulByte);
+                }
                 bcrypt::hash_with_salt(input.as_slice(), cost.get(), salt)
                     .map_err(|e| Error::Config(format!("bcrypt: {e}")))?
                     .format_for_version(bcrypt::Version::TwoB)
@@ -233,8 +236,11 @@ impl Hasher {
     /// Whether a stored hash should be replaced by one made with the current settings.
     ///
     /// For argon2id settings: any bcrypt, argon2i or argon2d hash; argon2id before version
-    /// 19; a memory or time cost below the current one; a salt under 16 bytes or an output
-    /// under 32; a pepper key other than the current one (or none while a pepper is set).
+    /// 19; costs weaker than the current ones (less work, memory times passes, or less
+    /// memory than both the current cost and OWASP's smallest setting of 7 MiB: a hash
+    /// with more memory and fewer passes that does as much work is kept, never replaced
+    /// by a cheaper one); a salt under 16 bytes or an output under 32; a pepper key other
+    /// than the current one (or none while a pepper is set).
     /// Parallelism is not compared: it spreads the work, it does not change how much an
     /// attacker does per guess. For bcrypt settings: any argon2 hash, or a lower cost.
     #[must_use]
@@ -257,8 +263,7 @@ impl Hasher {
             ) => {
                 *algorithm != argon2::Algorithm::Argon2id
                     || *version != argon2::Version::V0x13
-                    || params.m_cost() < current.m_cost()
-                    || params.t_cost() < current.t_cost()
+                    || weaker_than(params, current)
                     || salt.len() < SALT_LEN
                     || output.len() < OUTPUT_LEN
             }
@@ -390,7 +395,9 @@ impl Hasher {
                 );
                 // bcrypt only reads 72 bytes. A longer password is hashed on its prefix, so
                 // the work matches any other verify, and then refused: it never matches.
-                let fits = input.len() <= BCRYPT_MAX_PASSWORD_LEN;
+                // Nor does one with a NUL byte, which bcrypt cannot tell from others (it
+                // repeats the password and a NUL: `a\0a` hashes as `a` does).
+                let fits = input.len() <= BCRYPT_MAX_PASSWORD_LEN && !input.contains(&0);
                 let prefix = input.get(..BCRYPT_MAX_PASSWORD_LEN).unwrap_or(input);
                 let matched = bcrypt::verify(prefix, stored.as_str())
                     .map_err(|_| Error::MalformedHash("bcrypt rejected the hash"))?;
@@ -607,6 +614,19 @@ fn bcrypt_base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The least memory, in KiB, of OWASP's argon2id settings (7 MiB with 5 passes).
+const OWASP_LEAST_MEMORY: u32 = 7_168;
+
+/// Whether argon2 costs `stored` are weaker than the `current` ones: less work per guess
+/// (memory times passes), or less memory than both the current cost and OWASP's least.
+/// More memory with fewer passes is as strong when the work is the same: rehashing it
+/// to the current costs would make it cheaper to attack.
+fn weaker_than(stored: &argon2::Params, current: &Argon2Params) -> bool {
+    let work = |m: u32, t: u32| u64::from(m) * u64::from(t);
+    work(stored.m_cost(), stored.t_cost()) < work(current.m_cost(), current.t_cost())
+        || stored.m_cost() < current.m_cost().min(OWASP_LEAST_MEMORY)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use hmac::{KeyInit, Mac};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::Error;
 
@@ -88,7 +88,12 @@ impl PepperKey {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key)
             .expect("HMAC accepts keys of any length");
         mac.update(password);
-        Zeroizing::new(mac.finalize().into_bytes().to_vec())
+        // The MAC stands in for the password: its stack copy is cleared too (the `hmac`
+        // and `sha2` `zeroize` features clear their own states).
+        let mut bytes = mac.finalize().into_bytes();
+        let out = Zeroizing::new(bytes.to_vec());
+        bytes.as_mut_slice().zeroize();
+        out
     }
 }
 

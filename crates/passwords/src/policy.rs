@@ -1,4 +1,4 @@
-//! Password policy: length and the common-password list, with reasons.
+//! Password policy: length and common passwords, with reasons.
 
 use std::fmt;
 
@@ -44,10 +44,13 @@ impl fmt::Display for Violation {
 /// mappings (in NFC), so that a symbol NFKC expands into many characters (`ﷺ` into
 /// eighteen, `⑽` into four) counts once. Spaces and every Unicode character are allowed.
 ///
-/// The common-password list is the 30,000-entry password dictionary of the
-/// [`zxcvbn`](https://docs.rs/zxcvbn) crate (a Rust port of Dropbox's estimator): a password
-/// is refused when zxcvbn matches the whole of it as one entry of that list, including
-/// case, l33t and reversed variants (`Password1`, `p@ssw0rd`, `drowssap`).
+/// Common passwords are judged by the [`zxcvbn`](https://docs.rs/zxcvbn) crate (a Rust
+/// port of Dropbox's estimator): a password is refused when zxcvbn sees the whole of it
+/// as one common thing, as NIST SP 800-63B 5.1.1.2 lists them: one entry of its
+/// 30,000-entry password dictionary, including case, l33t and reversed variants
+/// (`Password1`, `p@ssw0rd`, `drowssap`); one of the 2,000 most frequent entries of its
+/// names, surnames, film and TV, and English lists (`jennifer`, `chocolate`); or one
+/// repeat, sequence, keyboard walk or date (`00000000`, `987654321`, `1qaz2wsx3edc`).
 ///
 /// # Cost
 ///
@@ -239,18 +242,32 @@ impl PolicyBuilder {
     }
 }
 
-/// Whether zxcvbn sees the whole password as one entry of its common-password list.
+/// Ranks at or below this in zxcvbn's other word lists (names, surnames, film and TV,
+/// English) count as common: `jennifer`, `chocolate` and `information` are, while an
+/// English word as rare as `photosynthesis` (rank 12 867) is not.
+const COMMON_WORD_RANK: usize = 2_000;
+
+/// Whether zxcvbn sees the whole password as one common thing: an entry of its
+/// common-password list, a frequent name or word, or one pattern (a repeat such as
+/// `00000000`, a sequence such as `987654321`, a keyboard walk, a date). NIST SP 800-63B
+/// 5.1.1.2 names each of these as blocklist material.
 fn is_common(password: &str) -> bool {
     use zxcvbn::matching::patterns::{DictionaryPattern, MatchPattern};
     // zxcvbn keeps its dictionary type in a private module; its `Default` is the password
-    // list (the tests above fail if that ever changes).
+    // list (the tests below fail if that ever changes).
     let passwords_list = DictionaryPattern::default().dictionary_name;
     let estimate = zxcvbn::zxcvbn(password, &[]);
     match estimate.sequence() {
-        [only] => matches!(
-            &only.pattern,
-            MatchPattern::Dictionary(d) if d.dictionary_name == passwords_list
-        ),
+        [only] => match &only.pattern {
+            MatchPattern::Dictionary(d) => {
+                d.dictionary_name == passwords_list || d.rank <= COMMON_WORD_RANK
+            }
+            MatchPattern::Repeat(_)
+            | MatchPattern::Sequence(_)
+            | MatchPattern::Spatial(_)
+            | MatchPattern::Date(_) => true,
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -269,6 +286,22 @@ mod tests {
             "qwertyuiop",
             "iloveyou",
             "drowssap",
+            // Repeats, sequences and keyboard walks.
+            "00000000",
+            "aaaaaaaa",
+            "12341234",
+            "123123123",
+            "987654321",
+            "0123456789",
+            "abcdefgh",
+            "1qaz2wsx3edc",
+            // Frequent names and words from zxcvbn's other lists.
+            "jennifer",
+            "patricia",
+            "christopher",
+            "chocolate",
+            "sweetheart",
+            "information",
         ] {
             let reasons = policy.check(common).unwrap_err();
             assert!(
@@ -286,32 +319,53 @@ mod tests {
     fn length_is_counted_in_characters_after_nfkc_and_the_minimum_as_typed_too() {
         let policy = Policy::new();
         // Eight accented letters, decomposed: sixteen code points before NFKC, eight after.
-        let decomposed = "e\u{301}".repeat(8);
-        assert!(policy.check(&decomposed).is_ok());
+        // (Different letters: eight of one would be a repeat, a common password.)
+        let decomposed = "e\u{301}a\u{300}u\u{308}o\u{302}i\u{308}c\u{327}n\u{303}y\u{301}";
+        assert_eq!(decomposed.chars().count(), 16);
+        assert!(policy.check(decomposed).is_ok());
+        let seven: String = decomposed.chars().take(14).collect();
         assert_eq!(
-            policy.check("e\u{301}".repeat(7).as_str()),
+            policy.check(&seven),
             Err(vec![Violation::TooShort { min: 8 }])
         );
         // One or two symbols that NFKC expands to eight characters or more are still one
         // or two characters as typed.
         for expanding in ["\u{fdfa}", "\u{247d}\u{247d}", "\u{2167}\u{2167}"] {
             assert!(expanding.nfkc().count() >= 8, "{expanding}");
-            assert_eq!(
-                policy.check(expanding),
-                Err(vec![Violation::TooShort { min: 8 }]),
-                "{expanding}"
+            // (Two of one symbol also make a repeat: common as well.)
+            let reasons = policy.check(expanding).unwrap_err();
+            assert!(
+                reasons.contains(&Violation::TooShort { min: 8 }),
+                "{expanding}: {reasons:?}"
             );
         }
         // Halfwidth katakana with a halfwidth voicing mark: two code points as typed, one
         // character after NFKC, the form that is hashed.
+        // (Distinct letters in no order and ideographs apart: a run of one would be a
+        // repeat, and letters in code point order a sequence.)
+        let voiced = |n: usize| -> String {
+            [
+                '\u{ff76}', '\u{ff7c}', '\u{ff78}', '\u{ff82}', '\u{ff7a}', '\u{ff80}', '\u{ff7e}',
+                '\u{ff84}',
+            ]
+            .into_iter()
+            .take(n)
+            .flat_map(|kana| [kana, '\u{ff9e}'])
+            .collect()
+        };
         assert_eq!(
-            policy.check(&"\u{ff76}\u{ff9e}".repeat(7)),
+            policy.check(&voiced(7)),
             Err(vec![Violation::TooShort { min: 8 }])
         );
-        assert_eq!(policy.check(&"\u{ff76}\u{ff9e}".repeat(8)), Ok(()));
-        assert_eq!(policy.check(&"ü".repeat(128)), Ok(()));
+        assert_eq!(policy.check(&voiced(8)), Ok(()));
+        let ideographs = |n: u32| -> String {
+            (0..n)
+                .map(|i| char::from_u32(0x4e00 + i * 7).expect("an ideograph"))
+                .collect()
+        };
+        assert_eq!(policy.check(&ideographs(128)), Ok(()));
         assert_eq!(
-            policy.check(&"ü".repeat(129)),
+            policy.check(&ideographs(129)),
             Err(vec![Violation::TooLong { max: 128 }])
         );
     }

@@ -103,6 +103,14 @@ fn rehash_follows_each_parameter() {
     assert!(current.needs_rehash(&made_with(512, 1, 1)), "fewer passes");
     assert!(!current.needs_rehash(&made_with(512, 2, 1)), "same");
     assert!(!current.needs_rehash(&made_with(1024, 3, 1)), "stronger");
+    // More memory and fewer passes, as much work or more: kept, never made cheaper.
+    assert!(!current.needs_rehash(&made_with(1024, 1, 1)), "same work");
+    assert!(!current.needs_rehash(&made_with(4096, 1, 1)), "more work");
+    // Passes do not make up for too little memory.
+    assert!(
+        current.needs_rehash(&made_with(128, 16, 1)),
+        "too little memory"
+    );
     assert!(
         !current.needs_rehash(&made_with(512, 2, 2)),
         "parallelism only"
@@ -144,6 +152,27 @@ fn argon2_version_0x10_hashes_verify_and_need_a_rehash() {
         hasher.verify("new password", &stored),
         Err(Error::Invalid)
     ));
+}
+
+/// bcrypt repeats the password and a NUL over its 72 bytes, so `a` and `a\0a` hash
+/// alike: a password with a NUL byte is refused for bcrypt and never verifies.
+#[test]
+fn bcrypt_refuses_nul_bytes_that_would_make_passwords_collide() {
+    let hasher = bcrypt_hasher();
+    assert!(matches!(hasher.hash("a\0a"), Err(Error::NulByte)));
+    let stored = hasher.hash("hunter2").unwrap();
+    // The raw bcrypt crate takes the one for the other; this crate does not.
+    assert!(bcrypt::verify("hunter2\0hunter2", stored.as_str()).unwrap());
+    for collides in ["hunter2\0hunter2", "hunter2\0"] {
+        assert!(
+            matches!(
+                hasher.verify(collides, stored.as_str()),
+                Err(Error::Invalid)
+            ),
+            "{collides:?}"
+        );
+    }
+    assert!(hasher.verify("hunter2", stored.as_str()).is_ok());
 }
 
 #[test]
