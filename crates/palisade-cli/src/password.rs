@@ -19,7 +19,7 @@ pub(crate) enum PasswordCommand {
         /// The hashing function: argon2id (m=19456 KiB, t=2, p=1) or bcrypt ($2b$).
         #[arg(long, value_enum, default_value_t = Algorithm::Argon2id)]
         algorithm: Algorithm,
-        /// The bcrypt cost, 10 to 31 (default 12); only with --algorithm bcrypt.
+        /// The bcrypt cost, 10 to 16 (default 12); only with --algorithm bcrypt.
         #[arg(long, value_name = "N")]
         bcrypt_cost: Option<u32>,
     },
@@ -87,6 +87,12 @@ fn hash(
         (Algorithm::Argon2id, None) => Hasher::builder(),
         (Algorithm::Bcrypt, cost) => {
             let cost = match cost {
+                Some(n) if n > MAX_BCRYPT_COST => {
+                    return Err(UsageError(format!(
+                        "--bcrypt-cost {n}: at most {MAX_BCRYPT_COST}, the highest cost \
+                         `palisade password verify` checks"
+                    )));
+                }
                 Some(n) => BcryptCost::new(n).map_err(usage)?,
                 None => BcryptCost::DEFAULT,
             };
@@ -98,6 +104,10 @@ fn hash(
     print_lines(&[hash.as_str()]);
     Ok(Outcome::Success)
 }
+
+/// The highest bcrypt cost `hash` makes: the default verify limit of the `passwords`
+/// crate, so that `verify` checks every hash `hash` prints.
+const MAX_BCRYPT_COST: u32 = 16;
 
 fn verify(password: &[u8], stored: &str) -> Result<Outcome, UsageError> {
     let hasher = Hasher::new().map_err(usage)?;

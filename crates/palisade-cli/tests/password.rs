@@ -186,6 +186,8 @@ fn bad_flags_are_usage_errors() {
         "--bcrypt-cost only applies to --algorithm bcrypt",
     );
     assert_usage_error(&hash_bcrypt("4", b"pw"), "bcrypt cost 4");
+    // A cost `verify` would refuse to check is refused when hashing.
+    assert_usage_error(&hash_bcrypt("17", b"pw"), "at most 16");
     assert_usage_error(
         &palisade(&["password", "hash", "--algorithm", "md5"], b"pw"),
         "md5",
