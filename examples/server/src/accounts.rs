@@ -213,10 +213,27 @@ pub(crate) async fn login(
     };
 
     if let Some(new_hash) = upgrade {
-        state
+        // Only over the hash that was verified: had the password changed while this login
+        // ran, writing a fresh hash of the old password would bring it back.
+        if !state
             .db
-            .set_password_hash(&user.tenant, &user.id, new_hash.as_str())
-            .await?;
+            .upgrade_password_hash(
+                &user.tenant,
+                &user.id,
+                &user.password_hash,
+                new_hash.as_str(),
+            )
+            .await?
+        {
+            let event = Event::login_failed(
+                audit_chain::TenantId::new(&tenant)?,
+                format!("email:{email}"),
+                client.ip,
+                agent,
+            )
+            .detail("reason", "password changed during sign-in");
+            return reject(&state, attempt, Some(event)).await;
+        }
         tracing::info!(user = %user.id, "password hash upgraded on login");
         // The second factor's challenge is tied to the stored hash: the new one.
         user.password_hash = new_hash.as_str().to_owned();

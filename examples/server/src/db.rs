@@ -236,6 +236,29 @@ impl Db {
         Ok(done == 1)
     }
 
+    /// Replaces an account's password hash only if it is still `old`: a hash upgraded on
+    /// login must never overwrite a password changed while that login ran. `false` when
+    /// the stored hash is another.
+    pub(crate) async fn upgrade_password_hash(
+        &self,
+        tenant: &str,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let sql = "UPDATE app_users SET password_hash = $4
+                   WHERE tenant = $1 AND id = $2 AND password_hash = $3";
+        let done = with_pool!(self, pool => sqlx::query(sql)
+            .bind(tenant)
+            .bind(id)
+            .bind(old)
+            .bind(new)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
     /// Adds an integration.
     pub(crate) async fn insert_integration(&self, row: &IntegrationRow) -> Result<(), sqlx::Error> {
         let sql = "INSERT INTO app_integrations
@@ -392,4 +415,52 @@ where
         created_at: row.try_get("created_at")?,
         rotated_at: row.try_get("rotated_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A login's upgrade of the hash it verified never overwrites a hash that changed
+    /// meanwhile (a password change that ran while the login did).
+    #[tokio::test]
+    async fn a_hash_upgrade_applies_only_over_the_hash_it_replaces() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = Db::open_sqlite(dir.path()).await.expect("SQLite opens");
+        db.migrate().await.expect("migrations");
+        assert!(db.create_tenant("acme", 0).await.expect("tenant"));
+        let user = UserRow {
+            id: "u1".into(),
+            tenant: "acme".into(),
+            email: "alice@acme.example".into(),
+            password_hash: "legacy".into(),
+        };
+        assert!(db.insert_user(&user, 0).await.expect("user"));
+        // The password changed after the login read the legacy hash.
+        assert!(
+            db.set_password_hash("acme", "u1", "changed")
+                .await
+                .expect("change")
+        );
+        let upgraded = db.upgrade_password_hash("acme", "u1", "legacy", "upgraded-old-password");
+        assert!(!upgraded.await.expect("upgrade"));
+        let stored = db
+            .user_by_id("acme", "u1")
+            .await
+            .expect("read")
+            .expect("the user");
+        assert_eq!(stored.password_hash, "changed");
+        // Over the hash it verified, it applies.
+        assert!(
+            db.upgrade_password_hash("acme", "u1", "changed", "upgraded")
+                .await
+                .expect("upgrade")
+        );
+        let stored = db
+            .user_by_id("acme", "u1")
+            .await
+            .expect("read")
+            .expect("the user");
+        assert_eq!(stored.password_hash, "upgraded");
+    }
 }
