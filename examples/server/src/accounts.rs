@@ -414,10 +414,12 @@ pub(crate) async fn reauthenticate(
     user: &UserRow,
     password: &SecretText,
 ) -> Result<(), ApiError> {
+    // The account's key in the login limiter, as `login` counts it: a wrong password
+    // here spends the same per-account budget as one at sign-in.
     let attempt = begin_attempt(
         &state.logins,
         client,
-        &format!("password:{}/{}", user.tenant, user.id),
+        &format!("{}/{}", user.tenant, user.email),
     )
     .await?;
     match state

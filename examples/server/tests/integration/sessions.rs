@@ -323,3 +323,43 @@ async fn wrong_current_passwords_count_against_the_login_limit() {
     let me = Call::get("/api/me").cookie(&cookie).send(&router).await;
     assert_eq!(me.status, StatusCode::OK, "the session is untouched");
 }
+
+/// Wrong current passwords and wrong sign-in passwords spend one per-account budget:
+/// ten of each, from two addresses, and the account is locked for a third address too.
+#[tokio::test]
+async fn reauthentication_and_sign_in_share_the_account_budget() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    let cookie = login(&router, "acme", "alice@acme.example").await;
+    for attempt in 1..=10 {
+        let wrong = Call::post("/api/password")
+            .cookie(&cookie)
+            .json(json!({ "current_password": "a wrong guess", "new_password": "a new long passphrase here" }))
+            .send(&router)
+            .await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "attempt {attempt}");
+    }
+    for attempt in 1..=10 {
+        let wrong = Call::post("/api/login")
+            .peer("198.51.100.1:5000")
+            .json(crate::support::credentials(
+                "acme",
+                "alice@acme.example",
+                "a wrong guess",
+            ))
+            .send(&router)
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let locked = Call::post("/api/login")
+        .peer("198.51.100.2:5000")
+        .json(crate::support::credentials(
+            "acme",
+            "alice@acme.example",
+            PASSWORD,
+        ))
+        .send(&router)
+        .await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
