@@ -482,7 +482,12 @@ impl SessionManager {
     pub async fn touch(&self, session: &Session) -> Result<bool, Error> {
         let now = self.now();
         let interval = self.inner.touch_interval;
-        if now < session.record.last_seen_at.saturating_add(interval) {
+        // A session that idled out after it was verified stays dead. (The store's
+        // `last_seen_at` is never older than this copy's: an idle copy only ever skips a
+        // write that another request has already made.)
+        if now < session.record.last_seen_at.saturating_add(interval)
+            || self.idle(&session.record, now)
+        {
             return Ok(false);
         }
         Ok(self
@@ -590,17 +595,20 @@ impl SessionManager {
     /// out everywhere, which is the safe side.
     pub async fn revoke_others(&self, current: &Session) -> Result<(Issued, u64), Error> {
         let (tenant, user) = (current.tenant(), current.user());
+        // The count; the renewal's bump is what revokes, so it runs even when counting
+        // failed (and then the replacement is not handed out: signed out everywhere).
         let revoked = self
             .inner
             .store
             .revoke_all(tenant, user, Some(current.handle()), self.now())
-            .await?;
-        tracing::info!(%tenant, %user, revoked, "other sessions revoked");
+            .await;
         let span = Span::kept(&current.record);
-        let issued = self
+        let renewed = self
             .renew_under_new_generation(current, Some(span), "other sessions signed out")
-            .await?;
-        Ok((issued, revoked))
+            .await;
+        let revoked = revoked?;
+        tracing::info!(%tenant, %user, revoked, "other sessions revoked");
+        Ok((renewed?, revoked))
     }
 
     /// Administrator action (a lost device, a suspended account): revokes every session of
@@ -613,9 +621,11 @@ impl SessionManager {
     pub async fn revoke_user(&self, tenant: &TenantId, user: &UserId) -> Result<u64, Error> {
         let store = &self.inner.store;
         // The count first; the bump then also kills whatever is stored after it under an
-        // earlier generation (a sign-in or step-up that read the generation before).
-        let revoked = store.revoke_all(tenant, user, None, self.now()).await?;
+        // earlier generation (a sign-in or step-up that read the generation before). The
+        // bump is what revokes, so it runs even when counting failed.
+        let revoked = store.revoke_all(tenant, user, None, self.now()).await;
         let generation = store.bump_generation(tenant, user, self.now()).await?;
+        let revoked = revoked?;
         tracing::info!(%tenant, %user, revoked, generation, "all sessions of user revoked");
         Ok(revoked)
     }
@@ -654,19 +664,23 @@ impl SessionManager {
         let now = self.now();
         let expired = now >= current.record.expires_at;
         // Before the bump, which revokes every session of the user: `false` when `current`
-        // was revoked meanwhile, and for the second of two renewals from one session.
-        let live = !expired
-            && self
-                .inner
+        // was revoked meanwhile, and for the second of two renewals from one session. A
+        // failure here is reported only after the bump, which must happen regardless.
+        let live = if expired {
+            Ok(false)
+        } else {
+            self.inner
                 .store
                 .revoke(current.tenant(), current.user(), current.handle(), now)
-                .await?;
+                .await
+        };
         let generation = self
             .inner
             .store
             .bump_generation(current.tenant(), current.user(), now)
             .await?;
         tracing::info!(tenant = %current.tenant(), user = %current.user(), generation, "{event}");
+        let live = live?;
         if expired {
             return Err(Error::invalid(Reason::Expired));
         }

@@ -189,3 +189,40 @@ async fn a_sign_in_whose_cap_cannot_be_applied_is_not_handed_out() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].handle(), first.session().handle());
 }
+
+/// When revoking one session or counting a user's sessions fails, the generation bump,
+/// which is what kills every session, still runs: a password change, a sign-out of other
+/// devices or an administrator's revocation that reports an error has not left the
+/// sessions it was meant to end alive.
+#[tokio::test]
+async fn a_failed_revocation_still_bumps_the_generation() {
+    for action in ["password change", "other devices", "revoke user"] {
+        let store = Arc::new(FaultyStore::default());
+        let clock = ManualClock::new();
+        let manager = manager(Arc::clone(&store), &clock);
+        let current = manager.issue(request("acme", "alice")).await.unwrap();
+        let other = manager.issue(request("acme", "alice")).await.unwrap();
+        store.revokes_fail.store(true, Ordering::SeqCst);
+
+        let err = match action {
+            "password change" => manager.password_changed(current.session()).await.map(drop),
+            "other devices" => manager.revoke_others(current.session()).await.map(drop),
+            _ => manager
+                .revoke_user(&tenant("acme"), &user("alice"))
+                .await
+                .map(drop),
+        }
+        .expect_err(action);
+        assert!(matches!(err, Error::Store(_)), "{action}: {err:?}");
+
+        for issued in [&current, &other] {
+            let refused = manager.verify(issued.token().expose()).await.unwrap_err();
+            assert_eq!(
+                refused.rejection(),
+                Some(Reason::StaleGeneration),
+                "{action}"
+            );
+        }
+        assert_no_sessions_listed(&manager).await;
+    }
+}

@@ -370,6 +370,24 @@ async fn idle_expired_session_is_refused() {
     assert_eq!(reason(&manager, token).await, Reason::IdleExpired);
 }
 
+/// A session verified just before it idled out (a slow request) is not brought back by the
+/// touch that request makes afterwards.
+#[tokio::test]
+async fn a_late_touch_does_not_revive_an_idled_out_session() {
+    let clock = ManualClock::new();
+    let manager = builder(KeySet::new(hs_key()), MemoryStore::new(), &clock)
+        .idle_timeout(Duration::from_secs(15 * 60))
+        .build()
+        .unwrap();
+    let issued = manager.issue(request("acme", "alice")).await.unwrap();
+    let token = issued.token().expose();
+    clock.advance(Duration::from_secs(15 * 60 - 1));
+    let session = manager.verify(token).await.unwrap();
+    clock.advance(Duration::from_secs(2));
+    assert!(!manager.touch(&session).await.unwrap(), "nothing written");
+    assert_eq!(reason(&manager, token).await, Reason::IdleExpired);
+}
+
 #[tokio::test]
 async fn claims_that_disagree_with_the_record_are_refused() {
     let (manager, _, token) = fixture().await;

@@ -206,7 +206,8 @@ pub(crate) fn record(n: u8, tenant_name: &str, user_name: &str, created_at: u64)
 /// A memory store with faults a test switches on: every call failing like an unreachable
 /// database (`down`); the next insert stalling until the test releases it
 /// (`stall_next_insert`, then `insert_stalled` / `release_insert`); `revoke_oldest`
-/// failing (`cap_fails`).
+/// failing (`cap_fails`); `revoke` and `revoke_all` failing while the rest works
+/// (`revokes_fail`).
 #[derive(Default)]
 pub(crate) struct FaultyStore {
     inner: MemoryStore,
@@ -215,6 +216,7 @@ pub(crate) struct FaultyStore {
     pub(crate) insert_stalled: Notify,
     pub(crate) release_insert: Notify,
     pub(crate) cap_fails: AtomicBool,
+    pub(crate) revokes_fail: AtomicBool,
 }
 
 impl FaultyStore {
@@ -279,6 +281,9 @@ impl SessionStore for FaultyStore {
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             self.reach("revoke")?;
+            if self.revokes_fail.load(Ordering::SeqCst) {
+                return Err(StoreError::msg("revoke"));
+            }
             self.inner.revoke(tenant, user, handle, now).await
         })
     }
@@ -291,6 +296,9 @@ impl SessionStore for FaultyStore {
     ) -> StoreFuture<'a, u64> {
         Box::pin(async move {
             self.reach("revoke_all")?;
+            if self.revokes_fail.load(Ordering::SeqCst) {
+                return Err(StoreError::msg("revoke_all"));
+            }
             self.inner.revoke_all(tenant, user, keep, now).await
         })
     }
