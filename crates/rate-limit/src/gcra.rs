@@ -6,6 +6,11 @@
 //! moves the TAT there. A TAT at or before `now` means a full bucket, which is why an
 //! expired entry can be dropped without changing any decision.
 //!
+//! A stored TAT is also read as at most `now + tolerance`: an empty bucket. Admissions
+//! never store more, so a TAT beyond that was stored under a looser policy of the same
+//! name (a longer period, a larger burst) or by a clock that ran ahead; a key then waits
+//! what the policy in force says, not what the earlier one did.
+//!
 //! The Redis script implements the same admission rule in Lua; both stores then run
 //! [`Gcra::step`] to describe the decision, so the two backends agree to the microsecond.
 
@@ -39,9 +44,9 @@ impl Gcra {
     /// Decides one request against the `stored` TAT (zero when the key has no state).
     #[inline]
     pub(crate) fn step(&self, stored: u64, now: u64) -> Step {
-        let tat = stored.max(now);
-        let new_tat = tat.saturating_add(self.increment);
         let limit = now.saturating_add(self.tolerance);
+        let tat = stored.clamp(now, limit);
+        let new_tat = tat.saturating_add(self.increment);
         if new_tat <= limit {
             Step {
                 allowed: true,
@@ -70,8 +75,8 @@ impl Gcra {
         if !step.allowed {
             return step;
         }
-        let tat = stored.max(now);
         let limit = now.saturating_add(self.tolerance);
+        let tat = stored.clamp(now, limit);
         Step {
             allowed: true,
             tat,
@@ -115,6 +120,15 @@ mod tests {
         assert!(fits.allowed);
         assert_eq!((fits.slack, fits.reset, fits.tat), (30, 0, 100));
         assert_eq!(G.refused(130, 100), G.step(130, 100));
+    }
+
+    #[test]
+    fn a_tat_beyond_the_tolerance_counts_as_an_empty_bucket() {
+        let far = G.step(1_000, 100);
+        assert!(!far.allowed);
+        assert_eq!(far, G.step(130, 100));
+        assert_eq!((far.retry_after, far.reset), (10, 30));
+        assert_eq!(G.refused(1_000, 100), far);
     }
 
     #[test]

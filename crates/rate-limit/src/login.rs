@@ -69,7 +69,8 @@ pub struct LoginLimiter<S> {
 pub enum LoginCheck<'a, S: Store> {
     /// The attempt may proceed; report how it ended.
     Allowed(LoginAttempt<'a, S>),
-    /// Too many recent failures: refuse without checking the password.
+    /// Too many recent failures: refuse without checking the password. The decision
+    /// holds the client's policy, and the account's when that is what refused.
     Limited(Decision),
 }
 
@@ -138,7 +139,7 @@ impl<S: Store> LoginLimiter<S> {
                     Check::new(&self.per_client, &client),
                     Check::new(per_account, &account),
                 ];
-                self.store.check(&checks).await?
+                client_view(self.store.check(&checks).await?)
             }
         };
         Ok(if decision.is_allowed() {
@@ -154,8 +155,22 @@ impl<S: Store> LoginLimiter<S> {
     }
 }
 
+/// The decision as the client may see it: the client's own policy, and the account's only
+/// when it refused the attempt. Anyone can name any account, so the account's remaining
+/// failures would tell them how many others made at it.
+fn client_view(decision: Decision) -> Decision {
+    match decision.policies() {
+        [_, account] if account.is_allowed() => {
+            Decision::from_outcomes(decision.policies()[..1].to_vec())
+        }
+        _ => decision,
+    }
+}
+
 impl<S: Store> LoginAttempt<'_, S> {
-    /// The decision that admitted the attempt, for the `RateLimit` response fields.
+    /// The decision that admitted the attempt, for the `RateLimit` response fields: the
+    /// client's policy only (an account's count of failures, from every client, is not
+    /// the client's to see).
     pub fn decision(&self) -> &Decision {
         &self.decision
     }

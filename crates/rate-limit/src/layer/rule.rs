@@ -54,6 +54,9 @@ impl Route {
     }
 
     /// Restricts the route to `method` (call again to allow several).
+    ///
+    /// `GET` covers `HEAD` too: routers answer `HEAD` with the `GET` handler (axum's
+    /// `get` does), so the same work runs and the same limit must apply.
     #[must_use]
     pub fn method(mut self, method: Method) -> Self {
         self.methods.push(method);
@@ -61,7 +64,10 @@ impl Route {
     }
 
     pub(crate) fn matches(&self, method: &Method, path: &str) -> bool {
-        if !self.methods.is_empty() && !self.methods.contains(method) {
+        let covered = |listed: &Method| {
+            listed == method || (*listed == Method::GET && method == Method::HEAD)
+        };
+        if !self.methods.is_empty() && !self.methods.iter().any(covered) {
             return false;
         }
         match &self.path {
@@ -211,5 +217,16 @@ mod tests {
         assert!(!login.matches(&Method::GET, "/login"));
         assert!(!login.matches(&Method::POST, "/login/"));
         assert!(Route::any().matches(&Method::DELETE, "/x"));
+    }
+
+    #[test]
+    fn get_covers_head_and_nothing_else_does() {
+        let page = Route::exact("/export").method(Method::GET);
+        assert!(page.matches(&Method::HEAD, "/export"));
+        assert!(!page.matches(&Method::OPTIONS, "/export"));
+        let login = Route::exact("/login").method(Method::POST);
+        assert!(!login.matches(&Method::HEAD, "/login"));
+        let head = Route::exact("/ping").method(Method::HEAD);
+        assert!(!head.matches(&Method::GET, "/ping"));
     }
 }

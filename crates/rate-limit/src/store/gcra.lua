@@ -5,7 +5,9 @@
 -- ARGV[2i-1]  check i's tolerance: how far ahead of now its TAT may run (microseconds).
 -- ARGV[2i]    check i's increment: the credit one request consumes (microseconds).
 --
--- A request is admitted when, for every check, max(TAT, now) + increment <= now + tolerance.
+-- A request is admitted when, for every check, max(TAT, now) + increment <= now + tolerance,
+-- where a TAT beyond now + tolerance (stored under a looser policy of the same name, or
+-- by a clock that ran ahead) counts as now + tolerance: an empty bucket, as gcra.rs says.
 -- Then, and only then, every TAT moves forward and expires when its bucket is full again.
 -- Returns {admitted (1 or 0), now, the TAT each check was judged against...}; the caller
 -- recomputes each check's remaining quota and waits from those numbers.
@@ -33,7 +35,7 @@ for i = 1, #KEYS do
   judged[i] = tat
   local tolerance = tonumber(ARGV[2 * i - 1])
   local increment = tonumber(ARGV[2 * i])
-  local base = math.max(tat, now)
+  local base = math.min(math.max(tat, now), now + tolerance)
   if base + increment <= now + tolerance then
     -- A later check of the same counter in this call sees this one charged.
     pending[key] = base + increment

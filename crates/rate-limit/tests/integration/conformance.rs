@@ -35,6 +35,7 @@ pub(crate) async fn suite<S: Store>(store: S) {
     reset_restores_the_burst(&store).await;
     a_refund_gives_back_one_request_and_never_more(&store).await;
     too_many_checks_is_a_configuration_error(&store).await;
+    a_shorter_period_under_the_same_name_waits_its_own_time(&store).await;
     logins_count_failures_only(&store).await;
     a_success_does_not_forgive_other_failures(&store).await;
     concurrent_attempts_are_charged_before_their_verdict(&store).await;
@@ -57,6 +58,24 @@ async fn burst_then_refusal<S: Store>(store: &S) {
     assert_eq!(refused.retry_after_header().as_deref(), Some("720"));
     assert!(refused.reset() <= Duration::from_secs(3600));
     assert!(refused.reset() + Duration::from_secs(2) >= Duration::from_secs(3600));
+}
+
+/// A policy redeployed with a shorter period keeps its name, and so its counters: a key
+/// charged under the old period waits the new one's time, not the old one's.
+async fn a_shorter_period_under_the_same_name_waits_its_own_time<S: Store>(store: &S) {
+    let hourly = hourly("conf-shrink", 1);
+    let ten_minutes = Policy::builder("conf-shrink", NonZeroU32::MIN, Duration::from_secs(600))
+        .build()
+        .expect("a valid configuration");
+    assert!(check(store, &[(&hourly, "k")]).await.is_allowed());
+    let refused = check(store, &[(&ten_minutes, "k")]).await;
+    assert!(!refused.is_allowed());
+    about(refused.retry_after(), Duration::from_secs(600));
+    assert!(
+        refused.reset() <= Duration::from_secs(600),
+        "{:?}",
+        refused.reset()
+    );
 }
 
 async fn keys_and_policies_are_independent<S: Store>(store: &S) {
@@ -267,7 +286,16 @@ async fn per_account_failures_add_up_and_reset_on_success<S: Store>(store: &Arc<
     let login = LoginLimiter::new(Arc::clone(store), hourly("conf-login-ip", 100))
         .per_account(hourly("conf-login-acct", 3));
     for client in ["c1", "c2", "c3"] {
-        admitted(&login, client, "erin").await.failed();
+        let attempt = admitted(&login, client, "erin").await;
+        // A client sees its own quota, not how many failures others made at erin.
+        let names: Vec<&str> = attempt
+            .decision()
+            .policies()
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        assert_eq!(names, ["conf-login-ip"], "{client}");
+        attempt.failed();
     }
     let refused = refusal(&login, "c4", "erin").await;
     assert_eq!(refused.policies()[1].name(), "conf-login-acct");
