@@ -85,8 +85,10 @@ pub(crate) fn client_ip(trusted: &[ipnet::IpNet]) -> ClientIp {
 
 /// The layer in front of every route, before any handler runs:
 ///
-/// - `api-origin`: at most 100 requests a minute per browser origin. Requests without an
-///   `Origin` (non-browser clients, same-origin GETs) are not counted by this rule.
+/// - `api-origin`: at most 100 requests a minute per calling browser origin. Requests
+///   without an `Origin` (non-browser clients, same-origin GETs), and the server's own
+///   pages (an `Origin` naming the request's own host), are not counted by this rule:
+///   any script can send the server's origin, and would then refuse every browser user.
 /// - `api-client`: at most 600 requests a minute per client address, with or without an
 ///   `Origin`, so a script that leaves the header out is still held to a ceiling.
 /// - `signup`: at most 10 sign-ups an hour per client address. Each one costs a password
@@ -101,7 +103,7 @@ pub(crate) fn layer(
     RateLimitLayer::builder(limits)
         .client_ip(client_ip)
         .rule(
-            Rule::new(Policy::api_origin(), Key::origin())
+            Rule::new(Policy::api_origin(), Key::cross_origin())
                 .skip_when_key_missing()
                 .fail_open(),
         )

@@ -27,6 +27,7 @@ pub struct Key(KeyKind);
 enum KeyKind {
     ClientIp,
     Origin,
+    CrossOrigin,
     Global,
     Extension(Arc<ExtensionFn>),
 }
@@ -36,6 +37,7 @@ impl fmt::Debug for Key {
         f.write_str(match self.0 {
             KeyKind::ClientIp => "Key::client_ip",
             KeyKind::Origin => "Key::origin",
+            KeyKind::CrossOrigin => "Key::cross_origin",
             KeyKind::Global => "Key::global",
             KeyKind::Extension(_) => "Key::user",
         })
@@ -70,6 +72,21 @@ impl Key {
         Self(KeyKind::Origin)
     }
 
+    /// The API origin, as [`Key::origin`] finds it, of cross-origin requests only. A
+    /// request whose `Origin` names the request's own host and port (its `Host` field, or
+    /// the authority of an absolute URI) has no key; one without either is charged.
+    ///
+    /// A site's own pages send its origin on every POST and on every `fetch` with CORS;
+    /// under [`Key::origin`] they all share one counter, which anyone can drain by sending
+    /// that origin from a script, so one client can refuse every browser user. With this
+    /// key a client can still drain a third-party origin's counter (the field is
+    /// unauthenticated), but not the site's own. The scheme is not compared: behind a
+    /// proxy that ends TLS the request does not know its own. Pair it, like
+    /// [`Key::origin`], with a per-IP or per-user rule.
+    pub fn cross_origin() -> Self {
+        Self(KeyKind::CrossOrigin)
+    }
+
     /// One counter shared by every request the rule matches.
     pub fn global() -> Self {
         Self(KeyKind::Global)
@@ -85,14 +102,12 @@ impl Key {
                 "ip:{}",
                 client_ip.group(client_ip.resolve_request(headers, extensions)?)
             )),
-            KeyKind::Origin => {
-                let mut values = headers.get_all(ORIGIN).iter();
-                match (values.next(), values.next()) {
-                    (Some(only), None) => {
-                        normalize_origin(only.as_bytes()).map(|o| format!("origin:{o}"))
-                    }
-                    _ => None,
-                }
+            KeyKind::Origin => single_origin(headers).map(|o| format!("origin:{o}")),
+            KeyKind::CrossOrigin => {
+                let origin = single_origin(headers)?;
+                let same = request_authority(request)
+                    .is_some_and(|own| origin_authority(&origin) == Some(own.as_str()));
+                (!same).then(|| format!("origin:{origin}"))
             }
             KeyKind::Global => Some("global".to_owned()),
             KeyKind::Extension(id) => id(extensions).map(|id| format!("user:{id}")),
@@ -102,7 +117,7 @@ impl Key {
     pub(crate) fn kind(&self) -> &'static str {
         match self.0 {
             KeyKind::ClientIp => "ip",
-            KeyKind::Origin => "origin",
+            KeyKind::Origin | KeyKind::CrossOrigin => "origin",
             KeyKind::Global => "global",
             KeyKind::Extension(_) => "user",
         }
@@ -312,6 +327,51 @@ fn is_port(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u16>().is_ok()
 }
 
+/// The request's single `Origin` field, normalized; `None` when there is none, several,
+/// or one that is not a serialized origin.
+fn single_origin(headers: &HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(ORIGIN).iter();
+    match (values.next(), values.next()) {
+        (Some(only), None) => normalize_origin(only.as_bytes()),
+        _ => None,
+    }
+}
+
+/// `host[:port]` of a normalized origin, without a port that is its scheme's default;
+/// `None` for `null`.
+fn origin_authority(origin: &str) -> Option<&str> {
+    let (scheme, authority) = origin.split_once("://")?;
+    Some(without_default_port(authority, scheme))
+}
+
+/// The request's own `host[:port]`, lowercased, without the default port of `http` or
+/// `https`: the URI's authority (HTTP/2 and absolute-form requests), else the single
+/// `Host` field. `None` when neither names one.
+fn request_authority<B>(request: &http::Request<B>) -> Option<String> {
+    let authority = match request.uri().authority() {
+        Some(authority) => authority.as_str().to_ascii_lowercase(),
+        None => {
+            let mut values = request.headers().get_all(http::header::HOST).iter();
+            match (values.next(), values.next()) {
+                (Some(only), None) => only.to_str().ok()?.trim().to_ascii_lowercase(),
+                _ => return None,
+            }
+        }
+    };
+    // Either default port may stand for the other scheme's: the request cannot tell.
+    let host = without_default_port(without_default_port(&authority, "http"), "https");
+    Some(host.to_owned())
+}
+
+fn without_default_port<'a>(authority: &'a str, scheme: &str) -> &'a str {
+    let default = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return authority,
+    };
+    authority.strip_suffix(default).unwrap_or(authority)
+}
+
 /// A serialized origin, lowercased: `null`, or `scheme://host[:port]` with no path.
 fn normalize_origin(raw: &[u8]) -> Option<String> {
     const MAX_ORIGIN: usize = 512;
@@ -449,6 +509,48 @@ mod tests {
             "::1/128"
         );
         assert!(ClientIp::new().ipv6_prefix(31).is_err());
+    }
+
+    #[test]
+    fn cross_origin_keys_only_other_origins() {
+        let key = Key::cross_origin();
+        let ips = ClientIp::new();
+        let charged = |uri: &str, fields: &[(&str, &str)]| {
+            let mut request = http::Request::builder().uri(uri);
+            for (name, value) in fields {
+                request = request.header(*name, *value);
+            }
+            key.extract(&request.body(()).unwrap(), &ips)
+        };
+        let own = [("host", "App.Example"), ("origin", "https://app.example")];
+        assert_eq!(charged("/x", &own), None);
+        assert_eq!(charged("/x", &[("host", "app.example:443"), own[1]]), None);
+        assert_eq!(charged("https://app.example/x", &own[1..]), None);
+        assert_eq!(
+            charged(
+                "/x",
+                &[
+                    ("host", "app.example:8443"),
+                    ("origin", "https://app.example:8443")
+                ]
+            ),
+            None
+        );
+        for (host, origin) in [
+            ("app.example", "https://evil.example"),
+            ("app.example", "https://app.example:8443"),
+            ("app.example", "https://sub.app.example"),
+            ("app.example", "null"),
+        ] {
+            let key = charged("/x", &[("host", host), ("origin", origin)]);
+            assert_eq!(key, Some(format!("origin:{origin}")), "{host} {origin}");
+        }
+        // No Host to compare with: charged, as under `Key::origin`.
+        assert_eq!(
+            charged("/x", &own[1..]),
+            Some("origin:https://app.example".to_owned())
+        );
+        assert_eq!(charged("/x", &own[..1]), None, "no Origin, no key");
     }
 
     #[test]

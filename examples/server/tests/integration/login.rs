@@ -172,6 +172,29 @@ async fn origin_ceiling_applies_to_every_route() {
     assert_eq!(none.status, StatusCode::OK);
 }
 
+/// The server's own origin is not a key anyone can drain: requests whose `Origin` names
+/// the host they are sent to (the server's own pages, or a script sending that origin)
+/// are held to the per-address ceiling only.
+#[tokio::test]
+async fn the_servers_own_origin_has_no_shared_ceiling() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    for n in 1..=150 {
+        let answer = Call::get("/healthz")
+            .header("host", "app.example")
+            .header("origin", "https://app.example")
+            .send(&router)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "request {n}");
+        assert!(
+            answer
+                .header("ratelimit-policy")
+                .is_none_or(|v| !v.contains("api-origin")),
+            "request {n}"
+        );
+    }
+}
+
 /// Leaving out `Origin` does not escape the layer: every client address has its own
 /// ceiling of 600 requests a minute, and another address is not held to it.
 #[tokio::test]
