@@ -126,6 +126,11 @@ pub enum ConfigError {
         "PALISADE_TRUSTED_PROXIES must be comma-separated networks or addresses such as 10.0.0.0/8, 2001:db8::1; got {0:?}"
     )]
     TrustedProxy(String),
+    /// A trusted proxy network that holds every address (`0.0.0.0/0`, `::/0`).
+    #[error(
+        "PALISADE_TRUSTED_PROXIES must not trust every address ({0}): any client could then choose the address it is limited and audited under"
+    )]
+    TrustEveryone(String),
     /// A database or Redis URL of the wrong kind.
     #[error("{var} must be a {kind} URL ({prefix}...)")]
     Url {
@@ -239,9 +244,25 @@ fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
         .map(str::trim)
         .filter(|item| !item.is_empty())
         .map(|item| {
-            item.parse::<ipnet::IpNet>()
+            let net = item
+                .parse::<ipnet::IpNet>()
                 .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| ConfigError::TrustedProxy(item.to_owned()))
+                .map_err(|_| ConfigError::TrustedProxy(item.to_owned()))?;
+            if holds_every_address(net) {
+                return Err(ConfigError::TrustEveryone(item.to_owned()));
+            }
+            Ok(net)
         })
         .collect()
+}
+
+/// `0.0.0.0/0`, `::/0`, or every IPv4 address mapped into IPv6 (`::ffff:0:0/96`).
+fn holds_every_address(net: ipnet::IpNet) -> bool {
+    match net {
+        ipnet::IpNet::V4(v4) => v4.prefix_len() == 0,
+        ipnet::IpNet::V6(v6) => {
+            v6.prefix_len() == 0
+                || (v6.prefix_len() == 96 && v6.network().to_ipv4_mapped().is_some())
+        }
+    }
 }

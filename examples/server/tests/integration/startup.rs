@@ -87,6 +87,21 @@ fn defaults_and_bad_values() {
     ] {
         assert!(Config::from_lookup(lookup(vars)).is_err(), "{vars:?}");
     }
+    // A network of every address would let any client pick its own address.
+    for everyone in ["10.0.0.0/8, 0.0.0.0/0", "::/0", "::ffff:0:0/96"] {
+        let err = Config::from_lookup(lookup(&[("PALISADE_TRUSTED_PROXIES", everyone)]))
+            .expect_err(everyone);
+        assert!(
+            err.to_string().contains("every address"),
+            "{everyone}: {err}"
+        );
+    }
+    let narrow = Config::from_lookup(lookup(&[(
+        "PALISADE_TRUSTED_PROXIES",
+        "::ffff:10.0.0.0/104",
+    )]))
+    .expect("a mapped IPv4 network");
+    assert_eq!(narrow.trusted_proxies.len(), 1);
     assert!(
         config.trusted_proxies.is_empty(),
         "no proxy is trusted by default"
