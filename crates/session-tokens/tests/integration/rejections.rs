@@ -349,15 +349,25 @@ async fn password_change_from_a_session_expired_meanwhile_issues_nothing() {
     assert_eq!(err.rejection(), Some(Reason::Expired));
 }
 
-#[tokio::test]
-async fn idle_expired_session_is_refused() {
+/// A manager with a 15-minute idle timeout, its clock, and a token just issued.
+async fn idle_fixture() -> (SessionManager, ManualClock, String) {
     let clock = ManualClock::new();
     let manager = builder(KeySet::new(hs_key()), MemoryStore::new(), &clock)
         .idle_timeout(Duration::from_secs(15 * 60))
         .build()
-        .unwrap();
-    let issued = manager.issue(request("acme", "alice")).await.unwrap();
-    let token = issued.token().expose();
+        .expect("a valid configuration");
+    let issued = manager
+        .issue(request("acme", "alice"))
+        .await
+        .expect("issue");
+    let token = issued.token().expose().to_owned();
+    (manager, clock, token)
+}
+
+#[tokio::test]
+async fn idle_expired_session_is_refused() {
+    let (manager, clock, token) = idle_fixture().await;
+    let token = token.as_str();
     clock.advance(Duration::from_secs(10 * 60));
     let session = manager.verify(token).await.unwrap();
     assert!(manager.touch(&session).await.unwrap(), "activity recorded");
@@ -374,13 +384,8 @@ async fn idle_expired_session_is_refused() {
 /// touch that request makes afterwards.
 #[tokio::test]
 async fn a_late_touch_does_not_revive_an_idled_out_session() {
-    let clock = ManualClock::new();
-    let manager = builder(KeySet::new(hs_key()), MemoryStore::new(), &clock)
-        .idle_timeout(Duration::from_secs(15 * 60))
-        .build()
-        .unwrap();
-    let issued = manager.issue(request("acme", "alice")).await.unwrap();
-    let token = issued.token().expose();
+    let (manager, clock, token) = idle_fixture().await;
+    let token = token.as_str();
     clock.advance(Duration::from_secs(15 * 60 - 1));
     let session = manager.verify(token).await.unwrap();
     clock.advance(Duration::from_secs(2));
