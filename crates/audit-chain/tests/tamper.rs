@@ -484,3 +484,48 @@ async fn a_pinned_verifier_refuses_rewritten_or_truncated_logs_and_exports() {
             .is_err()
     );
 }
+
+/// On a case-insensitive file system (macOS, Windows) `acme` and `Acme` name one
+/// directory; a symbolic link stands in for the folding here. Neither a store that was
+/// reopened nor one that has both tenants open writes one tenant's entries into the
+/// other's log.
+#[tokio::test]
+async fn tenants_that_differ_only_in_case_never_share_a_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    small_log(root).await;
+    std::os::unix::fs::symlink(root.join("acme"), root.join("ACME")).expect("symlink");
+    let folded = tenant("ACME");
+
+    // Reopened: the directory's entries name another tenant.
+    let (log, _) = common::log(FileStore::open(root).expect("open"));
+    let err = log.append(event(&folded, 0)).await.expect_err("refused");
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("differ only in case"), "{err}");
+    drop(log);
+
+    // Both open in one store, the first still empty: the same directory is refused.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let store = FileStore::open(root).expect("open");
+    assert!(
+        store
+            .read(&tenant("acme"), 0, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    std::fs::create_dir(root.join("acme")).expect("tenant dir");
+    std::os::unix::fs::symlink(root.join("acme"), root.join("ACME")).expect("symlink");
+    let err = store.read(&folded, 0, 10).await.expect_err("refused");
+    assert!(err.to_string().contains("differ only in case"), "{err}");
+    // Ids that differ only in case but have directories of their own are two tenants.
+    assert!(
+        store
+            .read(&tenant("Acme"), 0, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(log_files(root).is_empty(), "nothing was written");
+}

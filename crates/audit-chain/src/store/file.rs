@@ -33,6 +33,12 @@
 //! under a temporary name (`*.tmp`), flushed and renamed into place, and the directory
 //! is flushed, so a crash never leaves a file without its header. A lock file (`LOCK`)
 //! keeps a second writer process out.
+//!
+//! Tenant ids are directory names, so on a case-insensitive file system (macOS, Windows)
+//! ids that differ only in case name one directory. The store refuses, with
+//! [`Error::Config`], a tenant whose directory holds another tenant's entries or is the
+//! directory of a tenant already open under another case: one tenant's entries never
+//! land in another's log.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -297,7 +303,11 @@ fn read_frames(
 }
 
 /// Reads a segment through, building its sparse index; returns its torn tail, if any.
-fn scan_segment(path: PathBuf, first: u64) -> Result<(Segment, Option<TornTail>), Error> {
+fn scan_segment(
+    path: PathBuf,
+    first: u64,
+    tenant: &TenantId,
+) -> Result<(Segment, Option<TornTail>), Error> {
     let mut file = File::open(&path)?;
     let file_len = file.metadata()?.len();
     let mut header = [0u8; SEGMENT_HEADER_LEN];
@@ -322,6 +332,9 @@ fn scan_segment(path: PathBuf, first: u64) -> Result<(Segment, Option<TornTail>)
         file_len,
         |offset, payload| {
             let index = first + segment.count;
+            if segment.count == 0 {
+                check_owner(&path, tenant, payload)?;
+            }
             if segment.count.is_multiple_of(SPARSE_EVERY) {
                 segment.sparse.push((index, offset));
             }
@@ -331,6 +344,40 @@ fn scan_segment(path: PathBuf, first: u64) -> Result<(Segment, Option<TornTail>)
         },
     )?;
     Ok((segment, tail))
+}
+
+/// Refuses a segment whose first entry (canonical bytes in `payload`) names another
+/// tenant: the directory is another tenant's, reached under an id that differs only in
+/// case on a case-insensitive file system (macOS, Windows). An entry whose header does
+/// not parse is left to verification, which reports it.
+fn check_owner(path: &Path, tenant: &TenantId, payload: &[u8]) -> Result<(), Error> {
+    match crate::entry::parse_header(payload) {
+        Some(header) if header.tenant != tenant.as_str().as_bytes() => Err(Error::Config(format!(
+            "{} holds the log of tenant {:?}, not {:?}: tenant ids that differ only in case share a directory on a case-insensitive file system",
+            path.display(),
+            String::from_utf8_lossy(header.tenant),
+            tenant.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether two paths name one directory (one inode; on other systems, where the file
+/// systems in use fold case, always).
+fn same_directory(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        true
+    }
 }
 
 /// Reads the checkpoint file's notes; returns its torn tail, if any.
@@ -447,7 +494,22 @@ impl FileStore {
             return Ok(Arc::clone(files));
         }
         let dir = self.shared.root.join(tenant.as_str());
-        let state = self.open_tenant(dir)?;
+        // Two ids that differ only in case name one directory on a case-insensitive file
+        // system: the second would write into the first one's log.
+        let folded = tenants.keys().find(|open| {
+            open.as_str() != tenant.as_str() && open.as_str().eq_ignore_ascii_case(tenant.as_str())
+        });
+        if let Some(open) = folded
+            && same_directory(&self.shared.root.join(open.as_str()), &dir)
+        {
+            return Err(Error::Config(format!(
+                "tenants {:?} and {:?} share the directory {}: tenant ids that differ only in case cannot share a file store on a case-insensitive file system",
+                open.as_str(),
+                tenant.as_str(),
+                dir.display()
+            )));
+        }
+        let state = self.open_tenant(dir, tenant)?;
         let files = Arc::new(TenantFiles {
             synced: Mutex::new(state.written),
             state: Mutex::new(state),
@@ -456,7 +518,7 @@ impl FileStore {
         Ok(files)
     }
 
-    fn open_tenant(&self, dir: PathBuf) -> Result<TenantState, Error> {
+    fn open_tenant(&self, dir: PathBuf, tenant: &TenantId) -> Result<TenantState, Error> {
         let writable = self.shared.writable;
         let mut state = TenantState {
             dir,
@@ -520,7 +582,7 @@ impl FileStore {
                     format!("segment starts at entry {first}, expected {}", state.size),
                 ));
             }
-            let (segment, tail) = scan_segment(path, first)?;
+            let (segment, tail) = scan_segment(path, first, tenant)?;
             state.size += segment.count;
             state.segments.push(segment);
             if let Some(tail) = tail {
