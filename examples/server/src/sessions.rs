@@ -1,19 +1,47 @@
 //! "Where am I signed in?": list the user's sessions, revoke one, sign out here, sign
 //! out everywhere else, sign out everywhere. Every revocation is audited.
+//!
+//! Ending *another* session (one of them, or every other) takes the account's current
+//! password: with a stolen session cookie alone, a thief could otherwise sign the
+//! account's owner out everywhere and keep the stolen session. The password's holder
+//! wins instead. Signing out here, or everywhere, ends the caller's own session too, so
+//! it needs none.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use audit_chain::Event;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use session_tokens::{Issued, Session, SessionHandle};
 
+use serde::Deserialize;
+
+use crate::accounts::{SecretText, reauthenticate, signed_in_user};
 use crate::audit::{actor_of, tenant_of};
 use crate::error::ApiError;
+use crate::limits::ClientAddr;
 use crate::state::AppState;
+
+/// The body of a request that ends other sessions: the account's current password.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Reauthentication {
+    current_password: SecretText,
+}
+
+/// Checks the current password of `session`'s user (see [`reauthenticate`]).
+async fn reauthenticated(
+    state: &AppState,
+    client: &ClientAddr,
+    headers: &HeaderMap,
+    session: &Session,
+    input: &Reauthentication,
+) -> Result<(), ApiError> {
+    let user = signed_in_user(state, session).await?;
+    reauthenticate(state, client, headers, &user, &input.current_password).await
+}
 
 fn unix(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -43,13 +71,17 @@ pub(crate) async fn list(
     Ok(Json(json!({ "sessions": sessions })))
 }
 
-/// `DELETE /api/sessions/{handle}`: revokes one of the user's sessions (404 when the
-/// handle names none of theirs).
+/// `DELETE /api/sessions/{handle}` with `{"current_password"}`: revokes one of the
+/// user's sessions (404 when the handle names none of theirs; 403 for a wrong password).
 pub(crate) async fn revoke(
     State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
     session: Session,
     Path(handle): Path<String>,
+    Json(input): Json<Reauthentication>,
 ) -> Result<Json<Value>, ApiError> {
+    reauthenticated(&state, &client, &headers, &session, &input).await?;
     let handle: SessionHandle = handle.parse().map_err(|_| ApiError::NotFound)?;
     if !state.sessions.revoke(&session, &handle).await? {
         return Err(ApiError::NotFound);
@@ -61,13 +93,18 @@ pub(crate) async fn revoke(
     Ok(Json(json!({ "revoked": 1 })))
 }
 
-/// `POST /api/sessions/revoke-others`: signs out every other device. This device goes on
-/// under a new session id (a session being issued at this moment elsewhere dies too), so
-/// the answer sets a new cookie.
+/// `POST /api/sessions/revoke-others` with `{"current_password"}`: signs out every other
+/// device (403 for a wrong password). This device goes on under a new session id (a
+/// session being issued at this moment elsewhere dies too), so the answer sets a new
+/// cookie.
 pub(crate) async fn revoke_others(
     State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
     session: Session,
+    Json(input): Json<Reauthentication>,
 ) -> Result<Response, ApiError> {
+    reauthenticated(&state, &client, &headers, &session, &input).await?;
     let (kept, count) = state.sessions.revoke_others(&session).await?;
     let event = Event::session_revoked(tenant_of(&session)?, actor_of(&session), "others")
         .detail("how", "revoke_others")

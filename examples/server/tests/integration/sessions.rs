@@ -53,9 +53,47 @@ pub(crate) async fn sessions_flow(router: &Router) {
         .expect("the phone's handle")
         .to_owned();
 
+    // Ending another session takes the password: a cookie alone does not sign the
+    // owner's other devices out.
+    for body in [json!({ "current_password": "not the password" }), json!({})] {
+        let refused = Call::new(Method::DELETE, &format!("/api/sessions/{other}"))
+            .cookie(&laptop)
+            .json(body.clone())
+            .send(router)
+            .await;
+        assert!(
+            refused.status.is_client_error(),
+            "{body}: {:?}",
+            refused.status
+        );
+        let refused = Call::post("/api/sessions/revoke-others")
+            .cookie(&laptop)
+            .json(body.clone())
+            .send(router)
+            .await;
+        assert!(
+            refused.status.is_client_error(),
+            "{body}: {:?}",
+            refused.status
+        );
+    }
+    let wrong = Call::post("/api/sessions/revoke-others")
+        .cookie(&laptop)
+        .json(json!({ "current_password": "not the password" }))
+        .send(router)
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let phone_me = Call::get("/api/me").cookie(&phone).send(router).await;
+    assert_eq!(
+        phone_me.status,
+        StatusCode::OK,
+        "the phone is still signed in"
+    );
+
     // The laptop signs the phone out: the phone's cookie stops working at once.
     let revoked = Call::new(Method::DELETE, &format!("/api/sessions/{other}"))
         .cookie(&laptop)
+        .json(json!({ "current_password": PASSWORD }))
         .send(router)
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.json());
@@ -70,11 +108,13 @@ pub(crate) async fn sessions_flow(router: &Router) {
     // Revoking it again, or a handle that is not one: 404.
     let again = Call::new(Method::DELETE, &format!("/api/sessions/{other}"))
         .cookie(&laptop)
+        .json(json!({ "current_password": PASSWORD }))
         .send(router)
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let garbage = Call::new(Method::DELETE, "/api/sessions/not-a-handle")
         .cookie(&laptop)
+        .json(json!({ "current_password": PASSWORD }))
         .send(router)
         .await;
     assert_eq!(garbage.status, StatusCode::NOT_FOUND);
@@ -91,6 +131,7 @@ pub(crate) async fn sessions_flow(router: &Router) {
     let tablet = login(router, "acme", "alice@acme.example").await;
     let others = Call::post("/api/sessions/revoke-others")
         .cookie(&laptop)
+        .json(json!({ "current_password": PASSWORD }))
         .send(router)
         .await;
     assert_eq!(others.status, StatusCode::OK, "{:?}", others.json());
