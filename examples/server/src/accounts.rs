@@ -244,7 +244,7 @@ pub(crate) async fn login(
     if let Some(response) = crate::second_factor::challenge_if_enrolled(&state, &user).await? {
         return Ok(response);
     }
-    sign_in(&state, &user, &client, agent, None).await
+    sign_in(&state, &user, &client, &headers, None).await
 }
 
 /// Counts a sign-in attempt for `account` from `client` against `limiter`: the password
@@ -281,6 +281,25 @@ pub(crate) async fn reject(
     Ok(response)
 }
 
+/// Ends the live session whose cookie came with a sign-in, if any: the browser's cookie
+/// is about to be replaced, and the old session must not live on where nobody sees it (a
+/// copied or planted cookie would otherwise keep working). Audited as a revocation.
+async fn end_presented_session(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Ok(token) = state.sessions.token_from_headers(headers) else {
+        return Ok(());
+    };
+    let Ok(old) = state.sessions.verify(token).await else {
+        return Ok(());
+    };
+    if state.sessions.sign_out(&old).await? {
+        let event =
+            Event::session_revoked(tenant_of(&old)?, actor_of(&old), old.handle().to_string())
+                .detail("how", "signed_in_again");
+        state.audit.record(event).await?;
+    }
+    Ok(())
+}
+
 /// The second factor that completed a sign-in, for the session and the audit entry.
 pub(crate) struct SecondFactorUsed {
     /// `totp` or `recovery_code`.
@@ -289,15 +308,17 @@ pub(crate) struct SecondFactorUsed {
     pub(crate) recovery_codes_left: Option<usize>,
 }
 
-/// Issues the session for `user` (AAL2 after a second factor), audits the sign-in and
-/// answers with the account and the session cookie.
+/// Issues the session for `user` (AAL2 after a second factor), ends the session whose
+/// cookie came with the request, audits the sign-in and answers with the account and
+/// the session cookie.
 pub(crate) async fn sign_in(
     state: &AppState,
     user: &UserRow,
     client: &ClientAddr,
-    agent: String,
+    headers: &HeaderMap,
     second: Option<SecondFactorUsed>,
 ) -> Result<Response, ApiError> {
+    let agent = user_agent(headers);
     let request = SessionRequest::new(TenantId::new(&user.tenant)?, UserId::new(&user.id)?)
         .ip(client.ip)
         .user_agent(agent.clone());
@@ -307,6 +328,7 @@ pub(crate) async fn sign_in(
     };
     let issued = state.sessions.issue(request).await?;
     let cookie = state.sessions.cookie(&issued)?;
+    end_presented_session(state, headers).await?;
 
     let mut event = Event::login_succeeded(
         audit_chain::TenantId::new(&user.tenant)?,

@@ -247,7 +247,7 @@ pub(crate) async fn login_second_factor(
         factor,
         recovery_codes_left: verified.recovery_codes_left(),
     };
-    sign_in(&state, &user, &client, agent, Some(used)).await
+    sign_in(&state, &user, &client, &headers, Some(used)).await
 }
 
 /// `GET /api/mfa`: the signed-in user's factors.

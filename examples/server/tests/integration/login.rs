@@ -55,6 +55,51 @@ async fn wrong_password_is_401_and_audited() {
     assert_eq!(all.len(), 3, "two failures and one success: {all:?}");
 }
 
+/// A sign-in that comes with a session cookie (the same user's, or another's) ends that
+/// session: the browser's cookie is replaced, and the old session must not live on.
+#[tokio::test]
+async fn signing_in_ends_the_session_whose_cookie_came_with_it() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    signup(&router, "globex", "bob@globex.example").await;
+    let earlier = login(&router, "acme", "alice@acme.example").await;
+    let bystander = login(&router, "acme", "alice@acme.example").await;
+
+    let again = Call::post("/api/login")
+        .cookie(&earlier)
+        .json(credentials("acme", "alice@acme.example", PASSWORD))
+        .send(&router)
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    let current = again.session_cookie();
+    let other_user = Call::post("/api/login")
+        .cookie(&current)
+        .json(credentials("globex", "bob@globex.example", PASSWORD))
+        .send(&router)
+        .await;
+    assert_eq!(other_user.status, StatusCode::OK);
+    let bob = other_user.session_cookie();
+
+    for (cookie, status) in [
+        (&earlier, StatusCode::UNAUTHORIZED),
+        (&current, StatusCode::UNAUTHORIZED),
+        (&bystander, StatusCode::OK),
+        (&bob, StatusCode::OK),
+    ] {
+        let me = Call::get("/api/me").cookie(cookie).send(&router).await;
+        assert_eq!(me.status, status);
+    }
+    let ended = audit_entries(&router, &bystander, "auth.session.revoked").await;
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert!(
+        ended
+            .iter()
+            .all(|e| e["details"]["how"] == "signed_in_again"),
+        "{ended:?}"
+    );
+}
+
 #[tokio::test]
 async fn login_limit_answers_429_with_ratelimit_fields_after_ten_failures() {
     let app = TestApp::new().await;
