@@ -418,6 +418,18 @@ pub(crate) async fn change_password(
     with_session_cookie(&state, &renewed?, json!({ "password_changed": true }))
 }
 
+/// [`reauthenticate`] for the user signed in with `session`.
+pub(crate) async fn reauthenticate_session(
+    state: &AppState,
+    client: &ClientAddr,
+    headers: &HeaderMap,
+    session: &Session,
+    password: &SecretText,
+) -> Result<(), ApiError> {
+    let user = signed_in_user(state, session).await?;
+    reauthenticate(state, client, headers, &user, password).await
+}
+
 /// Checks `password` as the signed-in `user`'s current one, before a change to how the
 /// account signs in (its password, its second factor): a stolen session cookie alone
 /// does not make those changes. Wrong passwords count against the login limits, per

@@ -1,21 +1,28 @@
 //! Integration credentials (an API key, an OAuth token) and webhook secrets, sealed
 //! under the tenant's data key and bound to the tenant and the integration's row.
 //! Responses carry metadata only: the plaintext is never returned.
+//!
+//! Connecting an integration and rotating its credential take the account's current
+//! password (checked as a re-authentication: login limits, audited failures, 403). With
+//! a stolen session cookie alone, a thief could otherwise swap in a token of their own,
+//! so the service sends the tenant's data to the thief's account, or add a webhook
+//! secret they know and send deliveries the service trusts.
 
 use audit_chain::{Action, Event, IntegrationChange};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use envelope_crypto::{Binding, Header, Sealer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use session_tokens::Session;
 use webhook_verify::{Scheme, Secret};
 
-use crate::accounts::{SecretText, now, random_id};
+use crate::accounts::{SecretText, now, random_id, reauthenticate_session};
 use crate::audit::{actor_of, tenant_of};
 use crate::db::IntegrationRow;
 use crate::error::ApiError;
+use crate::limits::ClientAddr;
 use crate::state::AppState;
 
 /// The purpose credentials are sealed under.
@@ -42,12 +49,16 @@ pub(crate) struct Connect {
     credential: SecretText,
     /// The provider's Standard Webhooks signing secret (`whsec_...`), if it sends any.
     webhook_secret: Option<SecretText>,
+    /// The account's password: see the module docs.
+    current_password: SecretText,
 }
 
 /// `PUT /api/integrations/{id}/credential`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Rotate {
     credential: SecretText,
+    /// The account's password: see the module docs.
+    current_password: SecretText,
 }
 
 fn check_credential(credential: &SecretText) -> Result<(), ApiError> {
@@ -80,13 +91,16 @@ async fn sealer(state: &AppState, tenant: &str, purpose: &str) -> Result<Sealer,
     Ok(state.tenant_keys.sealer(tenant, purpose).await?)
 }
 
-/// `POST /api/integrations`: seals the credential (and webhook secret) and stores the
-/// envelopes; answers 201 with metadata only.
+/// `POST /api/integrations`: checks the current password, seals the credential (and
+/// webhook secret) and stores the envelopes; answers 201 with metadata only.
 pub(crate) async fn connect(
     State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
     session: Session,
     Json(input): Json<Connect>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    reauthenticate_session(&state, &client, &headers, &session, &input.current_password).await?;
     let name = input.name.trim();
     if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!(
@@ -146,13 +160,17 @@ pub(crate) async fn list(
     Ok(Json(json!({ "integrations": integrations })))
 }
 
-/// `PUT /api/integrations/{id}/credential`: seals a new credential in place of the old.
+/// `PUT /api/integrations/{id}/credential`: checks the current password and seals a new
+/// credential in place of the old.
 pub(crate) async fn rotate_credential(
     State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
     session: Session,
     Path(id): Path<String>,
     Json(input): Json<Rotate>,
 ) -> Result<Json<Value>, ApiError> {
+    reauthenticate_session(&state, &client, &headers, &session, &input.current_password).await?;
     check_credential(&input.credential)?;
     let tenant = session.tenant().as_str();
     let sealed = sealer(&state, tenant, CREDENTIAL_PURPOSE)

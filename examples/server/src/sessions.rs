@@ -19,7 +19,7 @@ use session_tokens::{Issued, Session, SessionHandle};
 
 use serde::Deserialize;
 
-use crate::accounts::{SecretText, reauthenticate, signed_in_user};
+use crate::accounts::{SecretText, reauthenticate_session};
 use crate::audit::{actor_of, tenant_of};
 use crate::error::ApiError;
 use crate::limits::ClientAddr;
@@ -29,18 +29,6 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize)]
 pub(crate) struct Reauthentication {
     current_password: SecretText,
-}
-
-/// Checks the current password of `session`'s user (see [`reauthenticate`]).
-async fn reauthenticated(
-    state: &AppState,
-    client: &ClientAddr,
-    headers: &HeaderMap,
-    session: &Session,
-    input: &Reauthentication,
-) -> Result<(), ApiError> {
-    let user = signed_in_user(state, session).await?;
-    reauthenticate(state, client, headers, &user, &input.current_password).await
 }
 
 fn unix(time: SystemTime) -> u64 {
@@ -81,7 +69,7 @@ pub(crate) async fn revoke(
     Path(handle): Path<String>,
     Json(input): Json<Reauthentication>,
 ) -> Result<Json<Value>, ApiError> {
-    reauthenticated(&state, &client, &headers, &session, &input).await?;
+    reauthenticate_session(&state, &client, &headers, &session, &input.current_password).await?;
     let handle: SessionHandle = handle.parse().map_err(|_| ApiError::NotFound)?;
     if !state.sessions.revoke(&session, &handle).await? {
         return Err(ApiError::NotFound);
@@ -104,7 +92,7 @@ pub(crate) async fn revoke_others(
     session: Session,
     Json(input): Json<Reauthentication>,
 ) -> Result<Response, ApiError> {
-    reauthenticated(&state, &client, &headers, &session, &input).await?;
+    reauthenticate_session(&state, &client, &headers, &session, &input.current_password).await?;
     let (kept, count) = state.sessions.revoke_others(&session).await?;
     let event = Event::session_revoked(tenant_of(&session)?, actor_of(&session), "others")
         .detail("how", "revoke_others")

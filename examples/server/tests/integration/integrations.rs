@@ -1,10 +1,11 @@
 //! Integration credentials sealed at rest, bound to tenant and row, never returned.
 
+use axum::Router;
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::support::{Call, TestApp, audit_entries, login, signup};
+use crate::support::{Answer, Call, PASSWORD, TestApp, audit_entries, login, signup};
 
 const CREDENTIAL: &str = "sk_live_51HxQ2plaintextCredential";
 const ROTATED: &str = "sk_live_99RotatedPlaintextCredential";
@@ -32,6 +33,15 @@ fn database_bytes(dir: &std::path::Path) -> Vec<u8> {
     bytes
 }
 
+/// `POST /api/integrations` with `body`, as the holder of `cookie`.
+async fn connect(router: &Router, cookie: &str, body: Value) -> Answer {
+    Call::post("/api/integrations")
+        .cookie(cookie)
+        .json(body)
+        .send(router)
+        .await
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -45,11 +55,7 @@ async fn credentials_are_stored_sealed_and_never_returned() {
     signup(&router, "acme", "alice@acme.example").await;
     let cookie = login(&router, "acme", "alice@acme.example").await;
 
-    let created = Call::post("/api/integrations")
-        .cookie(&cookie)
-        .json(json!({ "name": "CRM", "credential": CREDENTIAL, "webhook_secret": WEBHOOK_SECRET }))
-        .send(&router)
-        .await;
+    let created = connect(&router, &cookie, json!({ "name": "CRM", "credential": CREDENTIAL, "webhook_secret": WEBHOOK_SECRET, "current_password": PASSWORD })).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.json());
     let id = created.json()["id"].as_str().expect("an id").to_owned();
     assert_eq!(created.json()["credential"]["sealed"], true);
@@ -84,11 +90,7 @@ async fn credentials_are_stored_sealed_and_never_returned() {
 
     // An envelope copied to another row does not open: a delivery signed with the
     // secret fails once the secret envelope moved to another integration's row.
-    let second = Call::post("/api/integrations")
-        .cookie(&cookie)
-        .json(json!({ "name": "Other", "credential": "x", "webhook_secret": "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkh" }))
-        .send(&router)
-        .await;
+    let second = connect(&router, &cookie, json!({ "name": "Other", "credential": "x", "webhook_secret": "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkh", "current_password": PASSWORD })).await;
     let second_id = second.json()["id"].as_str().expect("an id").to_owned();
     sqlx::query("UPDATE app_integrations SET webhook_secret = $1 WHERE id = $2")
         .bind(&webhook_secret)
@@ -133,7 +135,7 @@ async fn credentials_are_stored_sealed_and_never_returned() {
     // database files.
     let rotated = Call::new(Method::PUT, &format!("/api/integrations/{id}/credential"))
         .cookie(&cookie)
-        .json(json!({ "credential": ROTATED }))
+        .json(json!({ "credential": ROTATED, "current_password": PASSWORD }))
         .send(&router)
         .await;
     assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.json());
@@ -171,11 +173,12 @@ async fn tenants_see_only_their_integrations() {
     signup(&router, "globex", "bob@globex.example").await;
     let alice = login(&router, "acme", "alice@acme.example").await;
     let bob = login(&router, "globex", "bob@globex.example").await;
-    let created = Call::post("/api/integrations")
-        .cookie(&alice)
-        .json(json!({ "name": "CRM", "credential": CREDENTIAL }))
-        .send(&router)
-        .await;
+    let created = connect(
+        &router,
+        &alice,
+        json!({ "name": "CRM", "credential": CREDENTIAL, "current_password": PASSWORD }),
+    )
+    .await;
     let id = created.json()["id"].as_str().expect("an id").to_owned();
     let listed = Call::get("/api/integrations")
         .cookie(&bob)
@@ -187,7 +190,7 @@ async fn tenants_see_only_their_integrations() {
     );
     let rotate = Call::new(Method::PUT, &format!("/api/integrations/{id}/credential"))
         .cookie(&bob)
-        .json(json!({ "credential": "stolen" }))
+        .json(json!({ "credential": "stolen", "current_password": PASSWORD }))
         .send(&router)
         .await;
     assert_eq!(rotate.status, StatusCode::NOT_FOUND);
@@ -209,12 +212,71 @@ async fn tenant_key_rewrap_keeps_credentials_usable() {
         .send(&router)
         .await;
     assert_eq!(rewrapped.status, StatusCode::OK);
-    let created = Call::post("/api/integrations")
-        .cookie(&cookie)
-        .json(json!({ "name": "CRM", "credential": CREDENTIAL }))
-        .send(&router)
-        .await;
+    let created = connect(
+        &router,
+        &cookie,
+        json!({ "name": "CRM", "credential": CREDENTIAL, "current_password": PASSWORD }),
+    )
+    .await;
     assert_eq!(created.status, StatusCode::CREATED);
     let entries = audit_entries(&router, &cookie, "tenant.data_key.rewrapped").await;
     assert_eq!(entries.len(), 1);
+}
+
+/// A session cookie alone neither connects an integration nor swaps its credential: both
+/// take the account's password, and a wrong one changes nothing.
+#[tokio::test]
+async fn integration_writes_take_the_current_password() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    let cookie = login(&router, "acme", "alice@acme.example").await;
+    let created = connect(
+        &router,
+        &cookie,
+        json!({ "name": "CRM", "credential": CREDENTIAL, "current_password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.json());
+    let id = created.json()["id"].as_str().expect("an id").to_owned();
+
+    let wrong = json!("not the password");
+    let connect = connect(
+        &router,
+        &cookie,
+        json!({ "name": "Thief", "credential": "sk_thief", "current_password": wrong }),
+    )
+    .await;
+    assert_eq!(connect.status, StatusCode::FORBIDDEN);
+    let rotate = Call::new(Method::PUT, &format!("/api/integrations/{id}/credential"))
+        .cookie(&cookie)
+        .json(json!({ "credential": "sk_thief", "current_password": wrong }))
+        .send(&router)
+        .await;
+    assert_eq!(rotate.status, StatusCode::FORBIDDEN);
+    let missing = Call::new(Method::PUT, &format!("/api/integrations/{id}/credential"))
+        .cookie(&cookie)
+        .json(json!({ "credential": "sk_thief" }))
+        .send(&router)
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let listed = Call::get("/api/integrations")
+        .cookie(&cookie)
+        .send(&router)
+        .await;
+    let integrations = listed.json()["integrations"].clone();
+    assert_eq!(
+        integrations.as_array().map(Vec::len),
+        Some(1),
+        "{integrations}"
+    );
+    assert!(integrations[0]["rotated_at"].is_null(), "{integrations}");
+    let failed = audit_entries(&router, &cookie, "auth.login.failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|e| e["details"]["step"] == "reauthenticate")
+    );
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 use webhook_verify::{Scheme, SignRequest, Signer, SigningSecret};
 
-use crate::support::{Call, TestApp, audit_entries, login, signup};
+use crate::support::{Call, PASSWORD, TestApp, audit_entries, login, signup};
 
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET: &str = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkh";
@@ -16,7 +16,7 @@ const OTHER_SECRET: &str = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkh";
 pub(crate) async fn integration(router: &Router, cookie: &str, secret: &str) -> String {
     let created = Call::post("/api/integrations")
         .cookie(cookie)
-        .json(json!({ "name": "CRM", "credential": "sk_live_1", "webhook_secret": secret }))
+        .json(json!({ "name": "CRM", "credential": "sk_live_1", "webhook_secret": secret, "current_password": PASSWORD }))
         .send(router)
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.json());
@@ -143,7 +143,7 @@ async fn integrations_without_a_webhook_secret_refuse_deliveries() {
     let cookie = login(&router, "acme", "alice@acme.example").await;
     let created = Call::post("/api/integrations")
         .cookie(&cookie)
-        .json(json!({ "name": "Mailer", "credential": "key-123" }))
+        .json(json!({ "name": "Mailer", "credential": "key-123", "current_password": PASSWORD }))
         .send(&router)
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
@@ -155,7 +155,7 @@ async fn integrations_without_a_webhook_secret_refuse_deliveries() {
     // A secret too short for the scheme is refused when the integration is created.
     let short = Call::post("/api/integrations")
         .cookie(&cookie)
-        .json(json!({ "name": "Weak", "credential": "k", "webhook_secret": "whsec_c2hvcnQ=" }))
+        .json(json!({ "name": "Weak", "credential": "k", "webhook_secret": "whsec_c2hvcnQ=", "current_password": PASSWORD }))
         .send(&router)
         .await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
