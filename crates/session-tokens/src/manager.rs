@@ -148,7 +148,8 @@ impl SessionManagerBuilder {
     }
 
     /// Caps the live sessions of one user: when a sign-in ([`SessionManager::issue`])
-    /// would exceed `max`, the user's oldest sessions are revoked. Off by default.
+    /// would exceed `max`, the user's sessions that idled out are revoked, then the
+    /// oldest. Off by default.
     ///
     /// This bounds what one account (a credential-stuffing bot that got in, a script
     /// signing in on every run) can make the store hold. With [`MemoryStore`]'s automatic
@@ -366,16 +367,19 @@ impl SessionManager {
         Ok(issued)
     }
 
-    /// Revokes `new`'s user's oldest sessions so that at most `max` stay live, `new`
-    /// among them. On failure revokes `new` too, so that issue never hands out a session
-    /// beyond the cap.
+    /// Revokes `new`'s user's sessions that idled out, then the oldest, so that at most
+    /// `max` stay live, `new` among them. On failure revokes `new` too, so that issue
+    /// never hands out a session beyond the cap.
     async fn enforce_cap(&self, new: &Session, max: usize) -> Result<(), Error> {
         let store = &self.inner.store;
         let (tenant, user, now) = (new.tenant(), new.user(), self.now());
-        match store
-            .revoke_oldest(tenant, user, new.handle(), max - 1, now)
-            .await
-        {
+        let capped = async {
+            self.revoke_idle(new, now).await?;
+            store
+                .revoke_oldest(tenant, user, new.handle(), max - 1, now)
+                .await
+        };
+        match capped.await {
             Ok(0) => Ok(()),
             Ok(revoked) => {
                 tracing::info!(%tenant, %user, revoked, max, "oldest sessions revoked: per-user cap");
@@ -388,6 +392,23 @@ impl SessionManager {
                 Err(err.into())
             }
         }
+    }
+
+    /// Revokes the sessions of `new`'s user (among the [`LIST_LIMIT`] newest) that idled
+    /// out: they are dead already, and must not take places under the cap from sessions
+    /// in use.
+    async fn revoke_idle(&self, new: &Session, now: u64) -> Result<(), crate::StoreError> {
+        if self.inner.idle_timeout.is_none() {
+            return Ok(());
+        }
+        let store = &self.inner.store;
+        let (tenant, user) = (new.tenant(), new.user());
+        for record in store.list(tenant, user, now, LIST_LIMIT).await? {
+            if record.handle != *new.handle() && self.idle(&record, now) {
+                store.revoke(tenant, user, &record.handle, now).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Verifies a token: its header, signature and claims, then one store lookup. The

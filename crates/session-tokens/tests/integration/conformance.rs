@@ -325,6 +325,33 @@ pub(crate) async fn manager_cap_contract(store: Arc<dyn SessionStore>) -> TestRe
     let other = manager.issue(request("hooli", "richard")).await?;
     assert!(manager.verify(issued[2].token().expose()).await.is_ok());
     assert!(manager.verify(other.token().expose()).await.is_ok());
+    idle_sessions_give_way_under_the_cap(store).await
+}
+
+/// Under the cap, a session that idled out goes before an older one still in use.
+async fn idle_sessions_give_way_under_the_cap(store: Arc<dyn SessionStore>) -> TestResult {
+    let clock = ManualClock::new();
+    let manager = builder(session_tokens::KeySet::new(hs_key()), store, &clock)
+        .max_sessions_per_user(2)
+        .idle_timeout(Duration::from_secs(15 * 60))
+        .build()?;
+    let in_use = manager.issue(request("hooli", "jared")).await?;
+    clock.advance(Duration::from_secs(1));
+    let left = manager.issue(request("hooli", "jared")).await?;
+    clock.advance(Duration::from_secs(10 * 60));
+    let session = manager.verify(in_use.token().expose()).await?;
+    assert!(manager.touch(&session).await?, "in use");
+    clock.advance(Duration::from_secs(10 * 60));
+    let newest = manager.issue(request("hooli", "jared")).await?;
+    assert!(
+        manager.verify(in_use.token().expose()).await.is_ok(),
+        "kept"
+    );
+    assert!(manager.verify(newest.token().expose()).await.is_ok());
+    assert_eq!(
+        refusal(manager.verify(left.token().expose()).await),
+        Some(Reason::Revoked)
+    );
     Ok(())
 }
 
