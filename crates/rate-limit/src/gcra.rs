@@ -8,7 +8,8 @@
 //!
 //! A stored TAT is also read as at most `now + tolerance`: an empty bucket. Admissions
 //! never store more, so a TAT beyond that was stored under a looser policy of the same
-//! name (a longer period, a larger burst) or by a clock that ran ahead; a key then waits
+//! name (a longer period, a larger burst) or by a clock that ran ahead. The stores write
+//! the capped value back even when they refuse ([`Gcra::capped`]), so a key then waits
 //! what the policy in force says, not what the earlier one did.
 //!
 //! The Redis script implements the same admission rule in Lua; both stores then run
@@ -41,6 +42,14 @@ pub(crate) struct Step {
 }
 
 impl Gcra {
+    /// The TAT to store in place of `stored` when it runs further ahead of `now` than
+    /// the tolerance allows; `None` when it does not.
+    #[inline]
+    pub(crate) fn capped(&self, stored: u64, now: u64) -> Option<u64> {
+        let limit = now.saturating_add(self.tolerance);
+        (stored > limit).then_some(limit)
+    }
+
     /// Decides one request against the `stored` TAT (zero when the key has no state).
     #[inline]
     pub(crate) fn step(&self, stored: u64, now: u64) -> Step {

@@ -89,6 +89,7 @@ pub(crate) fn client_ip(trusted: &[ipnet::IpNet]) -> ClientIp {
 ///   without an `Origin` (non-browser clients, same-origin GETs), and the server's own
 ///   pages (an `Origin` naming the request's own host), are not counted by this rule:
 ///   any script can send the server's origin, and would then refuse every browser user.
+///   Behind a proxy, the proxy must pass the browser's `Host` on.
 /// - `api-client`: at most 600 requests a minute per client address, with or without an
 ///   `Origin`, so a script that leaves the header out is still held to a ceiling.
 /// - `signup`: at most 10 sign-ups an hour per client address. Each one costs a password

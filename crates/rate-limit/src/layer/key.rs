@@ -83,6 +83,10 @@ impl Key {
     /// unauthenticated), but not the site's own. The scheme is not compared: behind a
     /// proxy that ends TLS the request does not know its own. Pair it, like
     /// [`Key::origin`], with a per-IP or per-user rule.
+    ///
+    /// The comparison trusts the `Host` the server receives. Behind a proxy, that must be
+    /// the one the browser sent (nginx: `proxy_set_header Host $host`); a proxy that
+    /// rewrites it makes every request cross-origin, as under [`Key::origin`].
     pub fn cross_origin() -> Self {
         Self(KeyKind::CrossOrigin)
     }
@@ -105,8 +109,8 @@ impl Key {
             KeyKind::Origin => single_origin(headers).map(|o| format!("origin:{o}")),
             KeyKind::CrossOrigin => {
                 let origin = single_origin(headers)?;
-                let same = request_authority(request)
-                    .is_some_and(|own| origin_authority(&origin) == Some(own.as_str()));
+                let same =
+                    request_authority(request).is_some_and(|own| same_authority(&origin, &own));
                 (!same).then(|| format!("origin:{origin}"))
             }
             KeyKind::Global => Some("global".to_owned()),
@@ -337,30 +341,28 @@ fn single_origin(headers: &HeaderMap) -> Option<String> {
     }
 }
 
-/// `host[:port]` of a normalized origin, without a port that is its scheme's default;
-/// `None` for `null`.
-fn origin_authority(origin: &str) -> Option<&str> {
-    let (scheme, authority) = origin.split_once("://")?;
-    Some(without_default_port(authority, scheme))
+/// Whether a normalized origin names the authority `own` (`host[:port]`, lowercased),
+/// a port that is the origin scheme's default being the same as none. `null` names none.
+fn same_authority(origin: &str, own: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    without_default_port(authority, scheme) == without_default_port(own, scheme)
 }
 
-/// The request's own `host[:port]`, lowercased, without the default port of `http` or
-/// `https`: the URI's authority (HTTP/2 and absolute-form requests), else the single
-/// `Host` field. `None` when neither names one.
+/// The request's own `host[:port]`, lowercased: the URI's authority (HTTP/2 and
+/// absolute-form requests), else the single `Host` field. `None` when neither names one.
 fn request_authority<B>(request: &http::Request<B>) -> Option<String> {
-    let authority = match request.uri().authority() {
-        Some(authority) => authority.as_str().to_ascii_lowercase(),
+    match request.uri().authority() {
+        Some(authority) => Some(authority.as_str().to_ascii_lowercase()),
         None => {
             let mut values = request.headers().get_all(http::header::HOST).iter();
             match (values.next(), values.next()) {
-                (Some(only), None) => only.to_str().ok()?.trim().to_ascii_lowercase(),
-                _ => return None,
+                (Some(only), None) => Some(only.to_str().ok()?.trim().to_ascii_lowercase()),
+                _ => None,
             }
         }
-    };
-    // Either default port may stand for the other scheme's: the request cannot tell.
-    let host = without_default_port(without_default_port(&authority, "http"), "https");
-    Some(host.to_owned())
+    }
 }
 
 fn without_default_port<'a>(authority: &'a str, scheme: &str) -> &'a str {
@@ -526,17 +528,20 @@ mod tests {
         assert_eq!(charged("/x", &own), None);
         assert_eq!(charged("/x", &[("host", "app.example:443"), own[1]]), None);
         assert_eq!(charged("https://app.example/x", &own[1..]), None);
-        assert_eq!(
-            charged(
-                "/x",
-                &[
-                    ("host", "app.example:8443"),
-                    ("origin", "https://app.example:8443")
-                ]
-            ),
-            None
-        );
         for (host, origin) in [
+            ("app.example:8443", "https://app.example:8443"),
+            ("app.example:80", "https://app.example:80"),
+            ("app.example:80", "http://app.example"),
+            ("[::1]:8080", "http://[::1]:8080"),
+        ] {
+            assert_eq!(
+                charged("/x", &[("host", host), ("origin", origin)]),
+                None,
+                "{host} {origin}"
+            );
+        }
+        for (host, origin) in [
+            ("app.example:443", "http://app.example"),
             ("app.example", "https://evil.example"),
             ("app.example", "https://app.example:8443"),
             ("app.example", "https://sub.app.example"),

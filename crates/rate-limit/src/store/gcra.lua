@@ -6,8 +6,9 @@
 -- ARGV[2i]    check i's increment: the credit one request consumes (microseconds).
 --
 -- A request is admitted when, for every check, max(TAT, now) + increment <= now + tolerance,
--- where a TAT beyond now + tolerance (stored under a looser policy of the same name, or
--- by a clock that ran ahead) counts as now + tolerance: an empty bucket, as gcra.rs says.
+-- where a stored TAT beyond now + tolerance (stored under a looser policy of the same
+-- name, or by a clock that ran ahead) counts as now + tolerance: an empty bucket, as
+-- gcra.rs says. That capped value is written back even when the request is refused.
 -- Then, and only then, every TAT moves forward and expires when its bucket is full again.
 -- Returns {admitted (1 or 0), now, the TAT each check was judged against...}; the caller
 -- recomputes each check's remaining quota and waits from those numbers.
@@ -16,10 +17,13 @@
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local pending = {}
+local capped = {}
 local judged = {}
 local admitted = 1
 for i = 1, #KEYS do
   local key = KEYS[i]
+  local tolerance = tonumber(ARGV[2 * i - 1])
+  local increment = tonumber(ARGV[2 * i])
   local tat = pending[key]
   if tat == nil then
     local stored = redis.call('GET', key)
@@ -28,13 +32,15 @@ for i = 1, #KEYS do
       if tat == nil then
         return redis.error_reply('rate-limit: a counter holds no number')
       end
+      if tat > now + tolerance then
+        tat = now + tolerance
+        capped[key] = tat
+      end
     else
       tat = 0
     end
   end
   judged[i] = tat
-  local tolerance = tonumber(ARGV[2 * i - 1])
-  local increment = tonumber(ARGV[2 * i])
   local base = math.min(math.max(tat, now), now + tolerance)
   if base + increment <= now + tolerance then
     -- A later check of the same counter in this call sees this one charged.
@@ -44,11 +50,13 @@ for i = 1, #KEYS do
     pending[key] = base
   end
 end
+local writes = capped
 if admitted == 1 then
-  for key, tat in pairs(pending) do
-    local ttl_ms = math.max(1, math.ceil((tat - now) / 1000))
-    redis.call('SET', key, string.format('%d', tat), 'PX', ttl_ms)
-  end
+  writes = pending
+end
+for key, tat in pairs(writes) do
+  local ttl_ms = math.max(1, math.ceil((tat - now) / 1000))
+  redis.call('SET', key, string.format('%d', tat), 'PX', ttl_ms)
 end
 local reply = {admitted, now}
 for i = 1, #KEYS do

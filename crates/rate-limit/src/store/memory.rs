@@ -344,7 +344,13 @@ impl<C: Clock> Core<C> {
             }
         } else {
             for i in 0..n {
-                steps[i] = checks[i].policy().gcra().refused(judged[i], now);
+                let gcra = checks[i].policy().gcra();
+                steps[i] = gcra.refused(judged[i], now);
+                // Nothing is charged, but a TAT beyond the tolerance is capped (gcra.rs).
+                let first = !fps[..i].contains(&fps[i]);
+                if let (true, Some(capped)) = (first, gcra.capped(judged[i], now)) {
+                    locked[slot[i]].1.set(fps[i], wide[i], capped);
+                }
             }
         }
         drop(locked);

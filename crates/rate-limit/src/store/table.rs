@@ -146,18 +146,20 @@ impl Table {
     /// when `fp` is not held.
     #[inline]
     pub(super) fn charge_held(&mut self, fp: u64, gcra: &Gcra, now: u64) -> Option<Step> {
+        // A refusal stores nothing, except a TAT capped to the tolerance (see gcra.rs).
         if is_wide(gcra) {
             let tat = self.wide.get_mut(&fp)?;
             let step = gcra.step(*tat, now);
-            if step.allowed {
+            if step.allowed || gcra.capped(*tat, now).is_some() {
                 *tat = step.tat;
             }
             Some(step)
         } else {
             let epoch = self.epoch;
             let offset = self.narrow.get_mut(&Fp::new(fp))?;
-            let step = gcra.step(epoch + u64::from(*offset), now);
-            if step.allowed {
+            let stored = epoch + u64::from(*offset);
+            let step = gcra.step(stored, now);
+            if step.allowed || gcra.capped(stored, now).is_some() {
                 *offset = u32::try_from(step.tat.saturating_sub(epoch)).unwrap_or(u32::MAX);
             }
             Some(step)

@@ -61,21 +61,30 @@ async fn burst_then_refusal<S: Store>(store: &S) {
 }
 
 /// A policy redeployed with a shorter period keeps its name, and so its counters: a key
-/// charged under the old period waits the new one's time, not the old one's.
+/// charged under the old period waits the new one's time, not the old one's. The
+/// refusal stores the shorter wait, alone and beside another policy.
 async fn a_shorter_period_under_the_same_name_waits_its_own_time<S: Store>(store: &S) {
-    let hourly = hourly("conf-shrink", 1);
+    let hour = hourly("conf-shrink", 1);
     let ten_minutes = Policy::builder("conf-shrink", NonZeroU32::MIN, Duration::from_secs(600))
         .build()
         .expect("a valid configuration");
-    assert!(check(store, &[(&hourly, "k")]).await.is_allowed());
-    let refused = check(store, &[(&ten_minutes, "k")]).await;
-    assert!(!refused.is_allowed());
-    about(refused.retry_after(), Duration::from_secs(600));
-    assert!(
-        refused.reset() <= Duration::from_secs(600),
-        "{:?}",
-        refused.reset()
-    );
+    let other = hourly("conf-shrink-beside", 100);
+    for (key, beside) in [("k", None), ("m", Some(&other))] {
+        assert!(check(store, &[(&hour, key)]).await.is_allowed());
+        let mut checks = vec![(&ten_minutes, key)];
+        checks.extend(beside.map(|other| (other, key)));
+        let refused = check(store, &checks).await;
+        assert!(!refused.is_allowed());
+        about(refused.retry_after(), Duration::from_secs(600));
+        assert!(
+            refused.reset() <= Duration::from_secs(600),
+            "{:?}",
+            refused.reset()
+        );
+        // Read under the hourly policy again, the counter holds the ten-minute wait.
+        let again = check(store, &[(&hour, key)]).await;
+        about(again.retry_after(), Duration::from_secs(600));
+    }
 }
 
 async fn keys_and_policies_are_independent<S: Store>(store: &S) {
