@@ -403,10 +403,17 @@ impl SessionManager {
         }
         let store = &self.inner.store;
         let (tenant, user) = (new.tenant(), new.user());
+        let mut revoked = 0u32;
         for record in store.list(tenant, user, now, LIST_LIMIT).await? {
-            if record.handle != *new.handle() && self.idle(&record, now) {
-                store.revoke(tenant, user, &record.handle, now).await?;
+            if record.handle != *new.handle()
+                && self.idle(&record, now)
+                && store.revoke(tenant, user, &record.handle, now).await?
+            {
+                revoked += 1;
             }
+        }
+        if revoked > 0 {
+            tracing::info!(%tenant, %user, revoked, "idle sessions revoked: per-user cap");
         }
         Ok(())
     }
@@ -504,8 +511,8 @@ impl SessionManager {
         let now = self.now();
         let interval = self.inner.touch_interval;
         // A session that idled out after it was verified stays dead. (The store's
-        // `last_seen_at` is never older than this copy's: an idle copy only ever skips a
-        // write that another request has already made.)
+        // `last_seen_at` may be newer than this copy's, if another request touched the
+        // session since: skipping then loses at most the time between the two touches.)
         if now < session.record.last_seen_at.saturating_add(interval)
             || self.idle(&session.record, now)
         {
@@ -627,7 +634,22 @@ impl SessionManager {
         let renewed = self
             .renew_under_new_generation(current, Some(span), "other sessions signed out")
             .await;
-        let revoked = revoked?;
+        let revoked = match revoked {
+            Ok(revoked) => revoked,
+            Err(err) => {
+                // The replacement is not handed out, so it must not live on unseen.
+                if let Ok(issued) = &renewed
+                    && let Err(undo) = self
+                        .inner
+                        .store
+                        .revoke(tenant, user, issued.session().handle(), self.now())
+                        .await
+                {
+                    tracing::warn!(error = %undo, session = %issued.session().handle(), "revoking an unreturned replacement failed");
+                }
+                return Err(err.into());
+            }
+        };
         tracing::info!(%tenant, %user, revoked, "other sessions revoked");
         Ok((renewed?, revoked))
     }

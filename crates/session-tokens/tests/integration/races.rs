@@ -226,3 +226,17 @@ async fn a_failed_revocation_still_bumps_the_generation() {
         assert_no_sessions_listed(&manager).await;
     }
 }
+
+/// When counting the other sessions fails but the renewal went through, signing out other
+/// devices reports the error and leaves no live replacement that nobody was given.
+#[tokio::test]
+async fn a_replacement_that_is_not_handed_out_is_revoked() {
+    let store = Arc::new(FaultyStore::default());
+    let clock = ManualClock::new();
+    let manager = manager(Arc::clone(&store), &clock);
+    let current = manager.issue(request("acme", "alice")).await.unwrap();
+    store.revoke_all_fails.store(true, Ordering::SeqCst);
+    let err = manager.revoke_others(current.session()).await.unwrap_err();
+    assert!(matches!(err, Error::Store(_)), "{err:?}");
+    assert_no_sessions_listed(&manager).await;
+}

@@ -207,7 +207,7 @@ pub(crate) fn record(n: u8, tenant_name: &str, user_name: &str, created_at: u64)
 /// database (`down`); the next insert stalling until the test releases it
 /// (`stall_next_insert`, then `insert_stalled` / `release_insert`); `revoke_oldest`
 /// failing (`cap_fails`); `revoke` and `revoke_all` failing while the rest works
-/// (`revokes_fail`).
+/// (`revokes_fail`), or `revoke_all` alone (`revoke_all_fails`).
 #[derive(Default)]
 pub(crate) struct FaultyStore {
     inner: MemoryStore,
@@ -217,6 +217,7 @@ pub(crate) struct FaultyStore {
     pub(crate) release_insert: Notify,
     pub(crate) cap_fails: AtomicBool,
     pub(crate) revokes_fail: AtomicBool,
+    pub(crate) revoke_all_fails: AtomicBool,
 }
 
 impl FaultyStore {
@@ -296,7 +297,9 @@ impl SessionStore for FaultyStore {
     ) -> StoreFuture<'a, u64> {
         Box::pin(async move {
             self.reach("revoke_all")?;
-            if self.revokes_fail.load(Ordering::SeqCst) {
+            if self.revokes_fail.load(Ordering::SeqCst)
+                || self.revoke_all_fails.load(Ordering::SeqCst)
+            {
                 return Err(StoreError::msg("revoke_all"));
             }
             self.inner.revoke_all(tenant, user, keep, now).await
