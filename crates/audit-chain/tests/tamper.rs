@@ -504,7 +504,7 @@ async fn tenants_that_differ_only_in_case_never_share_a_log() {
     assert!(err.to_string().contains("differ only in case"), "{err}");
     drop(log);
 
-    // Both open in one store, the first still empty: the same directory is refused.
+    // Both open in one store before either wrote: the same directory is refused.
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     let store = FileStore::open(root).expect("open");
@@ -515,7 +515,7 @@ async fn tenants_that_differ_only_in_case_never_share_a_log() {
             .expect("read")
             .is_empty()
     );
-    std::fs::create_dir(root.join("acme")).expect("tenant dir");
+    // Neither directory exists yet (the link dangles): they are compared all the same.
     std::os::unix::fs::symlink(root.join("acme"), root.join("ACME")).expect("symlink");
     let err = store.read(&folded, 0, 10).await.expect_err("refused");
     assert!(err.to_string().contains("differ only in case"), "{err}");

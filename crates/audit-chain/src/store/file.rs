@@ -499,8 +499,15 @@ impl FileStore {
         let folded = tenants.keys().find(|open| {
             open.as_str() != tenant.as_str() && open.as_str().eq_ignore_ascii_case(tenant.as_str())
         });
-        if let Some(open) = folded
-            && same_directory(&self.shared.root.join(open.as_str()), &dir)
+        let folded = folded.map(|open| (open, self.shared.root.join(open.as_str())));
+        if let (Some((_, open_dir)), true) = (&folded, self.shared.writable) {
+            // Both directories exist before they are compared: two missing ones would
+            // compare unequal, and then both tenants would create one directory.
+            ensure_dir(open_dir)?;
+            ensure_dir(&dir)?;
+        }
+        if let Some((open, open_dir)) = &folded
+            && same_directory(open_dir, &dir)
         {
             return Err(Error::Config(format!(
                 "tenants {:?} and {:?} share the directory {}: tenant ids that differ only in case cannot share a file store on a case-insensitive file system",
