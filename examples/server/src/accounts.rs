@@ -288,8 +288,12 @@ async fn end_presented_session(state: &AppState, headers: &HeaderMap) -> Result<
     let Ok(token) = state.sessions.token_from_headers(headers) else {
         return Ok(());
     };
-    let Ok(old) = state.sessions.verify(token).await else {
-        return Ok(());
+    let old = match state.sessions.verify(token).await {
+        Ok(old) => old,
+        // A dead or forged cookie: nothing to end.
+        Err(err) if err.rejection().is_some() => return Ok(()),
+        // The store did not answer: the old session may be live, so no sign-in.
+        Err(err) => return Err(err.into()),
     };
     if state.sessions.sign_out(&old).await? {
         let event =
@@ -326,9 +330,10 @@ pub(crate) async fn sign_in(
         None => request.amr(["pwd"]),
         Some(_) => request.aal(Aal::Aal2).amr(["pwd", "otp"]),
     };
+    // First, so that a failure leaves no new session behind that nobody was given.
+    end_presented_session(state, headers).await?;
     let issued = state.sessions.issue(request).await?;
     let cookie = state.sessions.cookie(&issued)?;
-    end_presented_session(state, headers).await?;
 
     let mut event = Event::login_succeeded(
         audit_chain::TenantId::new(&user.tenant)?,

@@ -126,11 +126,11 @@ pub enum ConfigError {
         "PALISADE_TRUSTED_PROXIES must be comma-separated networks or addresses such as 10.0.0.0/8, 2001:db8::1; got {0:?}"
     )]
     TrustedProxy(String),
-    /// A trusted proxy network that holds every address (`0.0.0.0/0`, `::/0`).
+    /// A trusted proxy network wider than an IPv4 /8 or an IPv6 /16 (`0.0.0.0/0`, say).
     #[error(
-        "PALISADE_TRUSTED_PROXIES must not trust every address ({0}): any client could then choose the address it is limited and audited under"
+        "PALISADE_TRUSTED_PROXIES must list your proxies' own networks, at most an IPv4 /8 or an IPv6 /16; {0} is wider, and any client in it could choose the address it is limited and audited under"
     )]
-    TrustEveryone(String),
+    TrustedProxyTooWide(String),
     /// A database or Redis URL of the wrong kind.
     #[error("{var} must be a {kind} URL ({prefix}...)")]
     Url {
@@ -248,21 +248,25 @@ fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| ConfigError::TrustedProxy(item.to_owned()))?;
-            if holds_every_address(net) {
-                return Err(ConfigError::TrustEveryone(item.to_owned()));
+            if too_wide(net) {
+                return Err(ConfigError::TrustedProxyTooWide(item.to_owned()));
             }
             Ok(net)
         })
         .collect()
 }
 
-/// `0.0.0.0/0`, `::/0`, or every IPv4 address mapped into IPv6 (`::ffff:0:0/96`).
-fn holds_every_address(net: ipnet::IpNet) -> bool {
+/// Wider than an IPv4 /8 (also as IPv4 mapped into IPv6) or an IPv6 /16: no one's proxies
+/// span that much, and `0.0.0.0/0` (or `0.0.0.0/1` with `128.0.0.0/1`) would make every
+/// client's `X-Forwarded-For` count.
+fn too_wide(net: ipnet::IpNet) -> bool {
+    const MIN_V4: u8 = 8;
+    const MIN_V6: u8 = 16;
     match net {
-        ipnet::IpNet::V4(v4) => v4.prefix_len() == 0,
-        ipnet::IpNet::V6(v6) => {
-            v6.prefix_len() == 0
-                || (v6.prefix_len() == 96 && v6.network().to_ipv4_mapped().is_some())
-        }
+        ipnet::IpNet::V4(v4) => v4.prefix_len() < MIN_V4,
+        ipnet::IpNet::V6(v6) => match v6.prefix_len().checked_sub(96) {
+            Some(v4_len) if v6.network().to_ipv4_mapped().is_some() => v4_len < MIN_V4,
+            _ => v6.prefix_len() < MIN_V6,
+        },
     }
 }

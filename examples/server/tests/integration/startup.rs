@@ -87,14 +87,18 @@ fn defaults_and_bad_values() {
     ] {
         assert!(Config::from_lookup(lookup(vars)).is_err(), "{vars:?}");
     }
-    // A network of every address would let any client pick its own address.
-    for everyone in ["10.0.0.0/8, 0.0.0.0/0", "::/0", "::ffff:0:0/96"] {
-        let err = Config::from_lookup(lookup(&[("PALISADE_TRUSTED_PROXIES", everyone)]))
-            .expect_err(everyone);
-        assert!(
-            err.to_string().contains("every address"),
-            "{everyone}: {err}"
-        );
+    // A network wider than any proxies' would let any client pick its own address.
+    for wide in [
+        "10.0.0.0/8, 0.0.0.0/0",
+        "0.0.0.0/1, 128.0.0.0/1",
+        "::/0",
+        "2000::/3",
+        "::ffff:0:0/96",
+        "::ffff:0.0.0.0/100",
+    ] {
+        let err =
+            Config::from_lookup(lookup(&[("PALISADE_TRUSTED_PROXIES", wide)])).expect_err(wide);
+        assert!(err.to_string().contains("is wider"), "{wide}: {err}");
     }
     let narrow = Config::from_lookup(lookup(&[(
         "PALISADE_TRUSTED_PROXIES",
