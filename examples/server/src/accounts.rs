@@ -330,11 +330,6 @@ pub(crate) async fn sign_in(
         None => request.amr(["pwd"]),
         Some(_) => request.aal(Aal::Aal2).amr(["pwd", "otp"]),
     };
-    // First, so that a failure leaves no new session behind that nobody was given.
-    end_presented_session(state, headers).await?;
-    let issued = state.sessions.issue(request).await?;
-    let cookie = state.sessions.cookie(&issued)?;
-
     let mut event = Event::login_succeeded(
         audit_chain::TenantId::new(&user.tenant)?,
         format!("user:{}", user.id),
@@ -348,7 +343,25 @@ pub(crate) async fn sign_in(
             body["recovery_codes_left"] = json!(left);
         }
     }
-    state.audit.record(event).await?;
+
+    end_presented_session(state, headers).await?;
+    let issued = state.sessions.issue(request).await?;
+    // A session that is not handed out (no cookie, no audit entry of the sign-in) must
+    // not live on with nobody holding it.
+    let finished = async {
+        let cookie = state.sessions.cookie(&issued)?;
+        state.audit.record(event).await?;
+        Ok::<_, ApiError>(cookie)
+    };
+    let cookie = match finished.await {
+        Ok(cookie) => cookie,
+        Err(err) => {
+            if let Err(undo) = state.sessions.sign_out(issued.session()).await {
+                tracing::warn!(error = %undo, "ending a session that was not handed out failed");
+            }
+            return Err(err);
+        }
+    };
 
     let mut response = (StatusCode::OK, Json(body)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);

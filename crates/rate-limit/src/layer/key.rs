@@ -80,8 +80,9 @@ impl Key {
     /// under [`Key::origin`] they all share one counter, which anyone can drain by sending
     /// that origin from a script, so one client can refuse every browser user. With this
     /// key a client can still drain a third-party origin's counter (the field is
-    /// unauthenticated), but not the site's own. The scheme is not compared: behind a
-    /// proxy that ends TLS the request does not know its own. Pair it, like
+    /// unauthenticated), but not the site's own. Schemes are not compared (the origin's
+    /// only decides which default port counts as none): behind a proxy that ends TLS the
+    /// request does not know its own. Pair it, like
     /// [`Key::origin`], with a per-IP or per-user rule.
     ///
     /// The comparison trusts the `Host` the server receives. Behind a proxy, that must be

@@ -68,7 +68,9 @@ pub(super) fn is_wide(gcra: &Gcra) -> bool {
 }
 
 /// Fingerprint → TAT, in two maps: `narrow` holds `TAT − epoch` in 32 bits, `wide` the
-/// TAT itself. A policy always uses the same map, so a key is never in both.
+/// TAT itself. A policy always uses the same map, so a key is in both only after a
+/// policy of its name moved across the line (then the other entry is never read again
+/// and expires).
 #[derive(Default)]
 pub(super) struct Table {
     narrow: HashMap<Fp, u32, Build>,

@@ -398,3 +398,34 @@ async fn reauthentication_and_sign_in_share_the_account_budget() {
         .await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A sign-in that cannot be audited fails, and leaves no live session that nobody holds.
+#[tokio::test]
+async fn a_sign_in_that_cannot_be_audited_leaves_no_session() {
+    let app = TestApp::new().await;
+    let router = app.router();
+    signup(&router, "acme", "alice@acme.example").await;
+    let laptop = login(&router, "acme", "alice@acme.example").await;
+    fail_audit_appends(&app).await;
+    let failed = post_credentials(
+        &router,
+        "/api/login",
+        "acme",
+        "alice@acme.example",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(failed.header("set-cookie").is_none());
+    let listed = Call::get("/api/sessions")
+        .cookie(&laptop)
+        .send(&router)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(
+        listed.json()["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        listed.json()
+    );
+}
