@@ -519,7 +519,8 @@ async fn tenants_that_differ_only_in_case_never_share_a_log() {
     std::os::unix::fs::symlink(root.join("acme"), root.join("ACME")).expect("symlink");
     let err = store.read(&folded, 0, 10).await.expect_err("refused");
     assert!(err.to_string().contains("differ only in case"), "{err}");
-    // Ids that differ only in case but have directories of their own are two tenants.
+    // Ids that differ only in case but have directories of their own are two tenants,
+    // and reading one leaves no empty directory behind.
     assert!(
         store
             .read(&tenant("Acme"), 0, 10)
@@ -527,5 +528,6 @@ async fn tenants_that_differ_only_in_case_never_share_a_log() {
             .expect("read")
             .is_empty()
     );
+    assert!(!root.join("Acme").exists());
     assert!(log_files(root).is_empty(), "nothing was written");
 }

@@ -499,22 +499,8 @@ impl FileStore {
         let folded = tenants.keys().find(|open| {
             open.as_str() != tenant.as_str() && open.as_str().eq_ignore_ascii_case(tenant.as_str())
         });
-        let folded = folded.map(|open| (open, self.shared.root.join(open.as_str())));
-        if let (Some((_, open_dir)), true) = (&folded, self.shared.writable) {
-            // Both directories exist before they are compared: two missing ones would
-            // compare unequal, and then both tenants would create one directory.
-            ensure_dir(open_dir)?;
-            ensure_dir(&dir)?;
-        }
-        if let Some((open, open_dir)) = &folded
-            && same_directory(open_dir, &dir)
-        {
-            return Err(Error::Config(format!(
-                "tenants {:?} and {:?} share the directory {}: tenant ids that differ only in case cannot share a file store on a case-insensitive file system",
-                open.as_str(),
-                tenant.as_str(),
-                dir.display()
-            )));
+        if let Some(open) = folded {
+            self.check_apart(open, tenant, &dir)?;
         }
         let state = self.open_tenant(dir, tenant)?;
         let files = Arc::new(TenantFiles {
@@ -523,6 +509,36 @@ impl FileStore {
         });
         tenants.insert(tenant.clone(), Arc::clone(&files));
         Ok(files)
+    }
+
+    /// Refuses `tenant` when its directory `dir` is that of `open`, a tenant whose id
+    /// differs only in case. On a writable store both directories exist while they are
+    /// compared (two missing ones would compare unequal, and then both tenants would
+    /// create one directory); `dir`, when made only for the comparison and found to be
+    /// a directory of its own, is removed again, so a read leaves no empty tenant behind.
+    fn check_apart(&self, open: &TenantId, tenant: &TenantId, dir: &Path) -> Result<(), Error> {
+        let open_dir = self.shared.root.join(open.as_str());
+        let mut made = false;
+        if self.shared.writable {
+            ensure_dir(&open_dir)?;
+            made = !dir.is_dir();
+            ensure_dir(dir)?;
+        }
+        let same = same_directory(&open_dir, dir);
+        if made && !same {
+            // It is this tenant's and still empty. Should another process have written
+            // there meanwhile, removal fails and the directory stays, which is harmless.
+            let _ = std::fs::remove_dir(dir);
+        }
+        if same {
+            return Err(Error::Config(format!(
+                "tenants {:?} and {:?} share the directory {}: tenant ids that differ only in case cannot share a file store on a case-insensitive file system",
+                open.as_str(),
+                tenant.as_str(),
+                dir.display()
+            )));
+        }
+        Ok(())
     }
 
     fn open_tenant(&self, dir: PathBuf, tenant: &TenantId) -> Result<TenantState, Error> {
