@@ -170,7 +170,13 @@ impl WebAuthnBuilder {
     }
 }
 
-/// A stable, opaque WebAuthn user handle for `user`: it does not reveal the user id.
+/// A stable WebAuthn user handle for `user`: the first 16 bytes of a domain-separated
+/// SHA-256 of the user id, so every registration of one user carries the same handle
+/// (an authenticator then replaces its old credential for the user instead of keeping
+/// two) and the id itself is not sent to authenticators. The hash is not keyed: one who
+/// reads a handle off an authenticator and can guess user ids (sequential numbers,
+/// e-mail addresses) can confirm a guess. Authenticators keep the user name shown at
+/// registration beside it anyway, which names the user more plainly.
 fn user_handle(user: &UserId) -> Uuid {
     let digest = Sha256::new()
         .chain_update(b"palisade mfa webauthn user handle\0")
