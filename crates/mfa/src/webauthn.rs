@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, SecurityKey,
@@ -170,23 +169,6 @@ impl WebAuthnBuilder {
     }
 }
 
-/// A stable WebAuthn user handle for `user`: the first 16 bytes of a domain-separated
-/// SHA-256 of the user id, so every registration of one user carries the same handle
-/// (an authenticator then replaces its old credential for the user instead of keeping
-/// two) and the id itself is not sent to authenticators. The hash is not keyed: one who
-/// reads a handle off an authenticator and can guess user ids (sequential numbers,
-/// e-mail addresses) can confirm a guess. Authenticators keep the user name shown at
-/// registration beside it anyway, which names the user more plainly.
-fn user_handle(user: &UserId) -> Uuid {
-    let digest = Sha256::new()
-        .chain_update(b"palisade mfa webauthn user handle\0")
-        .chain_update(user.as_str().as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Uuid::from_bytes(bytes)
-}
-
 fn encode_id(id: &[u8]) -> String {
     data_encoding::BASE64URL_NOPAD.encode(id)
 }
@@ -225,6 +207,19 @@ impl WebAuthn {
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
         }
+    }
+
+    /// The user's WebAuthn user handle: 16 random bytes, drawn at the user's first
+    /// registration and stored. Every later registration carries the same handle, so an
+    /// authenticator replaces its old credential for the user instead of keeping two;
+    /// and as it is random, nothing about the user id can be learnt or confirmed from it
+    /// (WebAuthn Level 2, 14.6.1: the handle is not personally identifying).
+    async fn user_handle(&self, user: &UserId) -> Result<Uuid, Error> {
+        let mut candidate = [0u8; 16];
+        self.random.fill(&mut candidate)?;
+        Ok(Uuid::from_bytes(
+            self.store.user_handle(user, &candidate).await?,
+        ))
     }
 
     async fn put_ceremony(
@@ -285,7 +280,7 @@ impl WebAuthn {
             .filter_map(|c| data_encoding::BASE64URL_NOPAD.decode(c.id.as_bytes()).ok())
             .collect::<Vec<_>>();
         let exclude = (!exclude.is_empty()).then_some(exclude);
-        let handle = user_handle(user);
+        let handle = self.user_handle(user).await?;
         let err = |e: WebauthnError| Error::WebAuthn(e.to_string());
         let (challenge, state) = match kind {
             CredentialKind::Passkey => {

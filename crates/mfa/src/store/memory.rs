@@ -1,6 +1,6 @@
 //! The in-memory store: one mutex, every method one critical section.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{CeremonyRecord, CredentialRecord, MfaStore, RecoverySet, StoreFuture, TotpRecord};
@@ -13,6 +13,9 @@ struct State {
     recovery: HashMap<UserId, (RecoverySet, Vec<bool>)>,
     ceremonies: HashMap<String, CeremonyRecord>,
     credentials: Vec<CredentialRecord>,
+    handles: HashMap<UserId, [u8; 16]>,
+    /// Every handle in `handles`: none is given to two users.
+    taken_handles: HashSet<[u8; 16]>,
 }
 
 /// MFA state in process memory: for tests and single-process deployments. Lost on restart.
@@ -230,6 +233,26 @@ impl MfaStore for MemoryStore {
             let before = s.credentials.len();
             s.credentials.retain(|c| !(&c.user == user && c.id == id));
             s.credentials.len() != before
+        }))
+    }
+
+    fn user_handle<'a>(
+        &'a self,
+        user: &'a UserId,
+        candidate: &'a [u8; 16],
+    ) -> StoreFuture<'a, [u8; 16]> {
+        ready(self.lock("user_handle").and_then(|mut s| {
+            if let Some(handle) = s.handles.get(user) {
+                return Ok(*handle);
+            }
+            if !s.taken_handles.insert(*candidate) {
+                return Err(StoreError::new(
+                    "user_handle",
+                    "the user handle belongs to another user",
+                ));
+            }
+            s.handles.insert(user.clone(), *candidate);
+            Ok(*candidate)
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! Where MFA state lives: the [`MfaStore`] trait and its backends.
 //!
 //! A store keeps sealed TOTP seeds with their last accepted step, hashed recovery codes,
-//! WebAuthn ceremony states and credentials. It never sees a plaintext seed or recovery
+//! WebAuthn ceremony states, credentials and user handles. It never sees a plaintext seed or recovery
 //! code. Every method is one atomic step; the replay guards ([`MfaStore::accept_totp_step`],
 //! [`MfaStore::consume_recovery`], [`MfaStore::take_ceremony`]) are single conditional
 //! writes, so two concurrent requests cannot both win. Times are Unix seconds.
@@ -244,4 +244,17 @@ pub trait MfaStore: Send + Sync + 'static {
     ///
     /// When the backend fails.
     fn remove_credential<'a>(&'a self, user: &'a UserId, id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// The user's WebAuthn user handle: the one stored, or else `candidate` (16 random
+    /// bytes), stored first. Of two calls that race for a user without a handle, both
+    /// return the one that was stored.
+    ///
+    /// # Errors
+    ///
+    /// When `candidate` is another user's handle, or the backend fails.
+    fn user_handle<'a>(
+        &'a self,
+        user: &'a UserId,
+        candidate: &'a [u8; 16],
+    ) -> StoreFuture<'a, [u8; 16]>;
 }

@@ -61,6 +61,11 @@ const RENAME_CREDENTIAL: &str =
 const REMOVE_CREDENTIAL: &str =
     "DELETE FROM palisade_mfa_credentials WHERE user_id = $1 AND id = $2";
 
+const PUT_USER_HANDLE: &str = "INSERT INTO palisade_mfa_user_handles (user_id, handle) \
+     VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING";
+
+const GET_USER_HANDLE: &str = "SELECT handle FROM palisade_mfa_user_handles WHERE user_id = $1";
+
 const CREATE_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS palisade_mfa_migrations \
      (version BIGINT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)";
 
@@ -517,6 +522,32 @@ macro_rules! sql_store {
                     Ok(done.rows_affected() == 1)
                 })
             }
+
+            fn user_handle<'a>(
+                &'a self,
+                user: &'a UserId,
+                candidate: &'a [u8; 16],
+            ) -> crate::store::StoreFuture<'a, [u8; 16]> {
+                Box::pin(async move {
+                    const OP: &str = "user_handle";
+                    let e = |e: sqlx::Error| StoreError::new(OP, e);
+                    // One statement inserts unless the user has a handle; the read after
+                    // it sees whichever of two racing inserts won.
+                    sqlx::query(PUT_USER_HANDLE)
+                        .bind(user.as_str())
+                        .bind(candidate.as_slice())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(e)?;
+                    let stored: Vec<u8> = sqlx::query_scalar(GET_USER_HANDLE)
+                        .bind(user.as_str())
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(e)?;
+                    <[u8; 16]>::try_from(stored.as_slice())
+                        .map_err(|_| StoreError::new(OP, "a stored user handle is not 16 bytes"))
+                })
+            }
         }
     };
 }
@@ -571,7 +602,13 @@ mod sqlite {
     sql_store!(
         SqliteStore,
         sqlx::Sqlite,
-        &[(1, include_str!("../../migrations/sqlite/0001_mfa.sql"))],
+        &[
+            (1, include_str!("../../migrations/sqlite/0001_mfa.sql")),
+            (
+                2,
+                include_str!("../../migrations/sqlite/0002_user_handles.sql")
+            ),
+        ],
         None,
         Some("BEGIN IMMEDIATE"),
         // `BEGIN IMMEDIATE` already serialises every writer.
@@ -620,7 +657,13 @@ mod postgres {
     sql_store!(
         PostgresStore,
         sqlx::Postgres,
-        &[(1, include_str!("../../migrations/postgres/0001_mfa.sql"))],
+        &[
+            (1, include_str!("../../migrations/postgres/0001_mfa.sql")),
+            (
+                2,
+                include_str!("../../migrations/postgres/0002_user_handles.sql")
+            ),
+        ],
         // Serialises concurrent migrations from several instances; released at commit.
         Some("SELECT pg_advisory_xact_lock(7305126853960327471)"),
         None,

@@ -28,6 +28,7 @@ pub(crate) async fn run(name: &str, store: Arc<dyn MfaStore>, dump: RawDump) {
     recovery_codes(name, store.clone(), &dump).await;
     recovery_replacements_take_turns(name, store.clone()).await;
     ceremonies_and_credentials(name, store.clone()).await;
+    user_handles(name, store.clone()).await;
     crate::webauthn::ceremonies(name, store).await;
 }
 
@@ -570,5 +571,50 @@ async fn ceremonies_and_credentials(name: &str, store: Arc<dyn MfaStore>) {
             .expect("store operation")
             .len(),
         1
+    );
+}
+
+async fn user_handles(name: &str, store: Arc<dyn MfaStore>) {
+    let (ivan, judy) = (user("ivan-handle"), user("judy-handle"));
+    // The first candidate is stored; later ones are ignored.
+    let first = store
+        .user_handle(&ivan, &[1; 16])
+        .await
+        .expect("store operation");
+    assert_eq!(first, [1; 16], "{name}: the first candidate is stored");
+    assert_eq!(
+        store
+            .user_handle(&ivan, &[2; 16])
+            .await
+            .expect("store operation"),
+        [1; 16],
+        "{name}: a user keeps their handle"
+    );
+    // Another user's handle is never handed out again.
+    assert!(
+        store.user_handle(&judy, &[1; 16]).await.is_err(),
+        "{name}: two users cannot share a handle"
+    );
+    assert_eq!(
+        store
+            .user_handle(&judy, &[3; 16])
+            .await
+            .expect("store operation"),
+        [3; 16],
+        "{name}: a refused candidate leaves the user free to get another"
+    );
+    // Racing first calls for one user agree on the handle that was stored.
+    let kim = user("kim-handle");
+    let racers = (4u8..12).map(|fill| {
+        let (store, kim) = (store.clone(), kim.clone());
+        tokio::spawn(async move { store.user_handle(&kim, &[fill; 16]).await })
+    });
+    let mut seen = Vec::new();
+    for racer in racers {
+        seen.push(racer.await.expect("task").expect("store operation"));
+    }
+    assert!(
+        seen.windows(2).all(|pair| pair[0] == pair[1]),
+        "{name}: racing calls saw different handles: {seen:?}"
     );
 }

@@ -26,6 +26,11 @@ fn relying_party(store: Arc<dyn MfaStore>, clock: Arc<TestClock>) -> WebAuthn {
         .expect("webauthn step")
 }
 
+/// The user handle a registration challenge carries.
+fn handle_of(challenge: &mfa::webauthn_types::CreationChallengeResponse) -> Vec<u8> {
+    AsRef::<[u8]>::as_ref(&challenge.public_key.user.id).to_vec()
+}
+
 async fn register(
     rp: &WebAuthn,
     who: &mfa::UserId,
@@ -65,7 +70,7 @@ async fn answered(
 pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
     let clock = TestClock::at(T0);
     let rp = relying_party(store.clone(), clock.clone());
-    let mfa = mfa_on(store, clock.clone());
+    let mfa = mfa_on(store.clone(), clock.clone());
     let hana = user("hana-webauthn");
     assert!(!mfa.has_mfa(&hana).await.expect("store"));
 
@@ -105,6 +110,36 @@ pub(crate) async fn ceremonies(name: &str, store: Arc<dyn MfaStore>) {
             .is_err(),
         "{name}: response for another challenge"
     );
+
+    // Both registrations of one user carry one random handle, not derived from the id.
+    let (_, first) = rp
+        .start_registration(&hana, "user", "User", CredentialKind::Passkey)
+        .await
+        .expect("webauthn step");
+    let (_, second) = rp
+        .start_registration(&hana, "user", "User", CredentialKind::SecurityKey)
+        .await
+        .expect("webauthn step");
+    let handle = handle_of(&first);
+    assert_eq!(handle, handle_of(&second), "{name}: one handle");
+    assert_eq!(handle.len(), 16);
+    let stored = store
+        .user_handle(&hana, &[0; 16])
+        .await
+        .expect("store operation");
+    assert_eq!(handle, stored, "{name}: the handle is the stored one");
+    // Nothing derives it from the id: another store gives the same user another handle.
+    let elsewhere = relying_party(Arc::new(mfa::MemoryStore::new()), clock.clone());
+    let (_, fresh) = elsewhere
+        .start_registration(&hana, "user", "User", CredentialKind::Passkey)
+        .await
+        .expect("webauthn step");
+    assert_ne!(handle, handle_of(&fresh), "{name}: derived from the id");
+    let (_, other) = rp
+        .start_registration(&user("ida-webauthn"), "ida", "Ida", CredentialKind::Passkey)
+        .await
+        .expect("webauthn step");
+    assert_ne!(handle, handle_of(&other), "{name}: two users");
 
     // A security key (second factor): register, then authenticate.
     let (token, _ca) = SoftToken::new(true).expect("webauthn step");
