@@ -1,10 +1,11 @@
 //! Where MFA state lives: the [`MfaStore`] trait and its backends.
 //!
 //! A store keeps sealed TOTP seeds with their last accepted step, hashed recovery codes,
-//! WebAuthn ceremony states, credentials and user handles. It never sees a plaintext seed or recovery
-//! code. Every method is one atomic step; the replay guards ([`MfaStore::accept_totp_step`],
-//! [`MfaStore::consume_recovery`], [`MfaStore::take_ceremony`]) are single conditional
-//! writes, so two concurrent requests cannot both win. Times are Unix seconds.
+//! WebAuthn ceremony states, credentials and user handles. It never sees a plaintext seed
+//! or recovery code. Every method is one atomic step; the replay guards
+//! ([`MfaStore::accept_totp_step`], [`MfaStore::consume_recovery`],
+//! [`MfaStore::take_ceremony`]) are single conditional writes, so two concurrent requests
+//! cannot both win. Times are Unix seconds.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -247,7 +248,9 @@ pub trait MfaStore: Send + Sync + 'static {
 
     /// The user's WebAuthn user handle: the one stored, or else `candidate` (16 random
     /// bytes), stored first. Of two calls that race for a user without a handle, both
-    /// return the one that was stored.
+    /// return the one that was stored. A handle outlives the user's credentials (and
+    /// [`Mfa::reset`](crate::Mfa::reset)), so an authenticator registered again replaces
+    /// its old credential for the user.
     ///
     /// # Errors
     ///
