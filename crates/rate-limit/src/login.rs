@@ -160,9 +160,7 @@ impl<S: Store> LoginLimiter<S> {
 /// failures would tell them how many others made at it.
 fn client_view(decision: Decision) -> Decision {
     match decision.policies() {
-        [_, account] if account.is_allowed() => {
-            Decision::from_outcomes(decision.policies()[..1].to_vec())
-        }
+        [client, account] if account.is_allowed() => Decision::from_outcomes(vec![client.clone()]),
         _ => decision,
     }
 }

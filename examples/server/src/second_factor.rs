@@ -19,8 +19,8 @@ use serde_json::json;
 use session_tokens::Session;
 
 use crate::accounts::{
-    SecondFactorUsed, SecretText, begin_attempt, now, random_id, reauthenticate, reject, sign_in,
-    signed_in_user, user_agent,
+    SecondFactorUsed, SecretText, begin_attempt, now, random_id, reauthenticate_session, reject,
+    sign_in, signed_in_user, user_agent,
 };
 use crate::audit::{actor_of, tenant_of};
 use crate::db::{Db, UserRow};
@@ -288,7 +288,7 @@ pub(crate) struct Confirm {
 }
 
 /// `POST /api/mfa/totp/confirm`: the account's current password (a session alone does
-/// not change how the account signs in; [`reauthenticate`]) and the first code from the
+/// not change how the account signs in; [`reauthenticate_session`]) and the first code from the
 /// app turn the enrollment on and sign out every other session of the user (made with
 /// the password alone, perhaps by whoever prompted turning a second factor on); this
 /// device goes on under a new session id, set as a new cookie. The answer carries a
@@ -300,8 +300,7 @@ pub(crate) async fn totp_confirm(
     session: Session,
     Json(input): Json<Confirm>,
 ) -> Result<Response, ApiError> {
-    let user = signed_in_user(&state, &session).await?;
-    reauthenticate(&state, &client, &headers, &user, &input.current_password).await?;
+    reauthenticate_session(&state, &client, &headers, &session, &input.current_password).await?;
     let who = session_user(&session)?;
     match state
         .mfa

@@ -14,10 +14,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use session_tokens::{Issued, Session, SessionHandle};
-
-use serde::Deserialize;
 
 use crate::accounts::{SecretText, reauthenticate_session};
 use crate::audit::{actor_of, tenant_of};

@@ -332,14 +332,19 @@ fn is_port(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u16>().is_ok()
 }
 
+/// The value of a field that appears exactly once; `None` when it is missing or repeated.
+fn single_value(headers: &HeaderMap, name: http::header::HeaderName) -> Option<&http::HeaderValue> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
 /// The request's single `Origin` field, normalized; `None` when there is none, several,
 /// or one that is not a serialized origin.
 fn single_origin(headers: &HeaderMap) -> Option<String> {
-    let mut values = headers.get_all(ORIGIN).iter();
-    match (values.next(), values.next()) {
-        (Some(only), None) => normalize_origin(only.as_bytes()),
-        _ => None,
-    }
+    normalize_origin(single_value(headers, ORIGIN)?.as_bytes())
 }
 
 /// Whether a normalized origin names the authority `own` (`host[:port]`, lowercased),
@@ -357,11 +362,8 @@ fn request_authority<B>(request: &http::Request<B>) -> Option<String> {
     match request.uri().authority() {
         Some(authority) => Some(authority.as_str().to_ascii_lowercase()),
         None => {
-            let mut values = request.headers().get_all(http::header::HOST).iter();
-            match (values.next(), values.next()) {
-                (Some(only), None) => Some(only.to_str().ok()?.trim().to_ascii_lowercase()),
-                _ => None,
-            }
+            let host = single_value(request.headers(), http::header::HOST)?;
+            Some(host.to_str().ok()?.trim().to_ascii_lowercase())
         }
     }
 }
