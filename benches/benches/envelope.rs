@@ -7,8 +7,8 @@
 //! a new buffer, as a seal or open that returns a value must; the envelope adds the
 //! XAES-256-GCM key derivation (two AES blocks, in AWS-LC on the aws-lc backend with a
 //! VAES and AVX-512 CPU and in the `aes` crate otherwise, and a fresh AES-GCM key
-//! schedule and GHASH key per message), the key commitment (HMAC-SHA256: two SHA-256
-//! compressions), the binding, a random nonce (the default `ThreadRandom`: per-thread
+//! schedule and GHASH key per message), the key commitment (one SHA-256 compression),
+//! the binding, a random nonce (the default `ThreadRandom`: per-thread
 //! ChaCha20 with a `pthread_atfork` counter for fork and the clock as a hedge) and, on
 //! open, zeroizing the plaintext when it is dropped.
 //!

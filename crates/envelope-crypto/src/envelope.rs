@@ -24,22 +24,22 @@ pub const ARMOR_PREFIX: &str = "pal1.";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {
-    /// Id 1: XAES-256-GCM under a purpose key derived with HKDF-SHA256, with an
-    /// HMAC-SHA256 key commitment.
-    Xaes256GcmHmacSha256,
+    /// Id 1: XAES-256-GCM under a purpose key derived with HKDF-SHA256, with a SHA-256
+    /// key commitment.
+    Xaes256GcmSha256,
 }
 
 impl Algorithm {
     /// The algorithm's id byte in the header.
     pub fn id(self) -> u8 {
         match self {
-            Self::Xaes256GcmHmacSha256 => 1,
+            Self::Xaes256GcmSha256 => 1,
         }
     }
 
     fn from_id(id: u8) -> Option<Self> {
         match id {
-            1 => Some(Self::Xaes256GcmHmacSha256),
+            1 => Some(Self::Xaes256GcmSha256),
             _ => None,
         }
     }
@@ -48,7 +48,7 @@ impl Algorithm {
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Xaes256GcmHmacSha256 => "XAES-256-GCM with HMAC-SHA256 key commitment",
+            Self::Xaes256GcmSha256 => "XAES-256-GCM with SHA-256 key commitment",
         })
     }
 }
@@ -68,7 +68,7 @@ pub struct Header {
 impl Header {
     pub(crate) fn new(key_version: KeyVersion) -> Self {
         Self {
-            algorithm: Algorithm::Xaes256GcmHmacSha256,
+            algorithm: Algorithm::Xaes256GcmSha256,
             key_version,
         }
     }

@@ -497,7 +497,7 @@ impl Keyring {
             let keys = match (&entry.state, &entry.key) {
                 (KeyState::Retired, _) | (_, None) => None,
                 (_, Some(key)) => {
-                    let mut okm = Zeroizing::new([0u8; 64]);
+                    let mut okm = Zeroizing::new([0u8; crate::sealer::PURPOSE_KEY_LEN]);
                     derive(&key.0, b"envelope", &purpose, okm.as_mut_slice());
                     Some(okm)
                 }
@@ -539,7 +539,7 @@ impl Keyring {
 fn derive(master: &[u8], label: &[u8], purpose: &Purpose, out: &mut [u8]) {
     let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), master);
     let info = [label, &[0], purpose.as_str().as_bytes()];
-    // 64 bytes is far below HKDF-SHA256's limit of 8160.
+    // 96 bytes at most, far below HKDF-SHA256's limit of 8160.
     if hkdf.expand_multi_info(&info, out).is_err() {
         unreachable!("HKDF output length is fixed and small");
     }

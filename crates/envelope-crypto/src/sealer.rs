@@ -15,33 +15,42 @@ use crate::keyring::KeyVersion;
 use crate::rand::Random;
 use crate::xaes::{Backend, NONCE_LEN, XaesKey};
 
+/// Bytes of purpose key HKDF derives per version: the XAES-256-GCM key, then the
+/// commitment key.
+pub(crate) const PURPOSE_KEY_LEN: usize = XAES_KEY_LEN + COMMIT_KEY_LEN;
+/// Bytes of XAES-256-GCM key at the start of a purpose key.
+const XAES_KEY_LEN: usize = 32;
+/// Bytes of commitment key: one whole SHA-256 block.
+const COMMIT_KEY_LEN: usize = 64;
+
 /// The keys of one version for one purpose.
 struct VersionKeys {
     /// Encrypts: XAES-256-GCM with the first 32 bytes of the purpose key.
     xaes: XaesKey,
-    /// Commits: HMAC-SHA256 keyed with the last 32 bytes, its key schedule precomputed.
+    /// Commits: SHA-256 with the last 64 bytes as its first block, absorbed once.
     commit: CommitKey,
 }
 
 impl VersionKeys {
-    fn new(okm: &[u8; 64]) -> Self {
-        let mut enc = Zeroizing::new([0u8; 32]);
-        enc.copy_from_slice(&okm[..32]);
-        let mut commit = Zeroizing::new([0u8; 32]);
-        commit.copy_from_slice(&okm[32..]);
+    fn new(okm: &[u8; PURPOSE_KEY_LEN]) -> Self {
+        let (enc, commit) = okm.split_at(XAES_KEY_LEN);
+        let mut enc_key = Zeroizing::new([0u8; XAES_KEY_LEN]);
+        enc_key.copy_from_slice(enc);
+        let mut commit_key = Zeroizing::new([0u8; COMMIT_KEY_LEN]);
+        commit_key.copy_from_slice(commit);
         Self {
-            xaes: XaesKey::new(&enc),
-            commit: CommitKey::new(&commit),
+            xaes: XaesKey::new(&enc_key),
+            commit: CommitKey::new(&commit_key),
         }
     }
 
-    /// The commitment HMAC-SHA256(commitment key, header || nonce).
+    /// The commitment SHA-256(commitment key || header || nonce).
     fn commitment(
         &self,
         header: &[u8; HEADER_LEN],
         nonce: &[u8; NONCE_LEN],
     ) -> [u8; COMMITMENT_LEN] {
-        self.commit.mac(header, nonce)
+        self.commit.commit(header, nonce)
     }
 }
 
@@ -50,73 +59,49 @@ const SHA256_IV: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
-/// HMAC-SHA256 (RFC 2104) under one 32-byte key, for the one message shape the
-/// commitment needs: `header || nonce`, 30 bytes.
+/// The key commitment `SHA-256(Kc || header || nonce)` for a 64-byte commitment key
+/// `Kc` (`FORMAT.md`, "Why this commitment").
 ///
-/// The key's inner and outer states (the key XOR ipad and opad, each compressed once) are
-/// computed once per key version; a commitment is then exactly two SHA-256 compressions
-/// on blocks laid out here, with no buffering, cloning or finalisation through the
-/// generic `digest` machinery, which cost more than the compressions themselves on short
-/// secrets. `tests` checks it against the `hmac` crate, and `tests/vectors.rs` against
-/// an independent HMAC. The states are key material: zeroized on drop.
+/// `Kc` fills SHA-256's first block exactly, so the state after it is computed once per
+/// key version, and a commitment is then one SHA-256 compression over header, nonce and
+/// padding, laid out here with no buffering or finalisation through the generic `digest`
+/// machinery. `tests` checks it against the `sha2` crate's SHA-256, and
+/// `tests/vectors.rs` against an independent one. The state is key material: zeroized
+/// on drop.
 struct CommitKey {
-    inner: [u32; 8],
-    outer: [u32; 8],
+    state: [u32; 8],
 }
 
 impl Drop for CommitKey {
     fn drop(&mut self) {
-        self.inner.zeroize();
-        self.outer.zeroize();
+        self.state.zeroize();
     }
 }
 
 impl CommitKey {
-    fn new(key: &[u8; 32]) -> Self {
-        let state = |pad: u8| {
-            let mut block = Zeroizing::new([pad; 64]);
-            for (b, k) in block.iter_mut().zip(key) {
-                *b ^= k;
-            }
-            let mut state = SHA256_IV;
-            compress256(&mut state, std::slice::from_ref(&*block));
-            state
-        };
-        Self {
-            inner: state(0x36),
-            outer: state(0x5c),
-        }
+    fn new(key: &[u8; COMMIT_KEY_LEN]) -> Self {
+        let mut state = SHA256_IV;
+        compress256(&mut state, std::slice::from_ref(key));
+        Self { state }
     }
 
-    fn mac(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> [u8; 32] {
+    fn commit(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> [u8; 32] {
         const MESSAGE: usize = HEADER_LEN + NONCE_LEN;
-        // Inner hash: one block after the key block; message, 0x80, zeros, and the bit
-        // length of key block plus message.
+        // The block after the key: message, 0x80, zeros, and the bit length of key and
+        // message together.
         let mut block = [0u8; 64];
         block[..HEADER_LEN].copy_from_slice(header);
         block[HEADER_LEN..MESSAGE].copy_from_slice(nonce);
         block[MESSAGE] = 0x80;
-        block[56..].copy_from_slice(&((64 + MESSAGE as u64) * 8).to_be_bytes());
-        let mut inner = self.inner;
-        compress256(&mut inner, std::slice::from_ref(&block));
-        // Outer hash: the 32-byte inner digest, padded the same way.
-        let mut block = [0u8; 64];
-        block[..32].copy_from_slice(&state_bytes(inner));
-        block[32] = 0x80;
-        block[56..].copy_from_slice(&((64 + 32u64) * 8).to_be_bytes());
-        let mut outer = self.outer;
-        compress256(&mut outer, std::slice::from_ref(&block));
-        state_bytes(outer)
+        block[56..].copy_from_slice(&(((COMMIT_KEY_LEN + MESSAGE) as u64) * 8).to_be_bytes());
+        let mut state = self.state;
+        compress256(&mut state, std::slice::from_ref(&block));
+        let mut out = [0u8; 32];
+        for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        out
     }
-}
-
-/// A SHA-256 state as the big-endian bytes of its digest.
-fn state_bytes(state: [u32; 8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-    out
 }
 
 // The commitment's block layout needs header and nonce in one block with room for the
@@ -165,7 +150,7 @@ impl Sealer {
     pub(crate) fn from_derived(
         purpose: Purpose,
         primary: KeyVersion,
-        derived: BTreeMap<KeyVersion, Option<Zeroizing<[u8; 64]>>>,
+        derived: BTreeMap<KeyVersion, Option<Zeroizing<[u8; PURPOSE_KEY_LEN]>>>,
         random: Arc<dyn Random>,
     ) -> Self {
         let versions = derived
@@ -413,7 +398,7 @@ mod tests {
     use crate::xaes::tests::aead_opens;
 
     fn sealer() -> Sealer {
-        let okm = Zeroizing::new([42u8; 64]);
+        let okm = Zeroizing::new([42u8; PURPOSE_KEY_LEN]);
         Sealer::from_derived(
             Purpose::new("test").unwrap(),
             KeyVersion::MIN,
@@ -461,11 +446,10 @@ mod tests {
         assert_eq!(aead_opens(), before + 1);
     }
 
-    /// `CommitKey` holds the commitment key as HMAC-SHA256 states (the key pre-hashed with
-    /// the pads);
-    /// those states are key material and must be cleared when a sealer is dropped, which
-    /// needs `sha2`'s `zeroize` feature (without it the states stay in freed memory). The
-    /// same holds for HKDF's pseudorandom key and the blind-index keys.
+    /// `CommitKey` clears its own SHA-256 state; HKDF's pseudorandom key and the
+    /// blind-index keys live in `sha2` states, which are key material and must be cleared
+    /// when they are dropped. That needs `sha2`'s `zeroize` feature (without it the states
+    /// stay in freed memory).
     #[test]
     fn sha256_states_are_zeroized_on_drop() {
         fn zeroized_on_drop<T: sha2::digest::zeroize::ZeroizeOnDrop>() {}
@@ -527,11 +511,11 @@ mod tests {
         }
     }
 
-    /// The two-compression HMAC is HMAC-SHA256: the `hmac` crate agrees on every key and
-    /// every header and nonce tried.
+    /// The one-compression commitment is SHA-256 over key, header and nonce: the `sha2`
+    /// crate's SHA-256 agrees on every key and every header and nonce tried.
     #[test]
-    fn commitment_is_hmac_sha256() {
-        use hmac::{Hmac, KeyInit, Mac};
+    fn commitment_is_sha256_of_key_header_and_nonce() {
+        use sha2::Digest;
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = || {
             state = state
@@ -540,14 +524,16 @@ mod tests {
             state.to_be_bytes()[0]
         };
         for _ in 0..200 {
-            let key: [u8; 32] = core::array::from_fn(|_| next());
+            let key: [u8; COMMIT_KEY_LEN] = core::array::from_fn(|_| next());
             let header: [u8; HEADER_LEN] = core::array::from_fn(|_| next());
             let nonce: [u8; NONCE_LEN] = core::array::from_fn(|_| next());
-            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
-            mac.update(&header);
-            mac.update(&nonce);
-            let expected: [u8; 32] = mac.finalize().into_bytes().into();
-            assert_eq!(CommitKey::new(&key).mac(&header, &nonce), expected);
+            let expected: [u8; 32] = sha2::Sha256::new()
+                .chain_update(key)
+                .chain_update(header)
+                .chain_update(nonce)
+                .finalize()
+                .into();
+            assert_eq!(CommitKey::new(&key).commit(&header, &nonce), expected);
         }
     }
 
@@ -560,7 +546,10 @@ mod tests {
         let other = Sealer::from_derived(
             Purpose::new("test").unwrap(),
             KeyVersion::MIN,
-            BTreeMap::from([(KeyVersion::MIN, Some(Zeroizing::new([43u8; 64])))]),
+            BTreeMap::from([(
+                KeyVersion::MIN,
+                Some(Zeroizing::new([43u8; PURPOSE_KEY_LEN])),
+            )]),
             Arc::new(crate::OsRandom),
         );
         let binding = Binding::new();

@@ -21,7 +21,7 @@ pub(crate) const TAG_LEN: usize = 16;
 ///
 /// The backend runs the AES-256-GCM step; [`Backend::AwsLc`] also runs the two AES blocks
 /// of the XAES key derivation on CPUs with VAES and AVX-512, where that is faster (the
-/// key commitment is HMAC-SHA256 from `sha2` on every backend).
+/// key commitment is SHA-256 from `sha2` on every backend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {

@@ -1,6 +1,6 @@
 //! The published envelope vectors in `tests/data/envelope-v1.txt`, checked two ways:
 //! by this crate's API, and by an independent implementation of `FORMAT.md` built from
-//! the RustCrypto primitives (HKDF, HMAC) and the C2SP-checked XAES-256-GCM.
+//! the RustCrypto primitives (HKDF, SHA-256) and the C2SP-checked XAES-256-GCM.
 //!
 //! `PALISADE_WRITE_VECTORS=1 cargo test -p envelope-crypto --test vectors` rewrites the
 //! file from the inputs below (only when the format deliberately changes).
@@ -13,8 +13,7 @@ use data_encoding::BASE64URL_NOPAD;
 use envelope_crypto::dangerous::Xaes256Gcm;
 use envelope_crypto::{Backend, Binding, Envelope, Keyring};
 use hkdf::Hkdf;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/envelope-v1.txt");
 
@@ -174,7 +173,7 @@ struct Computed {
 
 /// FORMAT.md, "Keys" and "Sealing", without this crate's envelope code.
 fn independent_seal(v: &Vector) -> Computed {
-    let mut pk = [0u8; 64];
+    let mut pk = [0u8; 96];
     let info = [b"envelope".as_slice(), &[0], v.get("purpose").as_bytes()].concat();
     Hkdf::<Sha256>::new(Some(b"palisade/envelope-crypto/v1"), &v.hex("master_key"))
         .expand(&info, &mut pk)
@@ -183,10 +182,12 @@ fn independent_seal(v: &Vector) -> Computed {
     let mut header = vec![1u8, 1];
     header.extend_from_slice(&version.to_be_bytes());
     let nonce: [u8; 24] = v.hex("nonce").try_into().expect("fixed length");
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&pk[32..]).expect("HMAC key");
-    mac.update(&header);
-    mac.update(&nonce);
-    let commitment = mac.finalize().into_bytes().to_vec();
+    let commitment = Sha256::new()
+        .chain_update(&pk[32..])
+        .chain_update(&header)
+        .chain_update(nonce)
+        .finalize()
+        .to_vec();
     let aad = [header.clone(), independent_binding(v)].concat();
     let ke: [u8; 32] = pk[..32].try_into().expect("fixed length");
     let sealed = Xaes256Gcm::new(&ke, Backend::RustCrypto)
