@@ -8,9 +8,9 @@
 //! XAES-256-GCM key derivation (two AES blocks, in AWS-LC on the aws-lc backend with a
 //! VAES and AVX-512 CPU and in the `aes` crate otherwise, and a fresh AES-GCM key
 //! schedule and GHASH key per message), the key commitment (one SHA-256 compression),
-//! the binding, a random nonce (the default `ThreadRandom`: per-thread
-//! ChaCha20 with a `pthread_atfork` counter for fork and the clock as a hedge) and, on
-//! open, zeroizing the plaintext when it is dropped.
+//! the binding, a random nonce (the default `ThreadRandom`: per-thread ChaCha20 with a
+//! `pthread_atfork` counter for fork and the clock as a hedge) and, on open, zeroizing
+//! the plaintext when it is dropped.
 //!
 //! Copies of 16 KiB and more go through glibc's `rep movsb`, which on some AMD CPUs runs
 //! several times slower when source and destination share an offset within a page. Where

@@ -33,14 +33,16 @@ struct VersionKeys {
 
 impl VersionKeys {
     fn new(okm: &[u8; PURPOSE_KEY_LEN]) -> Self {
-        let (enc, commit) = okm.split_at(XAES_KEY_LEN);
-        let mut enc_key = Zeroizing::new([0u8; XAES_KEY_LEN]);
-        enc_key.copy_from_slice(enc);
-        let mut commit_key = Zeroizing::new([0u8; COMMIT_KEY_LEN]);
-        commit_key.copy_from_slice(commit);
+        // Borrowed in place: no further copy of either key is made.
+        let (Some(enc), Some(commit)) = (
+            okm.first_chunk::<XAES_KEY_LEN>(),
+            okm.last_chunk::<COMMIT_KEY_LEN>(),
+        ) else {
+            unreachable!("a purpose key is exactly the two keys side by side");
+        };
         Self {
-            xaes: XaesKey::new(&enc_key),
-            commit: CommitKey::new(&commit_key),
+            xaes: XaesKey::new(enc),
+            commit: CommitKey::new(commit),
         }
     }
 
