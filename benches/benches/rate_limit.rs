@@ -9,7 +9,6 @@
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -179,7 +178,7 @@ fn main() {
     }
     rate_limit();
     // Memory is measured outside criterion's test mode only: it takes seconds.
-    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+    if palisade_benches::mode() == palisade_benches::Mode::Measure {
         bytes_per_key();
     }
     Criterion::default().configure_from_args().final_summary();
@@ -254,26 +253,18 @@ fn bytes_per_key() {
         println!(
             "rate-limit/bytes per key ({keys} u64 keys): palisade {ours:.1} B, governor {governor:.1} B"
         );
-        rows.push(format!(
-            "[\"{keys} u64 keys\", \"{ours:.1} B\", \"{governor:.1} B\", \"{:.2}x\"]",
-            governor / ours
-        ));
+        rows.push(vec![
+            format!("{keys} u64 keys"),
+            format!("{ours:.1} B"),
+            format!("{governor:.1} B"),
+            format!("{:.2}x", governor / ours),
+        ]);
     }
-    let json = format!(
-        "{{\"area\": \"rate-limit\", \"title\": \"Memory per key (resident set growth in a fresh process)\", \
-         \"columns\": [\"keys\", \"palisade\", \"governor\", \"governor / palisade\"], \"rows\": [{}]}}\n",
-        rows.join(", ")
+    palisade_benches::write_extra_table(
+        "rate-limit",
+        "rate-limit",
+        "Memory per key (resident set growth in a fresh process)",
+        &["keys", "palisade", "governor", "governor / palisade"],
+        &rows,
     );
-    let dir = target_dir().join("palisade-bench-extra");
-    std::fs::create_dir_all(&dir).expect("the extra results directory");
-    std::fs::write(dir.join("rate-limit.json"), json).expect("the extra results file");
-}
-
-/// `<target>/<profile>/deps/<bench binary>` → `<target>`.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the bench binary");
-    exe.ancestors()
-        .nth(3)
-        .expect("the bench binary lives in <target>/<profile>/deps")
-        .to_path_buf()
 }
