@@ -38,8 +38,8 @@ pub fn size_label(bytes: usize) -> String {
     }
 }
 
-/// A time in nanoseconds with three significant digits and its unit, as `benches/report`
-/// writes criterion's: `443 ns`, `1.30 µs`.
+/// A time in nanoseconds with three significant digits (trailing zeros kept) and its
+/// unit: `443 ns`, `1.30 µs`.
 pub fn format_ns(ns: f64) -> String {
     let (value, unit) = [(1e9, "s"), (1e6, "ms"), (1e3, "µs")]
         .into_iter()

@@ -45,15 +45,6 @@ impl VersionKeys {
             commit: CommitKey::new(commit),
         }
     }
-
-    /// The commitment SHA-256(commitment key || header || nonce).
-    fn commitment(
-        &self,
-        header: &[u8; HEADER_LEN],
-        nonce: &[u8; NONCE_LEN],
-    ) -> [u8; COMMITMENT_LEN] {
-        self.commit.commit(header, nonce)
-    }
 }
 
 /// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
@@ -87,7 +78,7 @@ impl CommitKey {
         Self { state }
     }
 
-    fn commit(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> [u8; 32] {
+    fn commit(&self, header: &[u8; HEADER_LEN], nonce: &[u8; NONCE_LEN]) -> [u8; COMMITMENT_LEN] {
         const MESSAGE: usize = HEADER_LEN + NONCE_LEN;
         // The block after the key: message, 0x80, zeros, and the bit length of key and
         // message together.
@@ -98,7 +89,7 @@ impl CommitKey {
         block[56..].copy_from_slice(&(((COMMIT_KEY_LEN + MESSAGE) as u64) * 8).to_be_bytes());
         let mut state = self.state;
         compress256(&mut state, std::slice::from_ref(&block));
-        let mut out = [0u8; 32];
+        let mut out = [0u8; COMMITMENT_LEN];
         for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
             chunk.copy_from_slice(&word.to_be_bytes());
         }
@@ -234,7 +225,7 @@ impl Sealer {
         let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
         out.extend_from_slice(&header_bytes);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&keys.commitment(&header_bytes, &nonce));
+        out.extend_from_slice(&keys.commit.commit(&header_bytes, &nonce));
         let body = out.len();
         out.extend_from_slice(plaintext);
         match keys
@@ -264,7 +255,7 @@ impl Sealer {
     pub fn open(&self, envelope: impl AsRef<[u8]>, binding: &Binding) -> Result<crate::Plaintext> {
         let parts = Parts::split(envelope.as_ref())?;
         let keys = self.keys(parts.header.key_version())?;
-        let expected = keys.commitment(parts.header_bytes, parts.nonce);
+        let expected = keys.commit.commit(parts.header_bytes, parts.nonce);
         if !bool::from(commitments_equal(&expected, parts.commitment)) {
             return Err(Error::Invalid);
         }
@@ -391,7 +382,7 @@ fn commitments_equal(a: &[u8; COMMITMENT_LEN], b: &[u8; COMMITMENT_LEN]) -> Choi
     difference.ct_eq(&0)
 }
 
-// Keep the commitment length and the MAC's output in step.
+// A commitment is one whole SHA-256 digest.
 const _: () = assert!(COMMITMENT_LEN == 32);
 
 #[cfg(test)]
@@ -563,7 +554,8 @@ mod tests {
         let foreign = other
             .keys(KeyVersion::MIN)
             .unwrap()
-            .commitment(&header, &nonce);
+            .commit
+            .commit(&header, &nonce);
         envelope[HEADER_LEN + NONCE_LEN..HEADER_LEN + NONCE_LEN + COMMITMENT_LEN]
             .copy_from_slice(&foreign);
         let before = aead_opens();
